@@ -1,0 +1,1 @@
+"""Alert rules, routing and notifiers (filled by the alerting issue)."""

@@ -1,0 +1,1 @@
+"""examnet's core: inventory, calendar, scheduling, judging, storage, metrics, CLI."""

@@ -1,0 +1,332 @@
+"""The inventory and the plan, as frozen typed objects.
+
+`monitor.config` builds these from sites.toml once; everything else only
+reads them. Defaults live here as named constants so the loader, the docs
+and the tests agree on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from ipaddress import IPv4Network
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+SCHEMA_VERSION = 1
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+# probe defaults: five echoes a quarter second apart (SmokePing-like), a
+# round every 30 s, every 10 s while an exam session runs.
+DEFAULT_COUNT = 5
+DEFAULT_ECHO_INTERVAL = 0.25
+DEFAULT_TIMEOUT = 1.0
+DEFAULT_INTERVAL = 30.0
+DEFAULT_SESSION_INTERVAL = 10.0
+DEFAULT_PAYLOAD_SIZE = 56
+
+# judging defaults: K rounds of total loss make a target DOWN, K answered
+# rounds bring it back (hysteresis against a single lost round).
+DEFAULT_DOWN_AFTER = 2
+DEFAULT_UP_AFTER = 2
+DEFAULT_LOSS_WARN = 0.05
+DEFAULT_LOSS_CRIT = 0.20
+DEFAULT_RTT_WARN_MS = 150.0
+DEFAULT_RTT_CRIT_MS = 400.0
+DEFAULT_JITTER_WARN_MS = 30.0
+DEFAULT_JITTER_CRIT_MS = 100.0
+DEFAULT_UTILISATION_WARN = 0.80
+DEFAULT_UTILISATION_CRIT = 0.95
+
+DEFAULT_SNMP_PORT = 161
+DEFAULT_SNMP_TIMEOUT = 2.0
+DEFAULT_SNMP_RETRIES = 1
+
+
+class Phase(StrEnum):
+    """Where a moment sits in the exam calendar."""
+
+    BEFORE = "before"
+    DURING = "during"
+    AFTER = "after"
+    OUTSIDE = "outside"
+
+
+class TargetKind(StrEnum):
+    """What a probed address stands for."""
+
+    LINK = "link"
+    ENDPOINT = "endpoint"
+
+
+class Secret:
+    """A value that never prints: logs, reprs and metrics show `<secret>`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value itself, for the one call that needs it (an SNMP engine)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """A half-open interval [start, end) of aware datetimes."""
+
+    start: datetime
+    end: datetime
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    name: str
+    timezone: ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One exam session (buổi thi), e.g. Ngữ văn 07:30–09:30."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    before: TimeRange | None
+    during: TimeRange
+    after: TimeRange | None
+    sessions: tuple[Session, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Carrier:
+    id: str
+    name: str
+    contact: str
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Limits for judging a target; resolved per link at load time."""
+
+    down_after: int = DEFAULT_DOWN_AFTER
+    up_after: int = DEFAULT_UP_AFTER
+    loss_warn: float = DEFAULT_LOSS_WARN
+    loss_crit: float = DEFAULT_LOSS_CRIT
+    rtt_warn_ms: float = DEFAULT_RTT_WARN_MS
+    rtt_crit_ms: float = DEFAULT_RTT_CRIT_MS
+    jitter_warn_ms: float = DEFAULT_JITTER_WARN_MS
+    jitter_crit_ms: float = DEFAULT_JITTER_CRIT_MS
+    utilisation_warn: float = DEFAULT_UTILISATION_WARN
+    utilisation_crit: float = DEFAULT_UTILISATION_CRIT
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    """How one ICMP round is run and how often (times in seconds)."""
+
+    count: int = DEFAULT_COUNT
+    echo_interval: float = DEFAULT_ECHO_INTERVAL
+    timeout: float = DEFAULT_TIMEOUT
+    interval: float = DEFAULT_INTERVAL
+    session_interval: float = DEFAULT_SESSION_INTERVAL
+    payload_size: int = DEFAULT_PAYLOAD_SIZE
+
+    @property
+    def round_budget(self) -> float:
+        """The longest a healthy round can take: last echo sent plus its timeout."""
+        return (self.count - 1) * self.echo_interval + self.timeout
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A carrier's gateway, core router, DNS server or BTS that links depend on."""
+
+    id: str
+    carrier: str
+    kind: str
+    address: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceRef:
+    """The SNMP interface that carries a link: a device id and a name or ifIndex."""
+
+    device: str
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One carrier's connection at a site."""
+
+    id: str
+    site: str
+    carrier: str
+    kind: str
+    address: str
+    upstream: str | None
+    active: TimeRange | None
+    thresholds: Thresholds
+    interface: InterfaceRef | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.site}/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpV2c:
+    community: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpV3:
+    user: str
+    auth_protocol: str | None = None
+    auth_key: Secret | None = None
+    priv_protocol: str | None = None
+    priv_key: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedInterface:
+    """An interface to poll, named by ifName/ifDescr/ifAlias or given by ifIndex."""
+
+    name: str | None
+    index: int | None
+    capacity_bps: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomOid:
+    name: str
+    oid: str
+    unit: str
+    warn: float | None
+    crit: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """Something polled by SNMP: a site router, a UPS, a BTS."""
+
+    id: str
+    address: str
+    port: int
+    credentials: SnmpV2c | SnmpV3
+    interfaces: tuple[WatchedInterface, ...] = ()
+    ups: bool = False
+    oids: tuple[CustomOid, ...] = ()
+    timeout: float = DEFAULT_SNMP_TIMEOUT
+    retries: int = DEFAULT_SNMP_RETRIES
+    site: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """An exam location (điểm thi)."""
+
+    id: str
+    name: str
+    district: str
+    coordinates: tuple[float, float] | None
+    min_carriers: int
+    links: tuple[Link, ...]
+    devices: tuple[Device, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Lab:
+    """The namespace lab that stands in for the sites of this file."""
+
+    network: IPv4Network
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Anything probed: a link's address or a carrier endpoint's."""
+
+    key: str
+    kind: TargetKind
+    address: str
+    carrier: str
+    site: str | None = None
+    link: str | None = None
+    endpoint: str | None = None
+    active: TimeRange | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def is_active(self, moment: datetime) -> bool:
+        return self.active is None or self.active.contains(moment)
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    source: Path
+    plan: Plan
+    calendar: Calendar
+    carriers: tuple[Carrier, ...]
+    endpoints: tuple[Endpoint, ...]
+    sites: tuple[Site, ...]
+    thresholds: Thresholds
+    probe: ProbeSettings
+    lab: Lab | None = None
+    warnings: tuple[str, ...] = ()
+
+    def links(self) -> Iterator[Link]:
+        for site in self.sites:
+            yield from site.links
+
+    def targets(self) -> tuple[Target, ...]:
+        """Every probed address, endpoints first; keys are stable across reloads."""
+        endpoints = tuple(
+            Target(
+                key=f"endpoint:{e.id}",
+                kind=TargetKind.ENDPOINT,
+                address=e.address,
+                carrier=e.carrier,
+                endpoint=e.id,
+                thresholds=self.thresholds,
+            )
+            for e in self.endpoints
+        )
+        links = tuple(
+            Target(
+                key=f"link:{link.key}",
+                kind=TargetKind.LINK,
+                address=link.address,
+                carrier=link.carrier,
+                site=link.site,
+                link=link.id,
+                endpoint=link.upstream,
+                active=link.active,
+                thresholds=link.thresholds,
+            )
+            for link in self.links()
+        )
+        return endpoints + links
