@@ -1,0 +1,1 @@
+"""Probe kinds: each module turns one target and its settings into an observation."""
