@@ -1,0 +1,125 @@
+"""The tables examnet stores, as SQLAlchemy Core metadata.
+
+This is the model the migrations must reproduce; a test compares the two
+with Alembic on SQLite and PostgreSQL. Constraint names follow one naming
+convention so both databases and the migrations agree on them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Dialect,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import DateTime, TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime in, an aware UTC datetime out, on every dialect.
+
+    SQLite has no time zones: values are stored there as naive UTC text with
+    microseconds (SQLAlchemy's fixed-width format, so text order is time
+    order). PostgreSQL stores `timestamptz`. Naive values are refused: a
+    guessed zone would shift rows by hours and defeat the unique keys.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: examnet stores aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+targets = Table(
+    "targets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("site", Text, nullable=True),
+    Column("carrier", Text, nullable=False),
+    Column("link", Text, nullable=True),
+    Column("endpoint", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("key"),
+)
+
+probe_rounds = Table(
+    "probe_rounds",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("target_id", Integer, ForeignKey("targets.id"), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("duration_ms", Double, nullable=False),
+    Column("sent", Integer, nullable=False),
+    Column("received", Integer, nullable=False),
+    Column("loss", Double, nullable=True),
+    Column("rtt_min_ms", Double, nullable=True),
+    Column("rtt_avg_ms", Double, nullable=True),
+    Column("rtt_median_ms", Double, nullable=True),
+    Column("rtt_max_ms", Double, nullable=True),
+    Column("jitter_ms", Double, nullable=True),
+    Column("error", Text, nullable=True),
+    # A replayed round (unknown commit outcome, spool retry) is the same row.
+    UniqueConstraint("target_id", "started_at"),
+    # Figures that cannot be true are refused rather than reported.
+    CheckConstraint("received >= 0 AND received <= sent", name="echo_counts"),
+    CheckConstraint("loss IS NULL OR (loss >= 0 AND loss <= 1)", name="loss_ratio"),
+    Index(None, "started_at"),
+)
+
+state_changes = Table(
+    "state_changes",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("subject_kind", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("previous", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("figures", JSON, nullable=False),
+    UniqueConstraint("subject_kind", "subject", "at", "state"),
+    # "latest state per subject": newest `at`, then newest id on a tie.
+    Index(None, "subject_kind", "subject", "at", "id"),
+)

@@ -1,0 +1,193 @@
+"""Store: the one place examnet talks to its database.
+
+The event loop hands records to `add_round` / `add_state_change`, which
+only append to a bounded spool; one writer thread moves them to the
+database in batches and rides out faults (see writer.py). The read side is
+plain synchronous queries for the CLI, status pages and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from monitor.clock import Clock, SystemClock
+from monitor.inventory import Target
+from monitor.records import RoundRecord, StateChange
+from monitor.storage import migrate, rows
+from monitor.storage.engine import DEFAULT_SQLITE_BUSY_TIMEOUT, make_engine, safe_url
+from monitor.storage.rows import Record, Statements
+from monitor.storage.spool import Spool
+from monitor.storage.writer import BatchWriter, WriterSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """A snapshot for metrics and status; counters only grow.
+
+    dropped_total counts rows lost for good: the oldest dropped from a full
+    spool, and rows the database refused (each logged). write_errors_total
+    counts failed write attempts, not rows.
+    """
+
+    queued: int
+    written_total: int
+    dropped_total: int
+    write_errors_total: int
+    last_error: str | None
+    last_write_at: datetime | None
+
+
+class Store:
+    """Batched, fault-tolerant writes and simple reads over SQLite or PostgreSQL."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        spool_limit: int = 100_000,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        retry_initial: float = 0.5,
+        retry_max: float = 10.0,
+        sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT,
+        clock: Clock | None = None,
+    ) -> None:
+        _check_settings(batch_size, flush_interval, retry_initial, retry_max)
+        self._engine = make_engine(url, sqlite_busy_timeout=sqlite_busy_timeout)
+        self._statements = Statements(self._engine.dialect.name)
+        self._clock = clock or SystemClock()
+        self._spool: Spool[Record] = Spool(spool_limit)
+        self._target_ids: dict[str, int] = {}
+        settings = WriterSettings(batch_size, flush_interval, retry_initial, retry_max)
+        self._writer = BatchWriter(
+            self._engine,
+            self._spool,
+            self._write,
+            settings=settings,
+            clock=self._clock,
+            describe_row=rows.describe,
+        )
+        self._thread: threading.Thread | None = None
+        self._lifecycle = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password masked, for messages."""
+        return safe_url(self._engine.url)
+
+    # -- schema and targets (sync, at start-up) --------------------------------
+
+    def upgrade(self) -> None:
+        """Apply the migrations up to head."""
+        migrate.upgrade(self._engine)
+
+    def current_revision(self) -> str | None:
+        return migrate.current_revision(self._engine)
+
+    def register_targets(self, targets: Sequence[Target]) -> None:
+        """Upsert the inventory's targets and learn their ids; call before adding rounds."""
+        now = self._clock.now()
+        with self._engine.begin() as conn:
+            ids = rows.register(conn, self._statements, [rows.target_row(t, now) for t in targets])
+        self._target_ids = ids  # replaced whole: the writer may be reading the old one
+
+    # -- writes (from the event loop; never block) ----------------------------
+
+    def add_round(self, rec: RoundRecord) -> None:
+        """Queue a round; raises at once for a naive time or an unregistered target."""
+        _require_aware(rec.started_at, "started_at")
+        if rec.target not in self._target_ids:
+            raise ValueError(f"round for unregistered target {rec.target!r}")
+        self._spool.put(rec)
+
+    def add_state_change(self, rec: StateChange) -> None:
+        _require_aware(rec.at, "at")
+        self._spool.put(rec)
+
+    def _write(self, conn: Connection, records: Sequence[Record]) -> None:
+        rows.write_records(conn, self._statements, self._target_ids, records)
+
+    def start(self) -> None:
+        """Start the writer thread; a Store never starts itself."""
+        with self._lifecycle:
+            if self._thread is not None:
+                raise RuntimeError("the store's writer is already started")
+            self._thread = threading.Thread(
+                target=self._writer.run, name="examnet-store-writer", daemon=True
+            )
+            self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Flush what is queued, stop the writer; returns the rows left unwritten."""
+        if self._thread is None and len(self._spool) and not self._spool.closing:
+            self.start()
+        deadline = time.monotonic() + timeout
+        self._spool.close(deadline)
+        self._writer.interrupt.set()
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
+        left = len(self._spool)
+        if left:
+            log.error(
+                "closing the store: %d rows could not be written to %s within %.1f s",
+                left,
+                self.url,
+                timeout,
+            )
+        self._engine.dispose()
+        return left
+
+    @property
+    def stats(self) -> StoreStats:
+        counters = self._writer.counters
+        with counters.lock:
+            return StoreStats(
+                queued=len(self._spool),
+                written_total=counters.written_total,
+                dropped_total=self._spool.dropped_total + counters.rejected_total,
+                write_errors_total=counters.write_errors_total,
+                last_error=counters.last_error,
+                last_write_at=counters.last_write_at,
+            )
+
+    # -- reads (sync) ----------------------------------------------------------
+
+    def rounds(self, target: str | None = None, since: datetime | None = None) -> list[RoundRecord]:
+        """Rounds oldest first, optionally of one target key and from `since` on."""
+        with self._engine.connect() as conn:
+            return [rows.round_record(r) for r in conn.execute(rows.rounds_query(target, since))]
+
+    def state_changes(self, subject: str | None = None) -> list[StateChange]:
+        with self._engine.connect() as conn:
+            return [rows.state_change(r) for r in conn.execute(rows.changes_query(subject))]
+
+    def latest_states(self) -> dict[tuple[str, str], str]:
+        """(subject_kind, subject) -> state of its newest change."""
+        with self._engine.connect() as conn:
+            result = conn.execute(rows.latest_states_query())
+            return {(kind, subject): state for kind, subject, state in result}
+
+
+def _require_aware(moment: datetime, name: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime, not {moment.isoformat()}")
+
+
+def _check_settings(
+    batch_size: int, flush_interval: float, retry_initial: float, retry_max: float
+) -> None:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    if flush_interval <= 0 or retry_initial <= 0:
+        raise ValueError("flush_interval and retry_initial must be positive")
+    if retry_max < retry_initial:
+        raise ValueError("retry_max must not be less than retry_initial")

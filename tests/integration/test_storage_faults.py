@@ -1,0 +1,350 @@
+"""Storage through real faults, on SQLite and on a real PostgreSQL server.
+
+Each fault is the real thing: another connection holding SQLite's write
+lock, the PostgreSQL server stopped with `pg_ctl stop -m fast`, or the
+database switched to read-only. No timed assertions: every wait polls a
+condition with a bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from psycopg import sql
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from monitor.inventory import Target, TargetKind
+from monitor.records import RoundRecord, StateChange, SubjectKind
+from monitor.storage import Store, database_url
+from monitor.storage.schema import metadata
+from tests.fixtures.postgres import PostgresCluster
+
+ICT = timezone(timedelta(hours=7))
+START = datetime(2024, 6, 1, 7, 30, tzinfo=ICT)
+OUTAGE_SECONDS = 2.5
+FEED_INTERVAL = 0.05
+WAIT_LIMIT = 60.0
+
+TARGETS = (
+    Target("link:lso-01/vt", TargetKind.LINK, "10.91.1.2", "viettel", site="lso-01", link="vt"),
+    Target("link:lso-01/vnpt", TargetKind.LINK, "10.92.1.2", "vnpt", site="lso-01", link="vnpt"),
+)
+FAST_RETRIES = {
+    "flush_interval": 0.05,
+    "retry_initial": 0.05,
+    "retry_max": 0.5,
+    "sqlite_busy_timeout": 0.05,
+}
+
+
+def wait_until(condition: Callable[[], bool], what: str, limit: float = WAIT_LIMIT) -> None:
+    """Poll until `condition` holds; fail naming `what` after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {limit:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+class Fault(Protocol):
+    def begin(self) -> None: ...
+    def end(self) -> None: ...
+
+
+class SqliteLocked:
+    """Another process-like connection holds the write lock (BEGIN EXCLUSIVE)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def begin(self) -> None:
+        self._conn = sqlite3.connect(self._path, isolation_level=None, timeout=30)
+        self._conn.execute("BEGIN EXCLUSIVE")
+
+    def end(self) -> None:
+        if self._conn is not None:
+            self._conn.execute("ROLLBACK")
+            self._conn.close()
+            self._conn = None
+
+
+class PostgresDown:
+    """The server is stopped for real, every session terminated."""
+
+    def __init__(self, cluster: PostgresCluster) -> None:
+        self._cluster = cluster
+
+    def begin(self) -> None:
+        self._cluster.stop("fast")
+
+    def end(self) -> None:
+        self._cluster.ensure_running()
+
+
+class PostgresReadOnly:
+    """The database turns read-only (as after a fail-over to a standby)."""
+
+    def __init__(self, cluster: PostgresCluster, url: str) -> None:
+        self._cluster = cluster
+        self._name = sql.Identifier(str(make_url(url).database))
+        self._literal = sql.Literal(str(make_url(url).database))
+
+    def _set(self, clause: str) -> None:
+        self._cluster.execute(sql.SQL(f"ALTER DATABASE {{}} {clause}").format(self._name))
+        self._cluster.execute(
+            sql.SQL(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = {} AND pid <> pg_backend_pid()"
+            ).format(self._literal)
+        )
+
+    def begin(self) -> None:
+        self._set("SET default_transaction_read_only = on")
+
+    def end(self) -> None:
+        self._set("RESET default_transaction_read_only")
+
+
+class Backend:
+    """A database to test on, and the fault it suffers."""
+
+    def __init__(self, url: str, fault: Fault) -> None:
+        self.url = url
+        self.fault = fault
+        self.stores: list[Store] = []
+
+    def store(self, **settings: float) -> Store:
+        store = Store(self.url, **{**FAST_RETRIES, **settings})  # type: ignore[arg-type]
+        store.upgrade()
+        store.register_targets(TARGETS)
+        self.stores.append(store)
+        return store
+
+
+def _backend(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Backend:
+    if kind == "sqlite-locked":
+        path = tmp_path / "examnet.db"
+        return Backend(str(path), SqliteLocked(path))
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    url: str = request.getfixturevalue("postgres_url")
+    if kind == "postgresql-down":
+        return Backend(url, PostgresDown(cluster))
+    return Backend(url, PostgresReadOnly(cluster, url))
+
+
+def _backend_fixture(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Backend]:
+    backend = _backend(kind, tmp_path, request)
+    try:
+        yield backend
+    finally:
+        backend.fault.end()
+        for store in backend.stores:
+            store.close(timeout=5.0)
+
+
+PG = pytest.mark.postgres
+
+
+@pytest.fixture(params=["sqlite-locked", pytest.param("postgresql-down", marks=PG)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """SQLite and PostgreSQL, each with its most common fault."""
+    yield from _backend_fixture(request.param, tmp_path, request)
+
+
+@pytest.fixture(
+    params=[
+        "sqlite-locked",
+        pytest.param("postgresql-down", marks=PG),
+        pytest.param("postgresql-read-only", marks=PG),
+    ]
+)
+def faulty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Every way the database becomes unwritable that the tests can make for real."""
+    yield from _backend_fixture(request.param, tmp_path, request)
+
+
+class Feeder:
+    """Adds rounds (and now and then a state change) the way the pipeline would."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rounds: list[RoundRecord] = []
+        self.changes: list[StateChange] = []
+
+    def add(self) -> None:
+        n = len(self.rounds)
+        at = START + timedelta(seconds=n // 2, microseconds=n)
+        target = TARGETS[n % 2].key
+        self.rounds.append(RoundRecord(target, at, 1001.0, 5, 5 - n % 3, (n % 3) / 5, 0.3, 0.4))
+        self.store.add_round(self.rounds[-1])
+        if n % 10 == 0:
+            state = "DOWN" if n % 20 == 0 else "UP"
+            change = StateChange(SubjectKind.TARGET, target, at, "?", state, "test", {"n": n})
+            self.changes.append(change)
+            self.store.add_state_change(change)
+
+    def feed(self, seconds: float, until: Callable[[], bool] = lambda: True) -> None:
+        """Add a round every FEED_INTERVAL for `seconds`, and on until `until()` holds."""
+        deadline = time.monotonic() + seconds
+        limit = deadline + WAIT_LIMIT
+        while time.monotonic() < deadline or not until():
+            if time.monotonic() > limit:
+                pytest.fail("the fault never showed in the store's stats")
+            self.add()
+            time.sleep(FEED_INTERVAL)
+
+
+def _keys(rounds: list[RoundRecord]) -> list[tuple[str, datetime]]:
+    return sorted((r.target, r.started_at.astimezone(UTC)) for r in rounds)
+
+
+def _storage_messages(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
+    return [
+        r for r in caplog.records if r.name.startswith("monitor.storage") and text in r.getMessage()
+    ]
+
+
+# -- through an outage --------------------------------------------------------------
+
+
+def test_it_writes_every_row_exactly_once_after_the_database_was_unwritable(
+    faulty: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="monitor.storage")
+    store = faulty.store()
+    store.start()
+    feeder = Feeder(store)
+    feeder.feed(0.5)
+    wait_until(lambda: store.stats.queued == 0, "the rows before the fault")
+
+    faulty.fault.begin()
+    feeder.feed(OUTAGE_SECONDS, until=lambda: store.stats.write_errors_total >= 2)
+    assert store.stats.queued > 0
+    faulty.fault.end()
+    feeder.feed(0.5)
+
+    total = len(feeder.rounds) + len(feeder.changes)
+    wait_until(lambda: store.stats.queued == 0, "the spooled rows to be written")
+    assert _keys(store.rounds()) == _keys(feeder.rounds)  # each exactly once
+    assert len(store.state_changes()) == len(feeder.changes)
+    stats = store.stats
+    assert stats.written_total >= total
+    assert stats.write_errors_total > 0
+    assert stats.dropped_total == 0
+    assert stats.last_error is not None
+    assert len(_storage_messages(caplog, "cannot write to the database")) == 1
+    assert len(_storage_messages(caplog, "database writes recovered")) == 1
+
+
+# -- the same contract on both databases ---------------------------------------------
+
+
+def test_it_drops_the_oldest_rows_when_the_spool_overflows(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="monitor.storage")
+    store = backend.store(spool_limit=10, batch_size=4)
+    store.start()
+    feeder = Feeder(store)
+    backend.fault.begin()
+    for _ in range(25):
+        feeder.add()  # 25 rounds and 3 state changes: 28 rows for 10 places
+    wait_until(lambda: store.stats.dropped_total == 18, "the 18 oldest rows to be dropped")
+    wait_until(lambda: bool(_storage_messages(caplog, "spool full")), "the drop warning")
+    backend.fault.end()
+    assert store.close() == 0
+
+    warnings = _storage_messages(caplog, "spool full")
+    assert all(r.levelno == logging.WARNING for r in warnings)
+    assert sum(int(r.args[0]) for r in warnings) == 18  # type: ignore[index]
+    assert _keys(store.rounds()) == _keys(feeder.rounds[-9:])  # the newest survive
+    assert [c.at for c in store.state_changes()] == [feeder.changes[-1].at]
+
+
+def test_it_writes_what_is_queued_when_closed(backend: Backend) -> None:
+    store = backend.store(flush_interval=3600.0, batch_size=10_000)
+    store.start()
+    feeder = Feeder(store)
+    for _ in range(40):
+        feeder.add()
+    assert store.stats.queued == 44
+    assert store.close() == 0
+    assert _keys(store.rounds()) == _keys(feeder.rounds)
+    assert len(store.state_changes()) == 4
+    assert store.stats.written_total == 44
+
+
+def test_it_counts_and_logs_the_rows_it_could_not_write_when_closed(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="monitor.storage")
+    store = backend.store()
+    store.start()
+    backend.fault.begin()
+    feeder = Feeder(store)
+    for _ in range(5):
+        feeder.add()
+    assert store.close(timeout=1.0) == 6
+    assert _storage_messages(caplog, "6 rows could not be written")
+
+
+def test_it_drops_a_row_the_database_refuses_and_writes_the_others(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="monitor.storage")
+    store = backend.store()
+    store.start()
+    good = [
+        RoundRecord(TARGETS[0].key, START + timedelta(seconds=s), 1.0, 5, 5, 0.0) for s in (0, 2)
+    ]
+    # more echoes answered than sent: the CHECK constraint refuses it on both
+    bad = RoundRecord(TARGETS[0].key, START + timedelta(seconds=1), 1.0, 5, 7, 0.0)
+    for rec in (good[0], bad, good[1]):
+        store.add_round(rec)
+    assert store.close() == 0
+    assert _keys(store.rounds()) == _keys(good)
+    assert store.stats.dropped_total == 1
+    assert _storage_messages(caplog, "the database refused it")
+
+
+def test_it_applies_migrations_that_match_the_metadata(backend: Backend) -> None:
+    store = backend.store()
+    assert store.current_revision() == "0001"
+    engine = create_engine(database_url(backend.url, {}))
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_it_round_trips_rows_with_aware_utc_datetimes(backend: Backend) -> None:
+    store = backend.store()
+    store.register_targets(TARGETS)  # again, as on a reload: same ids
+    store.start()
+    feeder = Feeder(store)
+    for _ in range(12):
+        feeder.add()
+    feeder.store.add_round(feeder.rounds[3])  # a replay
+    assert store.close() == 0
+    got = store.rounds()
+    assert sorted(got, key=lambda r: (r.target, r.started_at)) == sorted(
+        feeder.rounds, key=lambda r: (r.target, r.started_at)
+    )
+    assert all(r.started_at.tzinfo is UTC for r in got)
+    assert store.state_changes() == feeder.changes
+    assert store.latest_states() == {("target", TARGETS[0].key): "UP"}
