@@ -45,6 +45,9 @@ DEFAULT_SNMP_PORT = 161
 DEFAULT_SNMP_TIMEOUT = 2.0
 DEFAULT_SNMP_RETRIES = 1
 
+# a site is fine while this many distinct carriers are up; 2 asks for redundancy.
+DEFAULT_MIN_CARRIERS = 1
+
 
 class Phase(StrEnum):
     """Where a moment sits in the exam calendar."""
@@ -60,6 +63,47 @@ class TargetKind(StrEnum):
 
     LINK = "link"
     ENDPOINT = "endpoint"
+
+
+class EndpointKind(StrEnum):
+    """What a carrier endpoint is; the loader accepts exactly these values."""
+
+    GATEWAY = "gateway"
+    CORE = "core"
+    DNS = "dns"
+    BTS = "bts"
+
+
+class LinkKind(StrEnum):
+    """The medium of a site's link; the loader accepts exactly these values."""
+
+    FIBRE = "fibre"
+    COPPER = "copper"
+    FOUR_G = "4g"
+    FIVE_G = "5g"
+    BTS = "bts"
+    MICROWAVE = "microwave"
+    SATELLITE = "satellite"
+
+
+class AuthProtocol(StrEnum):
+    """SNMPv3 USM authentication protocols (RFC 3414, RFC 7860)."""
+
+    MD5 = "md5"
+    SHA = "sha"
+    SHA224 = "sha224"
+    SHA256 = "sha256"
+    SHA384 = "sha384"
+    SHA512 = "sha512"
+
+
+class PrivProtocol(StrEnum):
+    """SNMPv3 USM privacy protocols (RFC 3414, RFC 3826)."""
+
+    DES = "des"
+    AES = "aes"
+    AES192 = "aes192"
+    AES256 = "aes256"
 
 
 class Secret:
@@ -114,6 +158,12 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class Calendar:
+    """The exam calendar: the optional before and after phases around `during`.
+
+    `sessions` come sorted by start time; they never overlap and all lie
+    within `during`.
+    """
+
     before: TimeRange | None
     during: TimeRange
     after: TimeRange | None
@@ -166,17 +216,25 @@ class Endpoint:
 
     id: str
     carrier: str
-    kind: str
+    kind: EndpointKind
     address: str
     name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class InterfaceRef:
-    """The SNMP interface that carries a link: a device id and a name or ifIndex."""
+    """The SNMP interface that carries a link, on a device of the link's site.
+
+    Exactly one of `name` (ifName/ifDescr/ifAlias) and `index` (ifIndex) is set.
+    """
 
     device: str
-    interface: str
+    name: str | None = None
+    index: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.name is None) == (self.index is None):
+            raise ValueError("InterfaceRef needs exactly one of name and index")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +244,7 @@ class Link:
     id: str
     site: str
     carrier: str
-    kind: str
+    kind: LinkKind
     address: str
     upstream: str | None
     active: TimeRange | None
@@ -206,9 +264,9 @@ class SnmpV2c:
 @dataclass(frozen=True, slots=True)
 class SnmpV3:
     user: str
-    auth_protocol: str | None = None
+    auth_protocol: AuthProtocol | None = None
     auth_key: Secret | None = None
-    priv_protocol: str | None = None
+    priv_protocol: PrivProtocol | None = None
     priv_key: Secret | None = None
 
 

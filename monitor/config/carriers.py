@@ -1,0 +1,58 @@
+"""`[[carriers]]` and `[[endpoints]]`, and the ids they declare for later references."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from monitor.config.reader import Reader, claim, item_name
+from monitor.config.values import identifier, member, nonempty_text, text
+from monitor.inventory import Carrier, Endpoint, EndpointKind
+
+
+@dataclass(slots=True)
+class Known:
+    """Ids declared in the file, for references (even when their entry had problems)."""
+
+    carriers: set[str] = dataclasses.field(default_factory=set)
+    endpoints: set[str] = dataclasses.field(default_factory=set)
+
+
+def read_carriers(root: Reader, known: Known) -> list[Carrier]:
+    carriers: list[Carrier] = []
+    taken: dict[str, str] = {}
+    for index, table in root.tables("carriers"):
+        where = f"carriers[{index}]"
+        r = Reader(root.ctx, table, item_name("carrier", table, where))
+        ident = r.get("id", identifier, required=True)
+        name = r.get("name", nonempty_text, required=True)
+        contact = r.opt("contact", text, "")
+        r.done()
+        if ident is None or not claim(r, taken, ident, where):
+            continue
+        known.carriers.add(ident)
+        if name is not None:
+            carriers.append(Carrier(id=ident, name=name, contact=contact))
+    return carriers
+
+
+def read_endpoints(root: Reader, known: Known) -> list[Endpoint]:
+    endpoints: list[Endpoint] = []
+    taken: dict[str, str] = {}
+    for index, table in root.tables("endpoints"):
+        where = f"endpoints[{index}]"
+        r = Reader(root.ctx, table, item_name("endpoint", table, where))
+        ident = r.get("id", identifier, required=True)
+        carrier = r.ref("carrier", "carrier", known.carriers, required=True)
+        kind = r.get("kind", member(EndpointKind), required=True)
+        addr = r.address("address", target=True)
+        name = r.opt("name", text, "")
+        r.done()
+        if ident is None or not claim(r, taken, ident, where):
+            continue
+        known.endpoints.add(ident)
+        if carrier is not None and kind is not None and addr is not None:
+            endpoints.append(
+                Endpoint(id=ident, carrier=carrier, kind=kind, address=addr, name=name)
+            )
+    return endpoints

@@ -1,0 +1,160 @@
+"""`[[sites.devices]]`: SNMP devices, their credentials, interfaces and OIDs."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from monitor.config.reader import Reader, claim, item_name
+from monitor.config.values import (
+    any_number,
+    boolean,
+    capacity,
+    choice,
+    duration,
+    identifier,
+    integer,
+    member,
+    nonempty_text,
+    oid,
+    text,
+)
+from monitor.inventory import (
+    DEFAULT_SNMP_PORT,
+    DEFAULT_SNMP_RETRIES,
+    DEFAULT_SNMP_TIMEOUT,
+    AuthProtocol,
+    CustomOid,
+    Device,
+    PrivProtocol,
+    Secret,
+    SnmpV2c,
+    SnmpV3,
+    WatchedInterface,
+)
+
+SNMP_VERSIONS: Final = ("2c", "3")
+# RFC 3414 §11.2: a USM password shorter than 8 octets must be refused.
+MIN_SNMP_KEY_LENGTH: Final = 8
+
+
+def check_key_length(r: Reader, key: str, value: Secret | None) -> None:
+    if value is not None and len(value.reveal()) < MIN_SNMP_KEY_LENGTH:
+        r.problem(
+            key,
+            f"is shorter than {MIN_SNMP_KEY_LENGTH} characters, the minimum of RFC 3414 "
+            "(the key is not shown)",
+        )
+
+
+def check_together(r: Reader, first: str, second: str) -> None:
+    if r.has(first) and not r.has(second):
+        r.problem(second, f"is required when {first} is set")
+    elif r.has(second) and not r.has(first):
+        r.problem(first, f"is required when {second} is set")
+
+
+def read_v3(s: Reader) -> SnmpV3 | None:
+    user = s.get("user", nonempty_text, required=True)
+    auth_protocol = s.get("auth_protocol", member(AuthProtocol))
+    auth_key = s.secret("auth_key")
+    priv_protocol = s.get("priv_protocol", member(PrivProtocol))
+    priv_key = s.secret("priv_key")
+    check_together(s, "auth_protocol", "auth_key")
+    check_together(s, "priv_protocol", "priv_key")
+    if s.has("priv_protocol") and not (s.has("auth_protocol") or s.has("auth_key")):
+        # USM has authNoPriv and authPriv, but no noAuthPriv (RFC 3414 §3.1.1)
+        s.problem("priv_protocol", "privacy needs authentication: set auth_protocol and auth_key")
+    check_key_length(s, "auth_key", auth_key)
+    check_key_length(s, "priv_key", priv_key)
+    if user is None:
+        return None
+    return SnmpV3(user, auth_protocol, auth_key, priv_protocol, priv_key)
+
+
+def read_snmp(r: Reader) -> SnmpV2c | SnmpV3 | None:
+    s = r.sub("snmp", required=True)
+    if s is None:
+        return None
+    version = s.get("version", choice(SNMP_VERSIONS), required=True)
+    credentials: SnmpV2c | SnmpV3 | None = None
+    if version == "2c":
+        community = s.secret("community", required=True)
+        credentials = None if community is None else SnmpV2c(community)
+    elif version == "3":
+        credentials = read_v3(s)
+    else:
+        return None  # which other keys belong here depends on the version
+    s.done()
+    return credentials
+
+
+def read_watched(r: Reader) -> tuple[WatchedInterface, ...]:
+    watched: list[WatchedInterface] = []
+    for index, table in r.tables("interfaces"):
+        w = Reader(r.ctx, table, r.item, f"interfaces[{index}]")
+        name = w.get("name", nonempty_text)
+        number_ = w.get("index", integer(1))
+        bps = w.get("capacity", capacity)
+        w.done()
+        if w.has("name") == w.has("index"):
+            w.problem(None, 'expected exactly one of "name" or "index"')
+        watched.append(WatchedInterface(name=name, index=number_, capacity_bps=bps))
+    return tuple(watched)
+
+
+def read_oids(r: Reader) -> tuple[CustomOid, ...]:
+    oids: list[CustomOid] = []
+    names: dict[str, str] = {}
+    for index, table in r.tables("oids"):
+        where = f"oids[{index}]"
+        o = Reader(r.ctx, table, r.item, where)
+        name = o.get("name", nonempty_text, required=True)
+        dotted = o.get("oid", oid, required=True)
+        unit = o.opt("unit", text, "")
+        warn = o.get("warn", any_number)
+        crit = o.get("crit", any_number)
+        o.done()
+        if name is None or dotted is None or not claim(o, names, name, where, key="name"):
+            continue
+        oids.append(CustomOid(name=name, oid=dotted, unit=unit, warn=warn, crit=crit))
+    return tuple(oids)
+
+
+def read_device(r: Reader, site: str | None) -> Device | None:
+    ident = r.get("id", identifier, required=True)
+    addr = r.address("address", target=False)
+    port = r.opt("port", integer(1, 65535), DEFAULT_SNMP_PORT)
+    timeout = r.opt("timeout", duration(), DEFAULT_SNMP_TIMEOUT)
+    retries = r.opt("retries", integer(0, 5), DEFAULT_SNMP_RETRIES)
+    credentials = read_snmp(r)
+    interfaces = read_watched(r)
+    ups = r.opt("ups", boolean, False)
+    oids = read_oids(r)
+    r.done()
+    if ident is None or addr is None or credentials is None:
+        return None
+    return Device(
+        id=ident,
+        address=addr,
+        port=port,
+        credentials=credentials,
+        interfaces=interfaces,
+        ups=ups,
+        oids=oids,
+        timeout=timeout,
+        retries=retries,
+        site=site,
+    )
+
+
+def read_devices(site: Reader, site_id: str | None) -> tuple[list[Device], set[str]]:
+    devices: list[Device] = []
+    taken: dict[str, str] = {}
+    for index, table in site.tables("devices"):
+        where = f"devices[{index}]"
+        r = Reader(site.ctx, table, f"{site.item} {item_name('device', table, where)}")
+        device = read_device(r, site_id)
+        ident = table.get("id")
+        if isinstance(ident, str) and claim(r, taken, ident, where) and device is not None:
+            devices.append(device)
+    return devices, set(taken)

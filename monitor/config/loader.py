@@ -1,0 +1,213 @@
+"""Reading a file: TOML syntax, the top-level sections, whole-file checks, the Inventory."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor.config.calendar import read_calendar
+from monitor.config.carriers import Known, read_carriers, read_endpoints
+from monitor.config.probe import read_probe, read_thresholds
+from monitor.config.problems import ConfigError, describe
+from monitor.config.reader import Context, Reader
+from monitor.config.sites import read_sites
+from monitor.config.values import (
+    LAB_RESERVED_PREFIX,
+    address_key,
+    lab_network,
+    lab_prefix,
+    nonempty_text,
+    timezone,
+)
+from monitor.inventory import (
+    DEFAULT_TIMEZONE,
+    SCHEMA_VERSION,
+    Inventory,
+    Lab,
+    Plan,
+    Thresholds,
+)
+
+# --------------------------------------------------------------------------
+# top level: version, plan, lab, reserved sections
+
+
+def read_version(root: Reader) -> bool:
+    """False when the file is another version: nothing else in it can be judged."""
+    value = root.raw("version")
+    if value is None:
+        root.problem("version", f"is required: write version = {SCHEMA_VERSION} at the top")
+        return True
+    if value == SCHEMA_VERSION and type(value) is int:
+        return True
+    root.problem(
+        "version",
+        f"expected {SCHEMA_VERSION} (the version this examnet reads), got {describe(value)}",
+    )
+    return not (isinstance(value, int) and not isinstance(value, bool))
+
+
+def read_plan(root: Reader) -> Plan | None:
+    r = root.section("plan")
+    if r is None:
+        return None
+    name = r.get("name", nonempty_text, required=True)
+    zone = r.opt("timezone", timezone, ZoneInfo(DEFAULT_TIMEZONE))
+    r.done()
+    root.ctx.zone = zone
+    return None if name is None else Plan(name=name, timezone=zone)
+
+
+def read_lab(root: Reader) -> Lab | None:
+    if not root.has("lab"):
+        return None
+    r = root.sub("lab")
+    if r is None:
+        return None
+    network = r.get("network", lab_network, required=True)
+    prefix = r.get("prefix", lab_prefix, required=True)
+    r.done()
+    if network is None or prefix is None:
+        return None
+    return Lab(network=network, prefix=prefix)
+
+
+def check_reserved(root: Reader, key: str) -> None:
+    """Sections a later version fills: accepted only while empty."""
+    value = root.raw(key)
+    if value is not None and value not in ([], {}):
+        root.problem(key, "is reserved for alerting, which this version does not implement yet")
+
+
+# --------------------------------------------------------------------------
+# whole-file checks: addresses
+
+
+def lab_problem(value: str, lab: Lab) -> str | None:
+    try:
+        ip = IPv4Address(value)
+    except ValueError:
+        ip = None
+    if ip is None or ip not in lab.network:
+        return (
+            f"expected an IPv4 address inside the lab network {lab.network}, got {describe(value)}"
+        )
+    if ip == lab.network.network_address:
+        return f"expected a host address, got the network address of {lab.network}"
+    last = int(lab.network.broadcast_address) - 255
+    reserved = IPv4Network((last, LAB_RESERVED_PREFIX))
+    if ip in reserved:  # the broadcast address is in there too
+        return (
+            f"expected an address outside {reserved}, which the lab keeps for its own transit "
+            f"addresses, got {describe(value)}"
+        )
+    return None
+
+
+def check_addresses(ctx: Context, lab: Lab | None) -> None:
+    """Two targets never share an address; with a lab, every address lies inside it."""
+    owners: dict[str, str | None] = {}
+    for item, value, is_target in ctx.addresses:
+        message = lab_problem(value, lab) if lab is not None else None
+        if message is not None:
+            ctx.add(item, "address", message)
+        if not is_target:
+            continue
+        key = address_key(value)
+        if key in owners:
+            ctx.add(item, "address", f"{value} is also the address of {owners[key]}")
+        else:
+            owners[key] = item
+
+
+# --------------------------------------------------------------------------
+# loading
+
+
+def read_document(path: Path, ctx: Context) -> dict[str, Any] | None:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        ctx.add(None, None, f"cannot read: {exc.strerror or exc}")
+        return None
+    try:
+        source = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        ctx.add(None, None, f"cannot read: not UTF-8 text (bad byte at offset {exc.start})")
+        return None
+    try:
+        return tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        where, message = syntax_position(source, str(exc))
+        ctx.add(where, None, f"TOML syntax error: {message}")
+        return None
+
+
+_AT = re.compile(r"(.*) \(at (?:line (\d+), column (\d+)|end of document)\)", re.DOTALL)
+
+
+def syntax_position(source: str, message: str) -> tuple[str, str]:
+    """tomllib's message split into `line L, column C` and the rest."""
+    found = _AT.fullmatch(message)
+    if found is None:
+        return "line ?, column ?", message
+    if found[2] is not None:
+        return f"line {found[2]}, column {found[3]}", found[1]
+    src = source.replace("\r\n", "\n")  # what tomllib counts in
+    line = src.count("\n") + 1
+    column = len(src) - src.rfind("\n")
+    return f"line {line}, column {column}", found[1]
+
+
+def build(document: Mapping[str, object], source: Path, ctx: Context) -> Inventory | None:
+    root = Reader(ctx, document, None)
+    if not read_version(root):
+        return None
+    plan = read_plan(root)
+    lab = read_lab(root)
+    calendar = read_calendar(root)
+    probe = read_probe(root)
+    defaults = read_thresholds(root.section("thresholds"), Thresholds())
+    known = Known()
+    carriers = read_carriers(root, known)
+    endpoints = read_endpoints(root, known)
+    sites = read_sites(root, known, defaults)
+    check_reserved(root, "notifiers")
+    check_reserved(root, "routes")
+    root.done()
+    check_addresses(ctx, lab)
+    if ctx.problems or plan is None or calendar is None:
+        return None
+    return Inventory(
+        source=source,
+        plan=plan,
+        calendar=calendar,
+        carriers=tuple(carriers),
+        endpoints=tuple(endpoints),
+        sites=tuple(sites),
+        thresholds=defaults,
+        probe=probe,
+        lab=lab,
+        warnings=tuple(ctx.warnings),
+    )
+
+
+def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> Inventory:
+    """Parse and check `path`; raise ConfigError with every problem found.
+
+    `env` supplies ${NAME} values (default: the process environment).
+    """
+    ctx = Context(str(path), os.environ if env is None else env)
+    document = read_document(Path(path), ctx)
+    inventory = None if document is None else build(document, Path(path), ctx)
+    if inventory is None:
+        if not ctx.problems:  # pragma: no cover - every None comes with a problem
+            ctx.add(None, None, "could not be loaded")
+        raise ConfigError(ctx.file, ctx.problems)
+    return inventory

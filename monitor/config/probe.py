@@ -1,0 +1,108 @@
+"""`[probe]` and `[thresholds]` (top level, per site, per link, inherited downwards)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Final
+
+from monitor.config.problems import seconds_text
+from monitor.config.reader import Reader
+from monitor.config.values import duration, integer, milliseconds, number
+from monitor.inventory import (
+    DEFAULT_COUNT,
+    DEFAULT_ECHO_INTERVAL,
+    DEFAULT_INTERVAL,
+    DEFAULT_PAYLOAD_SIZE,
+    DEFAULT_SESSION_INTERVAL,
+    DEFAULT_TIMEOUT,
+    ProbeSettings,
+    Thresholds,
+)
+
+
+def read_probe(root: Reader) -> ProbeSettings:
+    r = root.section("probe")
+    if r is None:
+        return ProbeSettings()
+    count_before = len(r.ctx.problems)
+    settings = ProbeSettings(
+        count=r.opt("count", integer(1, 100), DEFAULT_COUNT),
+        echo_interval=r.opt("echo_interval", duration(), DEFAULT_ECHO_INTERVAL),
+        timeout=r.opt("timeout", duration(), DEFAULT_TIMEOUT),
+        interval=r.opt("interval", duration(minimum=1.0), DEFAULT_INTERVAL),
+        session_interval=r.opt("session_interval", duration(minimum=1.0), DEFAULT_SESSION_INTERVAL),
+        payload_size=r.opt("payload_size", integer(16, 1400), DEFAULT_PAYLOAD_SIZE),
+    )
+    r.done()
+    if len(r.ctx.problems) == count_before:
+        check_round_fits(r, settings)
+    return settings
+
+
+def check_round_fits(r: Reader, p: ProbeSettings) -> None:
+    """A round must end before the next one of the same target is due."""
+    budget = (
+        f"a round takes up to {seconds_text(p.round_budget)} "
+        f"((count {p.count} - 1) x echo_interval {seconds_text(p.echo_interval)} "
+        f"+ timeout {seconds_text(p.timeout)})"
+    )
+    if p.session_interval > p.interval:
+        r.problem(
+            "session_interval",
+            f"expected at most interval ({seconds_text(p.interval)}), "
+            f"got {seconds_text(p.session_interval)}",
+        )
+    for key, every in (("interval", p.interval), ("session_interval", p.session_interval)):
+        if p.round_budget >= every:
+            r.problem(key, f"expected longer than a round: {budget}, got {seconds_text(every)}")
+
+
+# TOML key -> (Thresholds field, parser); the one list of threshold keys.
+THRESHOLD_KEYS: Final[dict[str, tuple[str, Callable[[object], float | int]]]] = {
+    "down_after": ("down_after", integer(1, 100)),
+    "up_after": ("up_after", integer(1, 100)),
+    "loss_warn": ("loss_warn", number(0, 1, "a ratio")),
+    "loss_crit": ("loss_crit", number(0, 1, "a ratio")),
+    "rtt_warn": ("rtt_warn_ms", milliseconds),
+    "rtt_crit": ("rtt_crit_ms", milliseconds),
+    "jitter_warn": ("jitter_warn_ms", milliseconds),
+    "jitter_crit": ("jitter_crit_ms", milliseconds),
+    "utilisation_warn": ("utilisation_warn", number(0, 1, "a ratio")),
+    "utilisation_crit": ("utilisation_crit", number(0, 1, "a ratio")),
+}
+THRESHOLD_PAIRS: Final = (
+    ("loss_warn", "loss_crit"),
+    ("rtt_warn", "rtt_crit"),
+    ("jitter_warn", "jitter_crit"),
+    ("utilisation_warn", "utilisation_crit"),
+)
+
+
+def threshold_text(key: str, value: float) -> str:
+    return f"{value:g}ms" if key.startswith(("rtt", "jitter")) else f"{value:g}"
+
+
+def read_thresholds(r: Reader | None, inherited: Thresholds) -> Thresholds:
+    """Apply this level's overrides to the inherited thresholds; warn must stay <= crit."""
+    if r is None:
+        return inherited
+    overrides: dict[str, Any] = {}
+    for key, (name, parse) in THRESHOLD_KEYS.items():
+        value = r.get(key, parse)
+        if value is not None:
+            overrides[name] = value
+    r.done()
+    merged = dataclasses.replace(inherited, **overrides)
+    for warn, crit in THRESHOLD_PAIRS:
+        w = getattr(merged, THRESHOLD_KEYS[warn][0])
+        c = getattr(merged, THRESHOLD_KEYS[crit][0])
+        set_here = THRESHOLD_KEYS[warn][0] in overrides or THRESHOLD_KEYS[crit][0] in overrides
+        if set_here and w > c:
+            blamed = warn if THRESHOLD_KEYS[warn][0] in overrides else crit
+            r.problem(
+                blamed,
+                f"expected {warn} <= {crit} after inheritance, got {warn} "
+                f"{threshold_text(warn, w)} and {crit} {threshold_text(crit, c)}",
+            )
+    return merged

@@ -1,0 +1,61 @@
+"""`${NAME}` substitution in string values, and where credentials come from.
+
+A value may name an environment variable, `${NAME}`, or a file through
+`NAME_FILE` (Docker and systemd credentials). Messages name variables,
+never their values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+from monitor.config.problems import BadValueError
+
+INLINE_CREDENTIAL_WARNING: Final = "secret written in the file; use ${NAME}"
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
+
+
+def expand(value: str, env: Mapping[str, str]) -> tuple[str, bool]:
+    """Replace ${NAME} from env (or the file named by NAME_FILE); `$${` is a literal `${`.
+
+    Returns the text and whether any variable was used. Messages name
+    variables, never their values.
+    """
+    pieces: list[str] = []
+    used = False
+    last = 0
+    for found in _REFERENCE.finditer(value):
+        pieces.append(value[last : found.start()])
+        last = found.end()
+        if found[0] == "$${":
+            pieces.append("${")
+        elif found[1] is None:
+            raise BadValueError(
+                'expected ${NAME} with NAME of letters, digits and "_" '
+                '(write "$${" for a literal "${")'
+            )
+        else:
+            pieces.append(lookup(found[1], env))
+            used = True
+    pieces.append(value[last:])
+    return "".join(pieces), used
+
+
+def lookup(name: str, env: Mapping[str, str]) -> str:
+    if name in env:
+        return env[name]
+    file_name = f"{name}_FILE"
+    if file_name not in env:
+        raise BadValueError(f'environment variable "{name}" is not set (nor "{file_name}")')
+    try:
+        content = Path(env[file_name]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise BadValueError(
+            f'cannot read the file named by "{file_name}" ({env[file_name]}): {reason}'
+        ) from None
+    return content.removesuffix("\n").removesuffix("\r")

@@ -1,0 +1,140 @@
+"""`[[sites]]` and their `[[sites.links]]`, which refer to carriers, endpoints and devices."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from monitor.config.calendar import read_range
+from monitor.config.carriers import Known
+from monitor.config.devices import read_devices
+from monitor.config.probe import read_thresholds
+from monitor.config.reader import Reader, claim, item_name
+from monitor.config.values import coordinates, identifier, integer, member, nonempty_text
+from monitor.inventory import (
+    DEFAULT_MIN_CARRIERS,
+    InterfaceRef,
+    Link,
+    LinkKind,
+    Site,
+    Thresholds,
+)
+
+
+def read_interface_ref(r: Reader, devices: Collection[str]) -> InterfaceRef | None:
+    s = r.sub("interface")
+    if s is None:
+        return None
+    device = s.ref("device", "device", devices, required=True)
+    name = s.get("name", nonempty_text)
+    index = s.get("index", integer(1))
+    s.done()
+    if s.has("name") == s.has("index"):
+        s.problem(None, 'expected exactly one of "name" or "index"')
+        return None
+    if device is None or (name is None and index is None):
+        return None
+    return InterfaceRef(device=device, name=name, index=index)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteScope:
+    """What a link may refer to: the file's carriers and endpoints, its site's devices."""
+
+    site: str | None
+    known: Known
+    devices: Collection[str]
+    thresholds: Thresholds
+
+
+def read_link(r: Reader, scope: SiteScope) -> Link | None:
+    ident = r.get("id", identifier, required=True)
+    carrier = r.ref("carrier", "carrier", scope.known.carriers, required=True)
+    kind = r.get("kind", member(LinkKind), required=True)
+    addr = r.address("address", target=True)
+    upstream = r.ref("upstream", "endpoint", scope.known.endpoints, required=False)
+    active = read_range(r, "active", required=False)
+    interface = read_interface_ref(r, scope.devices)
+    thresholds = read_thresholds(r.sub("thresholds"), scope.thresholds)
+    r.done()
+    if ident is None or carrier is None or kind is None or addr is None:
+        return None
+    return Link(
+        id=ident,
+        site=scope.site or "",
+        carrier=carrier,
+        kind=kind,
+        address=addr,
+        upstream=upstream,
+        active=active,
+        thresholds=thresholds,
+        interface=interface,
+    )
+
+
+def read_links(site: Reader, scope: SiteScope) -> list[Link]:
+    links: list[Link] = []
+    taken: dict[str, str] = {}
+    entries = site.tables("links")
+    if site.raw("links") in (None, []):
+        site.problem("links", "at least one link is required")
+    for index, table in entries:
+        where = f"links[{index}]"
+        r = Reader(site.ctx, table, f"{site.item} {item_name('link', table, where)}")
+        link = read_link(r, scope)
+        ident = table.get("id")
+        if isinstance(ident, str) and claim(r, taken, ident, where) and link is not None:
+            links.append(link)
+    return links
+
+
+def check_min_carriers(r: Reader, minimum: int, links: Sequence[Link]) -> None:
+    carriers = sorted({link.carrier for link in links})
+    if minimum > len(carriers):
+        r.problem(
+            "min_carriers",
+            f"expected at most {len(carriers)}, the number of carriers among the site's links "
+            f"({', '.join(carriers)}), got {minimum}",
+        )
+
+
+def read_site(r: Reader, known: Known, defaults: Thresholds) -> Site | None:
+    ident = r.get("id", identifier, required=True)
+    name = r.get("name", nonempty_text, required=True)
+    district = r.get("district", nonempty_text, required=True)
+    coords = r.get("coordinates", coordinates)
+    min_carriers = r.opt("min_carriers", integer(1), DEFAULT_MIN_CARRIERS)
+    thresholds = read_thresholds(r.sub("thresholds"), defaults)
+    devices, device_ids = read_devices(r, ident)
+    count_before = len(r.ctx.problems)
+    links = read_links(r, SiteScope(ident, known, device_ids, thresholds))
+    r.done()
+    if len(r.ctx.problems) == count_before:  # judge redundancy on a complete list only
+        check_min_carriers(r, min_carriers, links)
+    if ident is None or name is None or district is None:
+        return None
+    return Site(
+        id=ident,
+        name=name,
+        district=district,
+        coordinates=coords,
+        min_carriers=min_carriers,
+        links=tuple(links),
+        devices=tuple(devices),
+    )
+
+
+def read_sites(root: Reader, known: Known, defaults: Thresholds) -> list[Site]:
+    entries = root.tables("sites")
+    if root.raw("sites") in (None, []):
+        root.problem("sites", "at least one site is required")
+    sites: list[Site] = []
+    taken: dict[str, str] = {}
+    for index, table in entries:
+        where = f"sites[{index}]"
+        r = Reader(root.ctx, table, item_name("site", table, where))
+        site = read_site(r, known, defaults)
+        ident = table.get("id")
+        if isinstance(ident, str) and claim(r, taken, ident, where) and site is not None:
+            sites.append(site)
+    return sites

@@ -1,0 +1,82 @@
+"""The summary `examnet check` prints for a file without problems."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from monitor.config.problems import seconds_text
+from monitor.inventory import Inventory, ProbeSettings
+
+
+def table_lines(rows: Sequence[Sequence[str]], numeric_from: int) -> list[str]:
+    """Rows as aligned columns; columns from `numeric_from` on are right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if i >= numeric_from else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  " + "  ".join(cells).rstrip())
+    return lines
+
+
+def carrier_lines(inventory: Inventory) -> list[str]:
+    rows = [["carrier", "name", "links", "endpoints", "sites served"]]
+    for c in inventory.carriers:
+        links = [link for link in inventory.links() if link.carrier == c.id]
+        endpoints = [e for e in inventory.endpoints if e.carrier == c.id]
+        sites = {link.site for link in links}
+        rows.append([c.id, c.name, str(len(links)), str(len(endpoints)), str(len(sites))])
+    return table_lines(rows, numeric_from=2)
+
+
+def span_text(start: datetime, end: datetime) -> str:
+    if start.date() == end.date():
+        return f"{start:%Y-%m-%d}  {start:%H:%M}-{end:%H:%M}"
+    return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+
+
+def calendar_lines(inventory: Inventory) -> list[str]:
+    cal = inventory.calendar
+    lines = [f"calendar ({inventory.plan.timezone.key}):"]
+    for name, phase in (("before", cal.before), ("during", cal.during), ("after", cal.after)):
+        if phase is not None:
+            lines.append(f"  {name:<8}{phase.start:%Y-%m-%d %H:%M} to {phase.end:%Y-%m-%d %H:%M}")
+    lines.append(f"  sessions: {len(cal.sessions)}")
+    lines += [f"    {span_text(s.start, s.end)}  {s.name}" for s in cal.sessions]
+    return lines
+
+
+def probe_line(p: ProbeSettings) -> str:
+    return (
+        f"probe: {p.count} echo requests {seconds_text(p.echo_interval)} apart, timeout "
+        f"{seconds_text(p.timeout)}; a round every {seconds_text(p.interval)}, every "
+        f"{seconds_text(p.session_interval)} during exam sessions"
+    )
+
+
+def summarize(inventory: Inventory) -> str:
+    """What `examnet check` prints for a file without problems."""
+    links = list(inventory.links())
+    windowed = sum(1 for link in links if link.active is not None)
+    windows = f" ({windowed} with an active window)" if windowed else ""
+    devices = sum(len(site.devices) for site in inventory.sites)
+    lines = [
+        f'{inventory.source}: OK — plan "{inventory.plan.name}" ({inventory.plan.timezone.key})',
+        f"{len(inventory.sites)} sites, {len(links)} links{windows}, "
+        f"{len(inventory.endpoints)} endpoints, {devices} devices, "
+        f"{len(inventory.carriers)} carriers",
+        probe_line(inventory.probe),
+        "",
+        *carrier_lines(inventory),
+        "",
+        *calendar_lines(inventory),
+        "",
+    ]
+    if inventory.lab is not None:
+        lines += [f'lab: network {inventory.lab.network}, prefix "{inventory.lab.prefix}"', ""]
+    lines.append(f"warnings: {len(inventory.warnings) or 'none'}")
+    lines += [f"  {warning}" for warning in inventory.warnings]
+    return "\n".join(lines)

@@ -1,0 +1,667 @@
+"""sites.toml version 1: what loads, into what, and the exact problems of what does not."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+
+from monitor.config import (
+    BadValueError,
+    ConfigError,
+    Problem,
+    address,
+    capacity,
+    duration,
+    expand,
+    load_inventory,
+    summarize,
+)
+from monitor.inventory import (
+    DEFAULT_LOSS_CRIT,
+    DEFAULT_RTT_WARN_MS,
+    DEFAULT_SNMP_PORT,
+    DEFAULT_SNMP_RETRIES,
+    DEFAULT_SNMP_TIMEOUT,
+    AuthProtocol,
+    EndpointKind,
+    InterfaceRef,
+    Inventory,
+    LinkKind,
+    PrivProtocol,
+    SnmpV2c,
+    SnmpV3,
+    Thresholds,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
+INVALID = sorted((DATA / "invalid").glob("invalid-*.toml"))
+SHIPPED = REPO / "sites.toml"
+
+# values no test file may print; the invalid files use EXAMNET_TEST_PRIV
+SECRETS = {
+    "EXAMNET_TEST_AUTH": "auth-key-0451",
+    "EXAMNET_TEST_PRIV": "priv-key-7c2e",
+    "EXAMNET_TEST_COMMUNITY": "community-93fb",
+}
+NEVER_SET = "EXAMNET_TEST_NEVER_SET_7F3A"
+
+LANG_SON_DISTRICTS = {
+    "Thành phố Lạng Sơn",
+    "Cao Lộc",
+    "Lộc Bình",
+    "Đình Lập",
+    "Chi Lăng",
+    "Hữu Lũng",
+    "Bắc Sơn",
+    "Bình Gia",
+    "Văn Quan",
+    "Văn Lãng",
+    "Tràng Định",
+}
+
+
+def expected_lines(path: Path) -> list[str]:
+    """The `# expect:` lines at the top of a broken file, for this path."""
+    found = re.findall(r"^# expect: (.*)$", path.read_text(encoding="utf-8"), re.MULTILINE)
+    return [line.replace("{file}", str(path)) for line in found]
+
+
+def problem_lines(path: Path, env: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_inventory(path, env)
+    return [str(p) for p in caught.value.problems]
+
+
+def cli_env() -> dict[str, str]:
+    """The caller's environment without any EXAMNET_TEST_* it might carry, plus ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXAMNET_TEST_")}
+    return env | {"EXAMNET_TEST_PRIV": SECRETS["EXAMNET_TEST_PRIV"], "PYTHONIOENCODING": "utf-8"}
+
+
+def run_check(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "check", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=cli_env(),
+        cwd=REPO,
+        check=False,
+        timeout=60,
+    )
+
+
+MINIMAL = """\
+version = 1
+{top}
+[plan]
+name = "{plan_name}"
+
+[calendar]
+during = {{ start = 2027-06-03T00:00:00, end = 2027-06-06T00:00:00 }}
+
+[[carriers]]
+id = "viettel"
+name = "Viettel"
+
+[[sites]]
+id = "thpt-viet-bac"
+name = "THPT Việt Bắc"
+district = "Thành phố Lạng Sơn"
+{site}
+[[sites.links]]
+id = "viettel-fibre"
+carrier = "viettel"
+kind = "fibre"
+address = "10.77.11.1"
+"""
+
+DEVICE = """
+[[sites.devices]]
+id = "router"
+address = "10.77.11.254"
+snmp = {snmp}
+"""
+
+
+def write_config(
+    tmp_path: Path, *, plan_name: str = "Test plan", top: str = "", site: str = ""
+) -> Path:
+    path = tmp_path / "sites.toml"
+    path.write_text(MINIMAL.format(plan_name=plan_name, top=top, site=site), encoding="utf-8")
+    return path
+
+
+def with_device(tmp_path: Path, snmp: str) -> Path:
+    return write_config(tmp_path, site=DEVICE.format(snmp=snmp))
+
+
+def full() -> Inventory:
+    return load_inventory(DATA / "valid-full.toml", dict(SECRETS))
+
+
+# --------------------------------------------------------------------------
+# broken files: one exact message each
+
+
+def test_it_has_a_broken_file_for_each_mistake_the_issue_lists() -> None:
+    names = {p.stem.removeprefix("invalid-") for p in INVALID}
+    required = {
+        "syntax-error",
+        "missing-required-field",
+        "wrong-type",
+        "unknown-key",
+        "duplicate-id",
+        "dangling-carrier",
+        "dangling-upstream",
+        "bad-address",
+        "end-before-start",
+        "session-outside-during",
+        "missing-env-variable",
+        "empty-site-list",
+    }
+    assert required <= names
+    assert all(expected_lines(p) for p in INVALID)
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_it_reports_exactly_the_expected_problems(path: Path) -> None:
+    assert problem_lines(path, {"EXAMNET_TEST_PRIV": SECRETS["EXAMNET_TEST_PRIV"]}) == (
+        expected_lines(path)
+    )
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_it_exits_2_and_prints_the_problems_on_stderr(path: Path) -> None:
+    result = run_check(str(path))
+
+    expected = expected_lines(path)
+    count = len(expected)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    header = f"{count} problem{'' if count == 1 else 's'} in {path}:"
+    assert result.stderr.splitlines() == [header, *expected]
+
+
+def test_it_reports_every_problem_of_a_file_in_one_error() -> None:
+    path = DATA / "invalid" / "invalid-several-mistakes.toml"
+
+    with pytest.raises(ConfigError) as caught:
+        load_inventory(path, {})
+
+    error = caught.value
+    assert len(error.problems) == 7
+    assert str(error).splitlines()[0] == f"7 problems in {path}:"
+    fields = {p.field for p in error.problems}
+    assert {"plan.name", "probe.count", "kind", "upstream", "coordinates", "colour"} <= fields
+
+
+def test_it_reports_a_file_it_cannot_read(tmp_path: Path) -> None:
+    path = tmp_path / "absent.toml"
+
+    assert problem_lines(path, {}) == [f"{path}: cannot read: No such file or directory"]
+
+
+def test_it_renders_problem_lines_with_item_and_field_only_when_known() -> None:
+    assert str(Problem("f.toml", None, "plan.name", "is required")) == (
+        'f.toml: field "plan.name": is required'
+    )
+    assert str(Problem("f.toml", 'site "a" link "b"', "kind", "expected x")) == (
+        'f.toml: site "a" link "b": field "kind": expected x'
+    )
+    assert str(Problem("f.toml", None, None, "cannot read: gone")) == "f.toml: cannot read: gone"
+
+
+def test_it_suggests_the_closest_key_for_a_misspelt_one(tmp_path: Path) -> None:
+    path = write_config(tmp_path, top='\n[probe]\nsesion_interval = "5s"\n')
+
+    assert problem_lines(path, {}) == [
+        f'{path}: field "probe.sesion_interval": unknown key; did you mean "session_interval"?'
+    ]
+
+
+def test_it_refuses_unknown_keys_in_inline_tables(tmp_path: Path) -> None:
+    path = with_device(tmp_path, '{ version = "2c", community = "${C}", user = "x" }')
+
+    assert problem_lines(path, {"C": "community-x"}) == [
+        f'{path}: site "thpt-viet-bac" device "router": field "snmp.user": unknown key; '
+        'expected one of "community", "version"'
+    ]
+
+
+# --------------------------------------------------------------------------
+# the shipped file
+
+
+def test_it_loads_the_shipped_sites_toml() -> None:
+    inventory = load_inventory(SHIPPED, {})
+
+    assert 10 <= len(inventory.sites) <= 14
+    assert {site.district for site in inventory.sites} == LANG_SON_DISTRICTS
+    assert {c.id for c in inventory.carriers} == {"viettel", "vnpt", "mobifone"}
+    assert inventory.plan.timezone.key == "Asia/Ho_Chi_Minh"
+    assert inventory.lab is not None
+    assert str(inventory.lab.network) == "10.77.0.0/16"
+    assert inventory.warnings == ()
+    for site in inventory.sites:
+        assert 2 <= len(site.links) <= 3
+        assert len({link.carrier for link in site.links}) == len(site.links)
+        assert site.devices == ()
+    assert [s.name for s in inventory.calendar.sessions] == [
+        "Ngữ văn",
+        "Toán",
+        "Tiếng Anh",
+        "Môn chuyên",
+    ]
+
+
+def test_it_ships_mobile_bts_links_that_exist_only_around_the_exam() -> None:
+    inventory = load_inventory(SHIPPED, {})
+    during = inventory.calendar.during
+
+    windows = [link for link in inventory.links() if link.active is not None]
+
+    assert windows
+    for link in windows:
+        assert link.kind == "bts"
+        assert link.upstream == "mobifone-bts-lson"
+        assert link.active is not None
+        assert link.active.start <= during.start
+        assert link.active.end >= during.end
+
+
+def test_it_checks_the_shipped_file_from_the_command_line() -> None:
+    result = run_check("sites.toml")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith('sites.toml: OK — plan "')
+    assert lines[0].endswith("(Asia/Ho_Chi_Minh)")
+    assert (
+        lines[1]
+        == "12 sites, 32 links (2 with an active window), 8 endpoints, 0 devices, 3 carriers"
+    )
+    assert "2027-06-03  07:30-09:30  Ngữ văn" in result.stdout
+    assert 'lab: network 10.77.0.0/16, prefix "exn"' in result.stdout
+
+
+# --------------------------------------------------------------------------
+# what a valid file becomes
+
+
+def test_it_resolves_thresholds_from_defaults_then_site_then_link() -> None:
+    inventory = full()
+    links = {link.key: link for link in inventory.links()}
+
+    top = Thresholds(rtt_warn_ms=100.0)
+    site = Thresholds(rtt_warn_ms=100.0, rtt_crit_ms=300.0, loss_warn=0.1)
+    assert inventory.thresholds == top
+    assert links["thpt-dinh-lap/vnpt-bts"].thresholds == site
+    assert links["thpt-dinh-lap/viettel-fibre"].thresholds == Thresholds(
+        rtt_warn_ms=100.0, rtt_crit_ms=300.0, loss_warn=0.1, jitter_warn_ms=40.0
+    )
+    assert links["thpt-bac-son/vnpt-fibre"].thresholds == top
+    assert top.loss_crit == DEFAULT_LOSS_CRIT
+
+
+def test_it_gives_endpoints_the_file_wide_thresholds() -> None:
+    inventory = full()
+
+    endpoint_targets = [t for t in inventory.targets() if t.endpoint and not t.link]
+
+    assert {t.thresholds.rtt_warn_ms for t in endpoint_targets} == {100.0}
+
+
+def test_it_uses_the_named_defaults_when_sections_are_left_out(tmp_path: Path) -> None:
+    inventory = load_inventory(write_config(tmp_path), {})
+
+    assert inventory.thresholds == Thresholds()
+    assert inventory.thresholds.rtt_warn_ms == DEFAULT_RTT_WARN_MS
+    assert inventory.probe.round_budget < inventory.probe.session_interval
+    assert inventory.lab is None
+    assert inventory.calendar.before is None
+    assert inventory.sites[0].min_carriers == 1
+
+
+def test_it_reads_local_times_in_the_plan_timezone_and_converts_offsets() -> None:
+    calendar = full().calendar
+
+    first, second = calendar.sessions
+    assert first.name == "Ngữ văn"  # sorted by start, whatever the file order
+    assert first.start == datetime.fromisoformat("2027-06-03T07:30:00+07:00")
+    assert first.start.utcoffset() == timedelta(hours=7)
+    assert str(first.start.tzinfo) == "Asia/Ho_Chi_Minh"
+    assert second.start.hour == 14
+    assert calendar.during.contains(first.start)
+
+
+def test_it_reads_probe_settings_in_seconds() -> None:
+    probe = full().probe
+
+    assert (probe.count, probe.echo_interval, probe.timeout) == (3, 0.1, 0.5)
+    assert (probe.interval, probe.session_interval, probe.payload_size) == (20.0, 5.0, 64)
+
+
+def test_it_reads_devices_interfaces_and_oids() -> None:
+    site = full().sites[0]
+    router, ups = site.devices
+
+    assert isinstance(router.credentials, SnmpV3)
+    assert router.credentials.user == "examnet"
+    assert router.credentials.auth_protocol == "sha256"
+    assert router.credentials.priv_protocol == "aes"
+    assert router.credentials.auth_key is not None
+    assert router.credentials.auth_key.reveal() == SECRETS["EXAMNET_TEST_AUTH"]
+    assert (router.port, router.timeout, router.retries) == (DEFAULT_SNMP_PORT, 3.0, 2)
+    assert [(i.name, i.index, i.capacity_bps) for i in router.interfaces] == [
+        ("eth1", None, 100_000_000),
+        (None, 3, 512_000),
+    ]
+    assert router.site == "thpt-dinh-lap"
+    assert isinstance(ups.credentials, SnmpV2c)
+    assert ups.credentials.community.reveal() == SECRETS["EXAMNET_TEST_COMMUNITY"]
+    assert ups.ups is True
+    assert (ups.port, ups.timeout, ups.retries) == (
+        1161,
+        DEFAULT_SNMP_TIMEOUT,
+        DEFAULT_SNMP_RETRIES,
+    )
+    assert [(o.name, o.oid, o.unit, o.warn, o.crit) for o in ups.oids] == [
+        ("battery-minutes", "1.3.6.1.2.1.33.1.2.3.0", "min", 20.0, 10.0),
+        ("input-voltage", "1.3.6.1.2.1.33.1.3.3.1.3.1", "V", None, None),
+    ]
+
+
+def test_it_ties_links_to_device_interfaces_by_name_or_index() -> None:
+    fibre, bts = full().sites[0].links
+
+    assert fibre.interface == InterfaceRef(device="router", name="eth1")
+    assert bts.interface == InterfaceRef(device="router", index=3)
+    assert bts.active is not None
+    assert bts.active.start.isoformat() == "2027-06-02T00:00:00+07:00"
+
+
+# --------------------------------------------------------------------------
+# ${NAME}, NAME_FILE and $${
+
+
+def test_it_replaces_a_name_from_the_environment(tmp_path: Path) -> None:
+    path = write_config(tmp_path, plan_name="Plan of ${EXAMNET_TEST_PROVINCE}")
+
+    inventory = load_inventory(path, {"EXAMNET_TEST_PROVINCE": "Lạng Sơn"})
+
+    assert inventory.plan.name == "Plan of Lạng Sơn"
+
+
+def test_it_reads_name_file_when_name_is_unset(tmp_path: Path) -> None:
+    secret_file = tmp_path / "community"
+    secret_file.write_text("from-a-file-1234\n", encoding="utf-8")
+    path = with_device(tmp_path, '{ version = "2c", community = "${EXAMNET_TEST_C}" }')
+
+    inventory = load_inventory(path, {"EXAMNET_TEST_C_FILE": str(secret_file)})
+
+    credentials = inventory.sites[0].devices[0].credentials
+    assert isinstance(credentials, SnmpV2c)
+    assert credentials.community.reveal() == "from-a-file-1234"
+    assert inventory.warnings == ()
+
+
+def test_it_prefers_name_over_name_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, plan_name="${EXAMNET_TEST_N}")
+
+    inventory = load_inventory(
+        path, {"EXAMNET_TEST_N": "from env", "EXAMNET_TEST_N_FILE": str(tmp_path / "absent")}
+    )
+
+    assert inventory.plan.name == "from env"
+
+
+def test_it_reports_a_name_file_it_cannot_read(tmp_path: Path) -> None:
+    path = write_config(tmp_path, plan_name="${EXAMNET_TEST_N}")
+    absent = tmp_path / "absent"
+
+    assert problem_lines(path, {"EXAMNET_TEST_N_FILE": str(absent)}) == [
+        f'{path}: field "plan.name": cannot read the file named by "EXAMNET_TEST_N_FILE" '
+        f"({absent}): No such file or directory"
+    ]
+
+
+def test_it_keeps_double_dollar_brace_as_a_literal(tmp_path: Path) -> None:
+    path = write_config(tmp_path, plan_name="costs $${X} and ${EXAMNET_TEST_A} $ 5")
+
+    inventory = load_inventory(path, {"EXAMNET_TEST_A": "a"})
+
+    assert inventory.plan.name == "costs ${X} and a $ 5"
+    assert full().carriers[0].contact == "noc@viettel.example.invalid, desk ${EXT}"
+
+
+def test_it_substitutes_parsed_values_only_once(tmp_path: Path) -> None:
+    path = write_config(tmp_path, plan_name="${EXAMNET_TEST_A}", top=f"# ${{{NEVER_SET}}}\n")
+
+    inventory = load_inventory(path, {"EXAMNET_TEST_A": "${EXAMNET_TEST_B}"})
+
+    assert inventory.plan.name == "${EXAMNET_TEST_B}"
+
+
+def test_it_substitutes_in_any_string_value(tmp_path: Path) -> None:
+    path = write_config(tmp_path, top='\n[probe]\ninterval = "${EXAMNET_TEST_I}"\n')
+
+    assert load_inventory(path, {"EXAMNET_TEST_I": "45s"}).probe.interval == 45.0
+
+
+def test_it_reports_a_malformed_reference(tmp_path: Path) -> None:
+    path = write_config(tmp_path, plan_name="${not-a-name}")
+
+    assert problem_lines(path, {}) == [
+        f'{path}: field "plan.name": expected ${{NAME}} with NAME of letters, digits and "_" '
+        '(write "$${" for a literal "${")'
+    ]
+
+
+def test_expand_names_every_missing_variable_without_values() -> None:
+    with pytest.raises(BadValueError, match=f'"{NEVER_SET}" is not set'):
+        expand(f"${{{NEVER_SET}}}", {})
+    assert expand("a${X}b", {"X": "1"}) == ("a1b", True)
+    assert expand("$${X}", {}) == ("${X}", False)
+
+
+# --------------------------------------------------------------------------
+# secrets
+
+
+def test_it_never_shows_a_secret_in_the_inventory_or_its_summary() -> None:
+    inventory = full()
+
+    shown = "\n".join([str(inventory), repr(inventory), summarize(inventory)])
+    shown += "\n".join(repr(d) for site in inventory.sites for d in site.devices)
+
+    assert "<secret>" in shown
+    for value in SECRETS.values():
+        assert value not in shown
+
+
+@pytest.mark.parametrize(
+    "snmp",
+    [
+        '{ version = "3", user = "u", auth_protocol = "sha", auth_key = "${EXAMNET_TEST_K}" }',
+        '{ version = "3", user = "u", auth_protocol = "sha", auth_key = "tiny-7" }',
+        '{ version = "3", user = "u", auth_protocol = "sha", auth_key = "${EXAMNET_TEST_K}", '
+        'priv_key = "tiny-7" }',
+        '{ version = "2c", community = 1234567 }',
+        '{ version = "2c", community = "tiny-7", extra = "x" }',
+    ],
+)
+def test_it_never_shows_a_secret_in_a_problem(tmp_path: Path, snmp: str) -> None:
+    path = with_device(tmp_path, snmp)
+
+    with pytest.raises(ConfigError) as caught:
+        load_inventory(path, {"EXAMNET_TEST_K": "tiny-7"})
+
+    assert "tiny-7" not in str(caught.value)
+    assert "1234567" not in str(caught.value)
+    assert "tiny-7" not in repr(caught.value.problems)
+
+
+def test_it_warns_about_a_secret_written_in_the_file(tmp_path: Path) -> None:
+    path = with_device(tmp_path, '{ version = "2c", community = "written-here-99" }')
+
+    inventory = load_inventory(path, {})
+
+    warning = (
+        f'{path}: site "thpt-viet-bac" device "router": field "snmp.community": '
+        "secret written in the file; use ${NAME}"
+    )
+    assert inventory.warnings == (warning,)
+    assert warning in summarize(inventory)
+    assert "written-here-99" not in summarize(inventory)
+
+
+def test_it_accepts_snmpv3_without_privacy(tmp_path: Path) -> None:
+    path = with_device(
+        tmp_path, '{ version = "3", user = "u", auth_protocol = "sha512", auth_key = "${K}" }'
+    )
+
+    credentials = load_inventory(path, {"K": "long-enough"}).sites[0].devices[0].credentials
+
+    assert isinstance(credentials, SnmpV3)
+    assert (credentials.user, credentials.auth_protocol) == ("u", "sha512")
+    assert credentials.auth_key is not None
+    assert credentials.auth_key.reveal() == "long-enough"
+    assert credentials.priv_protocol is None
+    assert credentials.priv_key is None
+
+
+# --------------------------------------------------------------------------
+# values
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("250ms", 0.25), ("1.5s", 1.5), ("2m", 120.0), ("1h", 3600.0), ("30s", 30.0)],
+)
+def test_it_reads_durations(text: str, seconds: float) -> None:
+    assert duration()(text) == seconds
+
+
+@pytest.mark.parametrize("value", [12, "12", "1.5 s", "-1s", "0s", "1d", "", True, "1s "])
+def test_it_refuses_malformed_durations(value: object) -> None:
+    with pytest.raises(BadValueError, match="expected a duration"):
+        duration()(value)
+
+
+def test_it_enforces_a_duration_floor() -> None:
+    with pytest.raises(BadValueError, match='at least 1s, got "500ms"'):
+        duration(minimum=1.0)("500ms")
+
+
+@pytest.mark.parametrize(
+    ("text", "bps"),
+    [
+        ("512kbit", 512_000),
+        ("100Mbit", 100_000_000),
+        ("1Gbit", 1_000_000_000),
+        ("2.5mbit", 2_500_000),
+    ],
+)
+def test_it_reads_capacities_in_bits_per_second(text: str, bps: int) -> None:
+    assert capacity(text) == bps
+
+
+@pytest.mark.parametrize("value", ["100MB", "100", 100, "0kbit", "fast"])
+def test_it_refuses_malformed_capacities(value: object) -> None:
+    with pytest.raises(BadValueError, match="expected a capacity"):
+        capacity(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["10.77.1.1", "2001:db8::1", "gw.viettel.example.invalid", "router-1", "fe80::1%eth0"]
+)
+def test_it_accepts_ip_literals_and_host_names_without_resolving(value: str) -> None:
+    assert address(value) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["10.77.1.300", "10.77.1", "-gw.example", "a..b", "", "gw_1.example", "a" * 64, 7]
+)
+def test_it_refuses_malformed_addresses(value: object) -> None:
+    with pytest.raises(BadValueError, match="expected an IPv4 or IPv6 address or a host name"):
+        address(value)
+
+
+# --------------------------------------------------------------------------
+# summary
+
+
+def test_it_summarises_carriers_calendar_and_lab() -> None:
+    text = summarize(full())
+    lines = text.splitlines()
+
+    assert lines[0] == f'{DATA / "valid-full.toml"}: OK — plan "Full example" (Asia/Ho_Chi_Minh)'
+    assert lines[1].startswith("2 sites, 3 links (1 with an active window), 2 endpoints, 2 devices")
+    assert re.search(r"viettel\s+Viettel\s+1\s+1\s+1$", text, re.MULTILINE)
+    assert re.search(r"vnpt\s+VNPT\s+2\s+1\s+2$", text, re.MULTILINE)
+    assert "  during  2027-06-03 00:00 to 2027-06-06 00:00" in lines
+    assert "    2027-06-03  07:30-09:30  Ngữ văn" in lines
+    assert 'lab: network 10.77.0.0/16, prefix "exn"' in lines
+    assert lines[-1] == "warnings: none"
+
+
+def test_it_loads_the_minimal_file_of_the_reference_page(tmp_path: Path) -> None:
+    page = (REPO / "docs" / "sites-toml.md").read_text(encoding="utf-8")
+    minimal = page.split("## A minimal file", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "sites.toml"
+    path.write_text(minimal, encoding="utf-8")
+
+    inventory = load_inventory(path, {})
+
+    assert [link.key for link in inventory.links()] == ["thpt-viet-bac/viettel-fibre"]
+    assert inventory.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("10.77.0.0", "expected a host address, got the network address of 10.77.0.0/16"),
+        ("10.77.255.255", "expected an address outside 10.77.255.0/24, which the lab keeps"),
+        ("gw.example.invalid", 'inside the lab network 10.77.0.0/16, got "gw.example.invalid"'),
+        ("fd00::1", 'inside the lab network 10.77.0.0/16, got "fd00::1"'),
+    ],
+)
+def test_it_keeps_every_address_inside_the_lab_network(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    path = write_config(tmp_path, top='\n[lab]\nnetwork = "10.77.0.0/16"\nprefix = "exn"\n')
+    path.write_text(path.read_text().replace('"10.77.11.1"', f'"{value}"'))
+
+    (line,) = problem_lines(path, {})
+
+    assert line.startswith(f'{path}: site "thpt-viet-bac" link "viettel-fibre": field "address": ')
+    assert message in line
+
+
+DOCS = REPO / "docs" / "sites-toml.md"
+
+
+@pytest.mark.parametrize(
+    ("row", "enum"),
+    [
+        ("| `kind` | string | required | one of `gateway`", EndpointKind),
+        ("| `kind` | string | required | one of `fibre`", LinkKind),
+        ("| `auth_protocol` |", AuthProtocol),
+        ("| `priv_protocol` |", PrivProtocol),
+    ],
+)
+def test_it_documents_exactly_the_values_the_loader_accepts(row: str, enum: type[StrEnum]) -> None:
+    [line] = [
+        line for line in DOCS.read_text(encoding="utf-8").splitlines() if line.startswith(row)
+    ]
+    values = line.split("|")[4 if "string" in row else 2]
+    assert re.findall(r"`([a-z0-9-]+)`", values) == [m.value for m in enum]
