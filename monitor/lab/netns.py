@@ -1,0 +1,756 @@
+"""Applies a lab plan to this machine, changes it, and removes it.
+
+Every change goes through `ip`, `tc`, `nft` and `sysctl`, run by argument list
+(`ip -batch` per namespace keeps a 300-site lab to a few hundred processes).
+The state file `/run/examnet-lab/{prefix}.json` is written *before* anything
+is created and lists every namespace and root link to make, so `down`
+removes exactly that even after a crash halfway; it also keeps the
+impairments and floods of the running lab. /run is a tmpfs: after a reboot
+neither the lab nor its state survives, which is what we want.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.inventory import Lab
+from monitor.lab import guard
+from monitor.lab.flood import parse_rate
+from monitor.lab.topology import LabPlan, LinkPlan, Namespace, Port, Role, Target, Veth
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = Path("/run/examnet-lab")
+NETNS_DIR = Path("/run/netns")
+SYS_NET = Path("/sys/class/net")
+IPV6_CONF = Path("/proc/sys/net/ipv6/conf")
+NFT_BASE_TABLE = "examnet_lab"  # in hub and endpoints, made with the lab
+NFT_IMPAIR_TABLE = "examnet_impair"  # loss rules, rebuilt on every change
+TBF_LATENCY = "300ms"
+MIN_BURST_BYTES = 2000  # 16 kbit: more than one full frame, which tbf needs to pass anything
+BURST_SECONDS = 0.01  # at high rates the bucket must hold ~a timer tick's worth
+COMMAND_TIMEOUT = 60.0
+VETH_GROUP = 7700  # every lab veth is in this device group, so one command removes them
+GONE_TIMEOUT = 10.0
+FLOOD_STOP_TIMEOUT = 3.0
+
+
+class LabError(RuntimeError):
+    """Something on this machine stopped the lab from being built, changed or removed."""
+
+
+class CommandError(LabError):
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
+        super().__init__(f"`{shlex.join(argv)}` failed ({returncode}): {stderr.strip()}")
+        self.argv = tuple(argv)
+        self.returncode = returncode
+
+
+class Shell:
+    """Runs one command; every change to the machine passes through here."""
+
+    def run(self, argv: Sequence[str], stdin: str | None = None, check: bool = True) -> str:
+        log.debug("run %s%s", shlex.join(argv), f" <<{stdin!r}" if stdin else "")
+        try:
+            done = subprocess.run(
+                list(argv),
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=COMMAND_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise LabError(f"`{shlex.join(argv)}` could not run: {exc}") from exc
+        if check and done.returncode != 0:
+            raise CommandError(argv, done.returncode, done.stderr)
+        return done.stdout
+
+
+def ip(namespace: str | None, *args: str) -> list[str]:
+    return ["ip", *(["-n", namespace] if namespace else []), *args]
+
+
+def tc(namespace: str | None, *args: str) -> list[str]:
+    return ["tc", *(["-n", namespace] if namespace else []), *args]
+
+
+def in_namespace(namespace: str, *argv: str) -> list[str]:
+    return ["ip", "netns", "exec", namespace, *argv]
+
+
+# --- state ------------------------------------------------------------------
+
+
+@dataclass
+class Impairment:
+    down: bool = False
+    rate: str | None = None
+    loss: int | None = None
+
+    def is_clear(self) -> bool:
+        return not self.down and self.rate is None and self.loss is None
+
+
+@dataclass
+class Flood:
+    pid: int
+    start_ticks: int  # /proc/PID/stat field 22: with the pid, names one process for good
+    target: str
+    until: float  # wall-clock seconds
+
+
+@dataclass
+class LabState:
+    prefix: str
+    network: str
+    fingerprint: str
+    namespaces: list[str]
+    root_links: list[str]
+    created: str
+    complete: bool = False
+    impairments: dict[str, Impairment] = field(default_factory=dict)
+    floods: list[Flood] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_plan(cls, plan: LabPlan) -> LabState:
+        return cls(
+            prefix=plan.prefix,
+            network=str(plan.network),
+            fingerprint=plan.fingerprint(),
+            namespaces=list(plan.namespace_names()),
+            root_links=[plan.monitor_device],
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            plan=plan.describe(),
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LabState:
+        impairments = {k: Impairment(**v) for k, v in data.pop("impairments", {}).items()}
+        floods = [Flood(**f) for f in data.pop("floods", [])]
+        return cls(**data, impairments=impairments, floods=floods)
+
+    def impairment(self, target: str) -> Impairment:
+        return self.impairments.setdefault(target, Impairment())
+
+
+class StateStore:
+    """The state file of one lab, and a lock that serialises changes to any lab."""
+
+    def __init__(self, prefix: str, directory: Path = STATE_DIR) -> None:
+        self.prefix = prefix
+        self.directory = directory
+
+    @property
+    def path(self) -> Path:
+        return self.directory / f"{self.prefix}.json"
+
+    @property
+    def flood_log(self) -> Path:
+        return self.directory / f"{self.prefix}.flood.log"
+
+    def load(self) -> LabState | None:
+        try:
+            return LabState.from_json(json.loads(self.path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            log.warning("state file %s is unreadable (%s): treating it as lost", self.path, exc)
+            return None
+
+    def save(self, state: LabState) -> None:
+        self.directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(state), indent=1, ensure_ascii=False))
+        temporary.replace(self.path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.flood_log.unlink(missing_ok=True)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+# --- what exists --------------------------------------------------------------
+
+
+def namespace_exists(name: str) -> bool:
+    return (NETNS_DIR / name).exists()
+
+
+def root_link_exists(name: str) -> bool:
+    return (SYS_NET / name).exists()
+
+
+def leftovers(prefix: str) -> tuple[list[str], list[str]]:
+    """Namespaces and root links named like this lab's, for when the state file is lost."""
+    mark = f"{prefix}-"
+    namespaces = sorted(p.name for p in _listdir(NETNS_DIR) if p.name.startswith(mark))
+    links = sorted(p.name for p in _listdir(SYS_NET) if p.name.startswith(mark))
+    return namespaces, links
+
+
+def _listdir(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def lab_of(plan: LabPlan) -> Lab:
+    return Lab(network=plan.network, prefix=plan.prefix)
+
+
+def is_current(plan: LabPlan, state: LabState | None) -> bool:
+    """Up, complete and built from this very plan."""
+    return (
+        state is not None
+        and state.complete
+        and state.fingerprint == plan.fingerprint()
+        and all(namespace_exists(n) for n in plan.namespace_names())
+        and root_link_exists(plan.monitor_device)
+        and guard.lab_route_present(lab_of(plan))
+    )
+
+
+# --- building -------------------------------------------------------------------
+
+_COMMON_SYSCTLS = (
+    # A multi-homed site answers on the link a probe came in by, which strict
+    # reverse-path filtering (RFC 3704) may refuse; the lab wants none of it.
+    "net.ipv4.conf.all.rp_filter=0",
+    "net.ipv4.conf.default.rp_filter=0",
+    # The gateway of a link is the upstream's address on `lo`: answer ARP for it.
+    "net.ipv4.conf.all.arp_ignore=0",
+    "net.ipv4.conf.default.arp_ignore=0",
+)
+_IPV6_OFF = ("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+_ROUTER_SYSCTLS = (
+    "net.ipv4.ip_forward=1",
+    # Send host unreachable for every echo to a downed link: the default mask
+    # (6168) rate-limits destination unreachable per peer and against a credit
+    # shared by the whole machine, so the monitor, probing many downed links
+    # from one address, would hear silence instead.
+    "net.ipv4.icmp_ratemask=6160",
+)
+
+
+def _sysctls(ns: Namespace) -> tuple[str, ...]:
+    ipv6 = _IPV6_OFF if IPV6_CONF.exists() else ()
+    return _COMMON_SYSCTLS + ipv6 + (_ROUTER_SYSCTLS if ns.forwarding else ())
+
+
+def _batch(shell: Shell, argv: list[str], lines: list[str]) -> None:
+    if lines:
+        shell.run([*argv, "-batch", "-"], stdin="\n".join(lines) + "\n")
+
+
+def _add_namespaces(plan: LabPlan, shell: Shell) -> None:
+    _batch(shell, ["ip"], [f"netns add {n}" for n in plan.namespace_names()])
+    lines = [
+        shlex.join(["netns", "exec", ns.name, "sysctl", "-q", "-w", *_sysctls(ns)])
+        for ns in plan.namespaces
+    ]
+    _batch(shell, ["ip"], lines)
+
+
+def _veth_line(veth: Veth) -> str:
+    left, right = veth.left, veth.right
+    group = ["group", str(VETH_GROUP)]
+    args = ["link", "add", left.device, "address", veth.left_mac, *group]
+    args += ["netns", left.namespace] if left.namespace else []
+    args += ["type", "veth", "peer", "name", right.device, "address", veth.right_mac, *group]
+    args += ["netns", right.namespace] if right.namespace else []
+    return shlex.join(args)
+
+
+def _add_veths(plan: LabPlan, shell: Shell) -> None:
+    _batch(shell, ["ip"], [_veth_line(v) for v in plan.veths])
+    if (IPV6_CONF / plan.monitor_device).exists():
+        # before it is up: no router solicitation or DAD ever leaves P-mon
+        shell.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{plan.monitor_device}.disable_ipv6=1"])
+
+
+def namespace_lines(plan: LabPlan, namespace: str | None) -> list[str]:
+    """`ip -batch` lines for one namespace: addresses, links up, neighbours, routes, rules."""
+    addresses = [a for a in plan.addresses if a.port.namespace == namespace]
+    devices = dict.fromkeys(["lo"] if namespace else [])
+    devices.update(dict.fromkeys(a.port.device for a in addresses))
+    devices.update(
+        dict.fromkeys(
+            p.device for v in plan.veths for p in (v.left, v.right) if p.namespace == namespace
+        )
+    )
+    lines = [shlex.join(["addr", "add", str(a.interface), "dev", a.port.device]) for a in addresses]
+    lines += [shlex.join(["link", "set", d, "up"]) for d in devices]
+    lines += [
+        shlex.join(["neigh", "replace", *n.spec()])
+        for n in plan.neighbours
+        if n.port.namespace == namespace
+    ]
+    lines += [
+        shlex.join(["route", "replace", *r.spec()]) for r in plan.routes if r.namespace == namespace
+    ]
+    lines += [
+        shlex.join(["rule", "add", *r.spec()]) for r in plan.rules if r.namespace == namespace
+    ]
+    return lines
+
+
+def unreachable_ruleset(plan: LabPlan) -> str:
+    """Host unreachable, from netfilter, for a lab address with no usable route.
+
+    `unreachable N` alone answers through the kernel's ip_error(), which
+    allows about one ICMP error per second per source after a burst of five
+    (net.ipv4.route.error_cost/error_burst: machine-wide, not per namespace).
+    netfilter's reject goes through icmp_send(), governed by icmp_ratemask.
+    """
+    table = f"ip {NFT_BASE_TABLE}"
+    return (
+        f"table {table}\ndelete table {table}\ntable {table} {{\n"
+        "  chain unreachable {\n"
+        "    type filter hook prerouting priority filter; policy accept;\n"
+        f"    ip daddr {plan.network} fib daddr type != local fib daddr oif missing"
+        " reject with icmp type host-unreachable\n"
+        "  }\n}\n"
+    )
+
+
+def _add_unreachable_rules(plan: LabPlan, shell: Shell) -> None:
+    for ns in plan.namespaces:
+        if ns.forwarding:
+            shell.run(in_namespace(ns.name, "nft", "-f", "-"), stdin=unreachable_ruleset(plan))
+
+
+def build(plan: LabPlan, shell: Shell, store: StateStore) -> LabState:
+    """Create the lab from nothing; on any failure remove what was made, then raise."""
+    state = LabState.for_plan(plan)
+    store.save(state)
+    try:
+        _add_namespaces(plan, shell)
+        _add_veths(plan, shell)
+        for ns in plan.namespace_names():
+            _batch(shell, ip(ns), namespace_lines(plan, ns))
+        _add_unreachable_rules(plan, shell)
+        _batch(shell, ["ip"], namespace_lines(plan, None))
+    except LabError:
+        teardown(plan.prefix, state, shell, store)
+        raise
+    state.complete = True
+    store.save(state)
+    return state
+
+
+def refuse_overlaps(plan: LabPlan) -> None:
+    """Never shadow or be shadowed by a route this lab did not make."""
+    clashes = guard.routes_overlapping(plan.network, plan.monitor_device)
+    if clashes:
+        listed = ", ".join(f"{r.destination} dev {r.interface}" for r in clashes[:3])
+        raise LabError(
+            f"the root namespace already routes part of {plan.network} ({listed}): "
+            "another lab or network uses it; choose another [lab] network"
+        )
+
+
+def up(plan: LabPlan, shell: Shell, store: StateStore) -> tuple[bool, LabState]:
+    """Build the lab unless it is already up as planned; (built, state)."""
+    with store.locked():
+        state = store.load()
+        if state is not None and is_current(plan, state):
+            return False, state
+        names = leftovers(plan.prefix)
+        if state is not None or names[0] or names[1]:
+            log.info("lab %s is stale or partial: removing it before building", plan.prefix)
+            teardown(plan.prefix, state, shell, store)
+        refuse_overlaps(plan)
+        return True, build(plan, shell, store)
+
+
+# --- removing -------------------------------------------------------------------
+
+
+def _devices(shell: Shell, namespace: str) -> list[str]:
+    links = json.loads(shell.run(ip(namespace, "-j", "link", "show")) or "[]")
+    return [str(link["ifname"]) for link in links if link.get("ifname") != "lo"]
+
+
+def _holds_veth_ends(prefix: str, namespace: str) -> bool:
+    """The hub and the endpoints hold one end of every veth of the lab."""
+    pattern = rf"{re.escape(prefix)}-(hub|ep\d+)"
+    return re.fullmatch(pattern, namespace) is not None
+
+
+def _delete_veths(shell: Shell, namespace: str) -> None:
+    # Deleting a namespace frees its devices later, in a kernel work queue (and
+    # never while a process still runs in it); deleting one end of a veth
+    # removes the pair before `ip` returns. By group, the kernel unregisters
+    # them all at once (~0.1 s for 300; one by one, ~20 ms each).
+    shell.run(ip(namespace, "link", "del", "group", str(VETH_GROUP)))
+    strays = _devices(shell, namespace)  # not in our group: made by hand, one by one
+    _batch(shell, [*ip(namespace), "-force"], [f"link del {d}" for d in strays])
+    if strays and _devices(shell, namespace):
+        raise LabError(f"devices remain in namespace {namespace} after deleting them")
+
+
+def processes_in(namespaces: Sequence[str]) -> dict[str, list[int]]:
+    """The processes whose network namespace is one of these (one pass over /proc)."""
+    wanted: dict[tuple[int, int], str] = {}
+    for name in namespaces:
+        with suppress(OSError):
+            info = os.stat(NETNS_DIR / name)
+            wanted[(info.st_dev, info.st_ino)] = name
+    found: dict[str, list[int]] = {}
+    for entry in _listdir(Path("/proc")):
+        if entry.name.isdigit():
+            with suppress(OSError):
+                info = os.stat(entry / "ns" / "net")
+                if (owner := wanted.get((info.st_dev, info.st_ino))) is not None:
+                    found.setdefault(owner, []).append(int(entry.name))
+    return found
+
+
+def _wait_gone(namespaces: list[str], links: list[str]) -> None:
+    deadline = time.monotonic() + GONE_TIMEOUT
+    while any(map(namespace_exists, namespaces)) or any(map(root_link_exists, links)):
+        if time.monotonic() > deadline:
+            raise LabError(f"namespaces or links still present after {GONE_TIMEOUT:.0f} s")
+        time.sleep(0.05)
+
+
+def teardown(prefix: str, state: LabState | None, shell: Shell, store: StateStore) -> list[str]:
+    """Remove what the state lists (or, without a state, whatever bears the prefix)."""
+    if state is not None:
+        for flood in state.floods:
+            stop_flood(flood)
+        namespaces, links = state.namespaces, state.root_links
+    else:
+        namespaces, links = leftovers(prefix)
+    for link in links:
+        if root_link_exists(link):
+            shell.run(ip(None, "link", "del", link))
+    present = [n for n in namespaces if namespace_exists(n)]
+    for namespace in present:
+        if _holds_veth_ends(prefix, namespace):
+            _delete_veths(shell, namespace)
+    notes = [
+        f"processes {' '.join(map(str, pids))} still run in {name}: it lingers until they exit"
+        for name, pids in processes_in(present).items()
+    ]
+    _batch(shell, ["ip", "-force"], [f"netns del {n}" for n in present])
+    _wait_gone(namespaces, links)
+    store.remove()
+    return notes
+
+
+def down(prefix: str, shell: Shell, store: StateStore) -> tuple[bool, list[str]]:
+    """(whether anything was there, notes for the operator)."""
+    with store.locked():
+        state = store.load()
+        names = leftovers(prefix)
+        if state is None and not names[0] and not names[1]:
+            return False, []
+        return True, teardown(prefix, state, shell, store)
+
+
+# --- impairments ----------------------------------------------------------------
+
+
+def _restore(plan: LabPlan, shell: Shell, ports: Sequence[Port]) -> None:
+    """Put back the neighbours and routes that downing a port flushed (idempotent)."""
+    for port in ports:
+        lines = [shlex.join(["neigh", "replace", *n.spec()]) for n in plan.neighbours_through(port)]
+        lines += [shlex.join(["route", "replace", *r.spec()]) for r in plan.routes_through(port)]
+        _batch(shell, ip(port.namespace), lines)
+
+
+def set_admin(plan: LabPlan, state: LabState, target: Target, *, up: bool, shell: Shell) -> None:
+    """Take the carrier-side veth down (for an endpoint, cutting all behind it), or
+    bring it back up and put back the neighbours and routes that downing flushed."""
+    port = target.carrier_side
+    shell.run(ip(port.namespace, "link", "set", port.device, "up" if up else "down"))
+    if up:
+        _restore(plan, shell, (port, target.far_side))
+    state.impairment(target.name).down = not up
+
+
+def tbf_args(rate_bps: int) -> list[str]:
+    burst = max(MIN_BURST_BYTES, int(rate_bps / 8 * BURST_SECONDS))
+    return ["tbf", "rate", f"{rate_bps}bit", "burst", str(burst), "latency", TBF_LATENCY]
+
+
+def set_rate(state: LabState, target: Target, rate: str, shell: Shell) -> None:
+    """A token bucket on both ends' egress: towards the site and back."""
+    rate_bps = parse_rate(rate)
+    for port in (target.carrier_side, target.far_side):
+        shell.run(
+            tc(port.namespace, "qdisc", "replace", "dev", port.device, "root", *tbf_args(rate_bps))
+        )
+    state.impairment(target.name).rate = rate
+
+
+def _remove_root_qdisc(shell: Shell, port: Port) -> None:
+    shown = json.loads(shell.run(tc(port.namespace, "-j", "qdisc", "show", "dev", port.device)))
+    if any(q.get("root") and q.get("kind") == "tbf" for q in shown):
+        shell.run(tc(port.namespace, "qdisc", "del", "dev", port.device, "root"))
+
+
+def nft_ruleset(plan: LabPlan, state: LabState, namespace: str) -> str:
+    """The whole examnet table of one namespace, rebuilt from the state (idempotent)."""
+    lines = [f"table inet {NFT_IMPAIR_TABLE}", f"delete table inet {NFT_IMPAIR_TABLE}"]
+    rules = []
+    for name, impairment in sorted(state.impairments.items()):
+        target = plan.target(name)
+        if impairment.loss is not None and target.nft_namespace == namespace:
+            rules.append(
+                f'    iifname "{target.nft_device}" icmp type echo-request '
+                f"numgen random mod 100 < {impairment.loss} drop"
+            )
+    if rules:
+        lines += [
+            f"table inet {NFT_IMPAIR_TABLE} {{",
+            "  chain loss {",
+            "    type filter hook prerouting priority filter; policy accept;",
+            *rules,
+            "  }",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _apply_nft(plan: LabPlan, state: LabState, namespace: str, shell: Shell) -> None:
+    shell.run(in_namespace(namespace, "nft", "-f", "-"), stdin=nft_ruleset(plan, state, namespace))
+
+
+def set_loss(plan: LabPlan, state: LabState, target: Target, percent: int, shell: Shell) -> None:
+    """Drop that share of echo requests arriving over the link (or into the endpoint)."""
+    if not 0 <= percent <= 100:
+        raise ValueError(f"loss {percent}: expected a percentage from 0 to 100")
+    state.impairment(target.name).loss = percent
+    _apply_nft(plan, state, target.nft_namespace, shell)
+
+
+def clear(plan: LabPlan, state: LabState, target: Target, shell: Shell) -> None:
+    """Remove the target's qdiscs and loss rules (its admin state stays)."""
+    for port in (target.carrier_side, target.far_side):
+        _remove_root_qdisc(shell, port)
+    impairment = state.impairment(target.name)
+    impairment.rate = None
+    if impairment.loss is not None:
+        impairment.loss = None
+        _apply_nft(plan, state, target.nft_namespace, shell)
+
+
+@contextmanager
+def changing(plan: LabPlan, store: StateStore) -> Iterator[LabState]:
+    """The current lab's state, locked, saved back after the change."""
+    with store.locked():
+        state = store.load()
+        if state is None or not is_current(plan, state):
+            raise LabError(f"lab {plan.prefix} is not up as this file describes: run `lab up`")
+        try:
+            yield state
+        finally:
+            state.impairments = {k: v for k, v in state.impairments.items() if not v.is_clear()}
+            store.save(state)
+
+
+# --- floods -----------------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks) of a process, None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return fields[0], int(fields[19])
+
+
+def flood_running(flood: Flood) -> bool:
+    stat = _proc_stat(flood.pid)
+    return stat is not None and stat[0] not in "ZX" and stat[1] == flood.start_ticks
+
+
+def stop_flood(flood: Flood) -> None:
+    """Stop one flood by its PID (checked against its start time, so never another process)."""
+    started = time.monotonic()
+    while flood_running(flood):
+        waited = time.monotonic() - started
+        if waited > 2 * FLOOD_STOP_TIMEOUT:
+            raise LabError(f"flood {flood.pid} does not stop, even when killed")
+        with suppress(ProcessLookupError):  # it may end between the check and the signal
+            os.kill(flood.pid, signal.SIGTERM if waited < FLOOD_STOP_TIMEOUT else signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def flood_origin(plan: LabPlan, target: Target) -> tuple[str, str]:
+    """(namespace, source address) a flood towards the target starts from: its upstream."""
+    if isinstance(target, LinkPlan):
+        return target.upstream_namespace, str(target.gateway)
+    return plan.hub_namespace, str(plan.hub.ip)
+
+
+def start_flood(
+    plan: LabPlan, state: LabState, target: Target, *, seconds: float, rate: str, store: StateStore
+) -> subprocess.Popen[bytes]:
+    """Start `monitor.lab.flood` in the target's upstream namespace; recorded in the state."""
+    namespace, source = flood_origin(plan, target)
+    argv = in_namespace(
+        namespace,
+        sys.executable,
+        "-m",
+        "monitor.lab.flood",
+        "--destination",
+        str(target.address),
+        "--network",
+        str(plan.network),
+        "--source",
+        source,
+        "--seconds",
+        str(seconds),
+        "--rate",
+        rate,
+    )
+    log.debug("run %s", shlex.join(argv))
+    with store.flood_log.open("ab") as output:
+        process = subprocess.Popen(  # `ip netns exec` execs: this PID is the flood's own
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stat = _proc_stat(process.pid)
+    state.floods = [f for f in state.floods if flood_running(f)]
+    state.floods.append(
+        Flood(process.pid, stat[1] if stat else 0, target.name, time.time() + seconds)
+    )
+    return process
+
+
+# --- status -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TargetStatus:
+    name: str
+    kind: str
+    address: str
+    namespace: str
+    admin_up: bool | None  # None: its namespace or device is missing
+    rate: str | None  # from the kernel's tbf, in bit/s
+    loss: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LabStatus:
+    prefix: str
+    network: str
+    state_file: bool
+    complete: bool
+    current: bool
+    namespaces_present: int
+    namespaces_planned: int
+    root_route: bool
+    monitor_address: str
+    targets: tuple[TargetStatus, ...]
+    floods: tuple[Flood, ...]
+
+
+def _link_flags(shell: Shell, namespace: str | None) -> dict[str, list[str]]:
+    if namespace is not None and not namespace_exists(namespace):
+        return {}
+    links = json.loads(shell.run(ip(namespace, "-j", "link", "show")) or "[]")
+    return {str(link["ifname"]): list(link.get("flags", [])) for link in links}
+
+
+def _rates(shell: Shell, namespace: str | None) -> dict[str, str]:
+    if namespace is not None and not namespace_exists(namespace):
+        return {}
+    shown = json.loads(shell.run(tc(namespace, "-j", "qdisc", "show")) or "[]")
+    return {
+        str(q["dev"]): f"{int(q['options']['rate']) * 8}bit"
+        for q in shown
+        if q.get("kind") == "tbf" and q.get("root")
+    }
+
+
+def _target_status(
+    target: Target,
+    flags: dict[str, list[str]],
+    rates: dict[str, str],
+    impairment: Impairment | None,
+) -> TargetStatus:
+    device_flags = flags.get(target.carrier_side.device)
+    return TargetStatus(
+        target.name,
+        "link" if isinstance(target, LinkPlan) else "endpoint",
+        str(target.address),
+        str(target.far_side.namespace),
+        None if device_flags is None else "UP" in device_flags,
+        rates.get(target.carrier_side.device),
+        impairment.loss if impairment else None,
+    )
+
+
+def status(plan: LabPlan, store: StateStore, shell: Shell) -> LabStatus:
+    state = store.load()
+    carrier_namespaces = {t.carrier_side.namespace for t in plan.targets()}
+    flags = {ns: _link_flags(shell, ns) for ns in carrier_namespaces}
+    rates = {ns: _rates(shell, ns) for ns in carrier_namespaces}
+    impairments = state.impairments if state else {}
+    targets = tuple(
+        _target_status(
+            t,
+            flags[t.carrier_side.namespace],
+            rates[t.carrier_side.namespace],
+            impairments.get(t.name),
+        )
+        for t in plan.targets()
+    )
+    present = sum(namespace_exists(n) for n in plan.namespace_names())
+    return LabStatus(
+        plan.prefix,
+        str(plan.network),
+        state is not None,
+        bool(state and state.complete),
+        is_current(plan, state),
+        present,
+        len(plan.namespaces),
+        guard.lab_route_present(lab_of(plan)),
+        str(plan.monitor.ip),
+        targets,
+        tuple(f for f in (state.floods if state else []) if flood_running(f)),
+    )
+
+
+def role_counts(plan: LabPlan) -> dict[Role, int]:
+    counts = dict.fromkeys(Role, 0)
+    for ns in plan.namespaces:
+        counts[ns.role] += 1
+    return counts
