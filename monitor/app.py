@@ -1,0 +1,200 @@
+"""`examnet run`: wire the parts together, run the schedule, stop cleanly.
+
+Start-up order matters: the database is migrated and the last states read
+before the first round, so a restart neither forgets nor repeats a state
+change. Shutdown is the reverse: stop firing, let rounds in flight finish,
+close the sockets, flush the queued rows, then close the HTTP port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from ipaddress import ip_address
+from typing import Any
+
+from monitor.clock import Clock, SystemClock
+from monitor.evaluate import Evaluator
+from monitor.http import HttpServer, health_handler, metrics_handler
+from monitor.inventory import Inventory, Lab, Target
+from monitor.lab.guard import lab_route_present, targets_in_lab
+from monitor.metrics import Metrics, StoreFigures, View
+from monitor.pipeline import Pipeline
+from monitor.scheduler import ProbeScheduler
+from monitor.storage import Store
+from probes.icmp import IcmpObservation, IcmpProber
+from probes.pinger import SocketMode
+
+log = logging.getLogger("examnet")
+
+GUARD_RECHECK = 2.0  # seconds between two reads of the routing table
+STALL_AFTER = 10.0  # seconds without a loop heartbeat: /healthz fails
+_FLUSH_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    db_url: str
+    listen: tuple[str, int]
+    socket_mode: SocketMode = SocketMode.AUTO
+    max_rate: float | None = None
+
+
+class LabDownError(RuntimeError):
+    """Refusal to start: lab targets would be probed through the default route."""
+
+
+def check_lab_guard(inventory: Inventory) -> None:
+    """Refuse to run when the file's lab targets have no lab to go to."""
+    lab = inventory.lab
+    if lab is None or lab_route_present(lab):
+        return
+    inside = targets_in_lab(inventory)
+    if inside:
+        raise LabDownError(
+            f"{inventory.source}: {len(inside)} targets lie in the lab network {lab.network}, "
+            f"but the lab is not up (no route to {lab.network} via {lab.prefix}-mon). Probing "
+            "them now would send packets out through the default route. Start the lab "
+            f"first (examnet lab up --config {inventory.source}) or run with --lab."
+        )
+
+
+class LabGuard:
+    """While running: lab addresses are probed only while the lab's route exists."""
+
+    def __init__(self, lab: Lab | None, clock: Clock) -> None:
+        self._lab = lab
+        self._clock = clock
+        self._checked_at = float("-inf")
+        self._present = True
+
+    def blocks(self, target: Target) -> bool:
+        lab = self._lab
+        if lab is None or ip_address(target.address) not in lab.network:
+            return False
+        now = self._clock.monotonic()
+        if now - self._checked_at >= GUARD_RECHECK:
+            present = lab_route_present(lab)
+            if present != self._present:
+                log.warning(
+                    "lab route %s: lab addresses are %s",
+                    "back" if present else "gone",
+                    "probed again" if present else "no longer probed",
+                )
+            self._present, self._checked_at = present, now
+        return not self._present
+
+
+def _blocked_round(target: Target) -> IcmpObservation:
+    return IcmpObservation(
+        target=target.key,
+        address=target.address,
+        started_at=datetime.now(UTC),
+        duration=0.0,
+        echoes=(),
+        error="not probed: the lab is down and its addresses would leave this machine",
+    )
+
+
+class Monitor:
+    """The running job: owns every part and their lifetimes."""
+
+    def __init__(self, inventory: Inventory, options: RunOptions, clock: Clock) -> None:
+        self.inventory = inventory
+        self.options = options
+        self.clock = clock
+        self.store = Store(options.db_url)
+        self.prober = IcmpProber(mode=options.socket_mode, max_rate=options.max_rate)
+        self.guard = LabGuard(inventory.lab, clock)
+        self._heartbeat = time.monotonic()
+        self._started = False
+        self.metrics = Metrics(view=self.view)
+        self.store.upgrade()
+        self.store.register_targets(inventory.targets())
+        self.evaluator = Evaluator(inventory, self.store.latest_states())
+        self.pipeline = Pipeline(inventory, self.store, self.metrics, self.evaluator)
+        self.scheduler = ProbeScheduler(
+            inventory, self.run_round, self.metrics, clock, on_replan=self.pipeline.reassess_sites
+        )
+        self.http = HttpServer(
+            options.listen,
+            {
+                "/metrics": metrics_handler(self.metrics.registry),
+                "/healthz": health_handler(self.health),
+            },
+        )
+
+    async def run_round(self, target: Target) -> None:
+        if self.guard.blocks(target):
+            observation = _blocked_round(target)
+        else:
+            observation = await self.prober.probe(target, self.inventory.probe)
+        self.pipeline.handle(target, observation)
+
+    def view(self) -> View:
+        s = self.store.stats
+        return View(
+            inventory=self.inventory,
+            now=self.clock.now(),
+            targets=list(self.pipeline.targets.values()),
+            sites=self.pipeline.site_snapshots(),
+            store=StoreFigures(s.queued, s.written_total, s.dropped_total, s.write_errors_total),
+            pinger=self.prober.pinger.stats,
+            interval=self.scheduler.interval,
+        )
+
+    def health(self) -> tuple[bool, Mapping[str, Any]]:
+        stalled = time.monotonic() - self._heartbeat > STALL_AFTER
+        s = self.store.stats
+        details = {
+            "scheduler": "running" if self._started else "stopped",
+            "event_loop": "stalled" if stalled else "ok",
+            "db_queue": s.queued,
+            "db_last_error": s.last_error,
+            "targets": len(self.pipeline.targets),
+        }
+        return self._started and not stalled, details
+
+    async def _beat(self) -> None:
+        while True:
+            self._heartbeat = time.monotonic()
+            await asyncio.sleep(1.0)
+
+    async def run(self, stop: asyncio.Event) -> int:
+        self.store.start()
+        self.http.start()
+        host, port = self.http.address
+        log.info("metrics at http://%s:%d/metrics, health at /healthz", host, port)
+        beat = asyncio.create_task(self._beat())
+        self.scheduler.start()
+        self._started = True
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping")
+            self._started = False
+            await self.scheduler.stop(grace=self.inventory.probe.round_budget + 1.0)
+            await self.prober.aclose()
+            beat.cancel()
+            unwritten = await asyncio.to_thread(self.store.close, _FLUSH_TIMEOUT)
+            self.http.stop()
+        if unwritten:
+            log.error("%d rows could not be written before exit", unwritten)
+            return 1
+        log.info("stopped cleanly")
+        return 0
+
+
+async def run(inventory: Inventory, options: RunOptions, clock: Clock | None = None) -> int:
+    """Run until SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    monitor = Monitor(inventory, options, clock or SystemClock())
+    return await monitor.run(stop)

@@ -1,0 +1,182 @@
+"""The `examnet` command: one sub-command per job, each in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from monitor import config
+from monitor.http import DEFAULT_LISTEN, parse_listen
+from monitor.inventory import Inventory
+from monitor.lab import cli as lab_cli
+from monitor.storage import cli as storage_cli
+from monitor.storage import database_url
+from probes.pinger import SocketMode
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+DEFAULT_CONFIG = Path("sites.toml")
+
+if TYPE_CHECKING:
+    from monitor import app
+
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+log = logging.getLogger("examnet")
+
+
+def _add_check(sub: Subparsers) -> None:
+    p = sub.add_parser("check", help="validate sites.toml and print a summary")
+    p.add_argument("file", nargs="?", type=Path, default=DEFAULT_CONFIG)
+    p.set_defaults(func=_run_check)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    try:
+        inventory = config.load_inventory(args.file, os.environ)
+    except config.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    print(config.summarize(inventory))
+    return EXIT_OK
+
+
+def _add_run(sub: Subparsers) -> None:
+    p = sub.add_parser("run", help="probe every link and endpoint on the exam calendar's cadence")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="SQLAlchemy URL or SQLite file (default: $EXAMNET_DB, else ./examnet.db)",
+    )
+    p.add_argument(
+        "--listen",
+        default=os.environ.get("EXAMNET_LISTEN", DEFAULT_LISTEN),
+        help=f"HTTP address for /metrics and /healthz (default {DEFAULT_LISTEN})",
+    )
+    p.add_argument(
+        "--socket-mode",
+        choices=[m.value for m in SocketMode],
+        default="auto",
+        help="ICMP sockets: unprivileged ping sockets, raw (root), or auto",
+    )
+    p.add_argument(
+        "--max-rate",
+        type=float,
+        default=None,
+        help="echo requests per second, all targets together (default 5000)",
+    )
+    p.add_argument(
+        "--lab",
+        action="store_true",
+        help="bring the file's lab up for this run and down afterwards (root)",
+    )
+    p.set_defaults(func=_run_run)
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from monitor import app  # noqa: PLC0415 - `check` need not load the monitor
+
+    try:
+        inventory = config.load_inventory(args.config, os.environ)
+        listen = parse_listen(args.listen)
+    except config.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    except ValueError as exc:
+        print(f"--listen: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for warning in inventory.warnings:
+        log.warning("%s", warning)
+    options = app.RunOptions(
+        db_url=database_url(args.db, os.environ),
+        listen=listen,
+        socket_mode=SocketMode(args.socket_mode),
+        max_rate=args.max_rate,
+    )
+    if args.lab:
+        return _with_lab(args.config, lambda: _run_monitor(inventory, options))
+    return _run_monitor(inventory, options)
+
+
+def _run_monitor(inventory: Inventory, options: app.RunOptions) -> int:
+    from monitor import app  # noqa: PLC0415 - loaded only to run
+
+    try:
+        app.check_lab_guard(inventory)
+    except app.LabDownError as exc:
+        print(f"examnet run: refusing to start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return asyncio.run(app.run(inventory, options))
+
+
+def _with_lab(path: Path, body: Callable[[], int]) -> int:
+    up = lab_cli.main(["up", "--config", str(path)])
+    if up != EXIT_OK:
+        return up
+    try:
+        return body()
+    finally:
+        lab_cli.main(["down", "--config", str(path)])
+
+
+def _add_status(sub: Subparsers) -> None:
+    p = sub.add_parser("status", help="the last known state of every site and target")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p.add_argument("--db", metavar="URL")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_run_status)
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    from monitor import status  # noqa: PLC0415 - loaded only for status
+
+    try:
+        inventory = config.load_inventory(args.config, os.environ)
+    except config.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        print(status.render(inventory, database_url(args.db, os.environ), as_json=args.json))
+    except status.StatusError as exc:
+        print(f"examnet status: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="examnet", description="Telecom availability monitor for exam sites."
+    )
+    parser.add_argument("--log-level", default=os.environ.get("EXAMNET_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_check(sub)
+    _add_run(sub)
+    _add_status(sub)
+    storage_cli.add_parser(sub)
+    lab_cli.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Every Prometheus metric examnet exports, on a registry the app owns.
+
+Process events (rounds, skips) are counters updated as they happen. Per
+target, site and calendar state comes from a collector that reads the
+current snapshot at scrape time, so series vanish with their targets and a
+scrape never mixes two rounds. The contract is in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from monitor.calendar import phase_at, session_at
+from monitor.evaluate import SiteStatus, TargetStatus
+from monitor.inventory import Inventory, Phase
+from monitor.snapshot import RTT_BUCKETS, SiteSnapshot, TargetSnapshot
+from probes.pinger import PingerStats
+
+TARGET_LABELS = ("target", "kind", "site", "carrier", "link")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFigures:
+    """The storage counters, as the store reports them."""
+
+    queued: int
+    written_total: int
+    dropped_total: int
+    write_errors_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """Everything the collector reads at scrape time."""
+
+    inventory: Inventory
+    now: datetime
+    targets: Sequence[TargetSnapshot]
+    sites: Sequence[SiteSnapshot]
+    store: StoreFigures | None
+    pinger: PingerStats | None
+    interval: float
+
+
+class Metrics:
+    def __init__(self, view: Callable[[], View] | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.rounds = Counter(
+            "examnet_rounds",
+            "Probe rounds run, by kind and result (answered, lost, failed).",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.round_duration = Histogram(
+            "examnet_round_duration_seconds",
+            "Wall time of one probe round.",
+            ["kind"],
+            buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20),
+            registry=r,
+        )
+        self.missed_runs = Counter(
+            "examnet_missed_runs",
+            "Scheduled runs that did not happen, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.state_changes = Counter(
+            "examnet_state_changes",
+            "State changes, by subject kind and new state.",
+            ["subject_kind", "state"],
+            registry=r,
+        )
+        self.up = Gauge("examnet_up", "1 while the monitor runs its schedule.", registry=r)
+        if view is not None:
+            r.register(_StateCollector(view))
+
+
+class _StateCollector(Collector):
+    def __init__(self, view: Callable[[], View]) -> None:
+        self._view = view
+
+    def describe(self) -> Iterator[Metric]:
+        # Present nothing at registration: the view may not exist yet.
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        view = self._view()
+        yield from _target_families(view)
+        yield from _site_families(view)
+        yield from _calendar_families(view)
+        yield from _store_families(view.store)
+        yield from _pinger_families(view.pinger)
+        interval = GaugeMetricFamily(
+            "examnet_probe_interval_seconds", "Seconds between two rounds of a target, now."
+        )
+        interval.add_metric([], view.interval)
+        yield interval
+
+
+def _one_hot(
+    family: GaugeMetricFamily, labels: list[str], states: Iterable[str], current: str
+) -> None:
+    """One series per possible state, 1 for the current one (state="…")."""
+    for state in states:
+        family.add_metric([*labels, state], 1.0 if state == current else 0.0)
+
+
+def _labels(snapshot: TargetSnapshot) -> list[str]:
+    t = snapshot.target
+    return [t.key, str(t.kind), t.site or "", t.carrier, t.link or ""]
+
+
+def _target_families(view: View) -> Iterator[Metric]:
+    up = GaugeMetricFamily(
+        "examnet_target_up",
+        "1 if the target is up, 0 if down; absent while unknown.",
+        labels=TARGET_LABELS,
+    )
+    state = GaugeMetricFamily(
+        "examnet_target_state",
+        "1 for the target's current state.",
+        labels=[*TARGET_LABELS, "state"],
+    )
+    rtt = GaugeMetricFamily(
+        "examnet_target_rtt_seconds",
+        "Mean RTT of the answered echoes of the last round.",
+        labels=TARGET_LABELS,
+    )
+    loss = GaugeMetricFamily(
+        "examnet_target_loss_ratio", "Share of echoes lost, last round.", labels=TARGET_LABELS
+    )
+    jitter = GaugeMetricFamily(
+        "examnet_target_jitter_seconds",
+        "Mean absolute RTT change between consecutive echoes.",
+        labels=TARGET_LABELS,
+    )
+    last = GaugeMetricFamily(
+        "examnet_target_last_round_timestamp_seconds",
+        "When the last round of the target started.",
+        labels=TARGET_LABELS,
+    )
+    echo = HistogramMetricFamily(
+        "examnet_target_echo_rtt_seconds", "RTT of every answered echo.", labels=TARGET_LABELS
+    )
+    for snap in view.targets:
+        labels = _labels(snap)
+        _one_hot(state, labels, TargetStatus, snap.status)
+        if snap.status is not TargetStatus.UNKNOWN:
+            up.add_metric(labels, 1.0 if snap.status is TargetStatus.UP else 0.0)
+        if snap.last_round_at is not None:
+            last.add_metric(labels, snap.last_round_at)
+        _add_figures(snap, labels, rtt, loss, jitter)
+        echo.add_metric(labels, _buckets(snap), snap.rtt.total)
+    yield from (up, state, rtt, loss, jitter, last, echo)
+
+
+def _add_figures(
+    snap: TargetSnapshot,
+    labels: list[str],
+    rtt: GaugeMetricFamily,
+    loss: GaugeMetricFamily,
+    jitter: GaugeMetricFamily,
+) -> None:
+    f = snap.figures
+    if f is None:
+        return
+    if f.loss is not None:
+        loss.add_metric(labels, f.loss)
+    if f.rtt_avg is not None:
+        rtt.add_metric(labels, f.rtt_avg)
+    if f.jitter is not None:
+        jitter.add_metric(labels, f.jitter)
+
+
+def _buckets(snap: TargetSnapshot) -> list[tuple[str, float]]:
+    out = []
+    running = 0
+    for bound, count in zip((*RTT_BUCKETS, float("inf")), snap.rtt.counts, strict=True):
+        running += count
+        out.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+    return out
+
+
+def _site_families(view: View) -> Iterator[Metric]:
+    labels = ("site", "district")
+    state = GaugeMetricFamily(
+        "examnet_site_state", "1 for the site's current state.", labels=[*labels, "state"]
+    )
+    carriers = GaugeMetricFamily(
+        "examnet_site_carriers_up", "Carriers with a link up.", labels=labels
+    )
+    links = GaugeMetricFamily("examnet_site_links_up", "Links up.", labels=labels)
+    needed = GaugeMetricFamily(
+        "examnet_site_min_carriers", "Carriers the plan requires.", labels=labels
+    )
+    for snap in view.sites:
+        values = [snap.site.id, snap.site.district]
+        status = snap.verdict.status if snap.verdict else SiteStatus.UNKNOWN
+        _one_hot(state, values, SiteStatus, status)
+        needed.add_metric(values, snap.site.min_carriers)
+        if snap.verdict is not None:
+            carriers.add_metric(values, len(snap.verdict.carriers_up))
+            links.add_metric(values, snap.verdict.links_up)
+    yield from (state, carriers, links, needed)
+
+
+def _calendar_families(view: View) -> Iterator[Metric]:
+    calendar = view.inventory.calendar
+    phase = GaugeMetricFamily(
+        "examnet_exam_phase", "1 for the calendar phase now.", labels=["phase"]
+    )
+    _one_hot(phase, [], Phase, phase_at(calendar, view.now))
+    session = GaugeMetricFamily(
+        "examnet_exam_session_active",
+        "1 while the exam session runs (for shading dashboards).",
+        labels=["session"],
+    )
+    running = session_at(calendar, view.now)
+    for s in calendar.sessions:
+        session.add_metric([s.name], 1.0 if s is running else 0.0)
+    yield from (phase, session)
+
+
+def _store_families(store: StoreFigures | None) -> Iterator[Metric]:
+    if store is None:
+        return
+    queued = GaugeMetricFamily("examnet_db_queue_depth", "Rows waiting to be written.")
+    queued.add_metric([], store.queued)
+    yield queued
+    for name, doc, value in (
+        ("examnet_db_rows_written", "Rows written to the database.", store.written_total),
+        (
+            "examnet_db_rows_dropped",
+            "Rows dropped because the spool was full.",
+            store.dropped_total,
+        ),
+        (
+            "examnet_db_write_errors",
+            "Failed database writes (rows kept, retried).",
+            store.write_errors_total,
+        ),
+    ):
+        family = CounterMetricFamily(name, doc)
+        family.add_metric([], value)
+        yield family
+
+
+def _pinger_families(stats: PingerStats | None) -> Iterator[Metric]:
+    if stats is None:
+        return
+    for name, doc, value in (
+        ("examnet_icmp_requests", "Echo requests sent.", stats.sent),
+        ("examnet_icmp_replies", "Echo replies matched in time.", stats.received),
+        ("examnet_icmp_late_replies", "Replies after their timeout (counted lost).", stats.late),
+        ("examnet_icmp_stray_packets", "ICMP packets that matched no request.", stats.strays),
+        ("examnet_icmp_send_errors", "Requests the kernel refused to send.", stats.send_errors),
+        (
+            "examnet_icmp_socket_drops",
+            "Replies dropped on a full socket buffer (examnet's own loss).",
+            stats.socket_drops,
+        ),
+    ):
+        family = CounterMetricFamily(name, doc)
+        family.add_metric([], value)
+        yield family

@@ -1,0 +1,54 @@
+"""What the monitor knows right now, as immutable values.
+
+The pipeline (event loop) replaces these whole; the metrics and HTTP threads
+only read them, so a scrape sees each target consistently without locks.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from monitor.evaluate import SiteVerdict, TargetStatus
+from monitor.figures import RoundFigures
+from monitor.inventory import Site, Target
+
+# RTT buckets in seconds, from a LAN hop to a congested satellite path.
+RTT_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RttHistogram:
+    """Counts per bucket (the last one is +Inf), not cumulative."""
+
+    counts: tuple[int, ...] = (0,) * (len(RTT_BUCKETS) + 1)
+    total: float = 0.0
+
+    def add(self, rtts: Iterable[float]) -> RttHistogram:
+        counts = list(self.counts)
+        total = self.total
+        for rtt in rtts:
+            counts[bisect.bisect_left(RTT_BUCKETS, rtt)] += 1
+            total += rtt
+        return RttHistogram(tuple(counts), total)
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSnapshot:
+    target: Target
+    status: TargetStatus = TargetStatus.UNKNOWN
+    figures: RoundFigures | None = None
+    last_round_at: float | None = None  # seconds since the epoch
+    error: str | None = None
+    rtt: RttHistogram = field(default_factory=RttHistogram)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSnapshot:
+    site: Site
+    verdict: SiteVerdict | None
