@@ -21,9 +21,9 @@ import contextlib
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +32,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from monitor.config import load_inventory  # noqa: E402
 from monitor.inventory import ProbeSettings, Target, TargetKind  # noqa: E402
+from monitor.lab.guard import lab_route_present  # noqa: E402
 from probes.icmp import IcmpProber  # noqa: E402
 from probes.pinger import SocketMode  # noqa: E402
 
@@ -185,7 +187,7 @@ def run_worker(tool: str, mode: str, addresses: list[str], args: argparse.Namesp
                tmp: Path) -> dict:
     path = tmp / "addresses.json"
     path.write_text(json.dumps(addresses))
-    os.chmod(tmp, 0o755)
+    os.chmod(tmp, 0o755)  # noqa: S103 - the unprivileged worker (user nobody) reads it
     os.chmod(path, 0o644)
     command = [sys.executable, __file__, "--worker", "--tool", tool, "--mode", mode,
                "--addresses", str(path), "--rounds", str(args.rounds),
@@ -237,9 +239,6 @@ def print_table(rows: list[dict]) -> None:
 
 
 def lab_addresses(path: Path) -> list[str]:
-    from monitor.config import load_inventory
-    from monitor.lab.guard import lab_route_present
-
     inventory = load_inventory(path, os.environ)
     if inventory.lab is None or not lab_route_present(inventory.lab):
         print(f"# lab of {path} is not up: its hosts are not probed "
@@ -258,8 +257,6 @@ def modes_available(args: argparse.Namespace, nobody_ok: bool) -> list[str]:
 
 
 def drive(args: argparse.Namespace) -> None:
-    import tempfile
-
     sizes = [int(x) for x in args.targets.split(",")]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmpdir, \

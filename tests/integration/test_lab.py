@@ -98,6 +98,27 @@ def test_it_builds_is_idempotent_and_leaves_nothing_behind(tmp_path: Path) -> No
     assert not guard.lab_route_present(handle.lab)
 
 
+def test_the_shipped_sites_toml_builds_answers_and_leaves_nothing(tmp_path: Path) -> None:
+    """The demo's own file (under a private prefix and network): endpoints that no
+    link depends on, mobile BTS links, twelve sites."""
+    need_lab_programs()
+    shipped = (LAB_CONFIG.parents[2] / "sites.toml").read_text(encoding="utf-8")
+    path = tmp_path / "sites.toml"
+    path.write_text(shipped.replace('prefix = "exn"', 'prefix = "exw"').replace(
+        "10.77.", "10.83."), encoding="utf-8")
+    path.chmod(0o644)
+    handle = load_lab(path)
+    try:
+        handle.command("up")
+        results = handle.fping()
+        assert len(results) == len(handle.inventory.targets())
+        assert all(r.received == r.sent for r in results.values()), results
+    finally:
+        down = handle.command("down", check=False)
+    assert down.returncode == 0, down.stderr
+    assert _leftovers(handle) == []
+
+
 def test_it_rebuilds_a_partial_lab_and_removes_one_whose_state_file_is_lost(
     tmp_path: Path,
 ) -> None:

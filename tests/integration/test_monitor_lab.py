@@ -8,9 +8,12 @@ watches it through the database, /metrics over HTTP and its log, as users do.
 from __future__ import annotations
 
 import itertools
+import json
+import signal
 import sqlite3
 import statistics
 import threading
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,7 +43,8 @@ LINK_LABELS = {"kind": "link", "site": "thpt-a", "carrier": "vnpt", "link": "vnp
 
 @pytest.fixture
 def monitor(clean_lab: LabHandle, tmp_path: Path) -> Iterator[MonitorProcess]:
-    yield from running_monitor(tmp_path, clean_lab.config_file)
+    with running_monitor(tmp_path, clean_lab.config_file) as running:
+        yield running
 
 
 def _targets_with_rounds(monitor: MonitorProcess, rounds: int) -> set[str]:
@@ -213,3 +217,28 @@ def test_it_loses_no_round_while_the_database_is_locked(
     log = monitor.log()
     assert "database is locked" in log
     assert "rows could not be written" not in log
+
+
+def test_it_answers_health_checks_and_stops_cleanly_on_sigint(
+    clean_lab: LabHandle, tmp_path: Path
+) -> None:
+    monitor = MonitorProcess(clean_lab.config_file, tmp_path / "db.sqlite",
+                             tmp_path / "log").start()
+    try:
+        url = f"http://127.0.0.1:{monitor.port}/healthz"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            health = json.load(answer)
+        assert answer.status == 200
+        assert health["status"] == "ok"
+        assert health["scheduler"] == "running"
+        wait_for(lambda: _targets_with_rounds(monitor, 2) >= ACTIVE_TARGETS, 20, "two rounds")
+        counted = monitor.sample("examnet_rounds_total", kind="icmp", result="answered")
+    finally:
+        assert monitor.stop(signal.SIGINT) == 0
+    log = monitor.log()
+    assert "stopping" in log
+    assert "stopped cleanly" in log
+    assert "Traceback" not in log
+    # every round counted before the stop reached the database, and nothing more was lost
+    assert counted is not None
+    assert len(monitor.rounds()) >= counted

@@ -1,0 +1,36 @@
+# examnet — the two commands of the README are `make demo` and `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test check lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	scripts/setup-system.sh
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+## The demo: build the lab of sites.toml, run the monitor on it (SQLite), tear the lab down on Ctrl-C.
+demo: setup
+	$(BIN)/examnet run --lab --config sites.toml
+
+## Everything CI runs: lint, types, unit and integration tests (needs root for the lab).
+test: setup lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check monitor probes alerts
+	$(BIN)/mypy
+
+check: test
+
+## Benchmarks: ICMP throughput, CPU, RSS and fidelity beside fping.
+bench: setup
+	$(BIN)/python benchmarks/icmp.py --allow-ping-sockets --lab sites.toml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
