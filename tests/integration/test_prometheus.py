@@ -47,10 +47,11 @@ def test_prometheus_scrapes_targets_sites_and_calendar(lab: LabHandle, tmp_path:
                 "viettel": "3",
                 "vnpt": "3",
             }
-            p99 = prometheus.query(
+            quantile = (
                 "histogram_quantile(0.99, sum by (le) "
                 "(rate(examnet_target_echo_rtt_seconds_bucket[1m])))"
             )
-            assert p99
+            # rate() needs two scrapes of the histogram
+            p99 = wait_for(lambda: prometheus.query(quantile), 30, "a p99 RTT from Prometheus")
             assert 0 < float(p99[0]["value"][1]) < 0.05
             assert prometheus.query('examnet_exam_phase{phase="outside"} == 1')
