@@ -32,7 +32,7 @@ from probes.pinger import SocketMode
 
 log = logging.getLogger("examnet")
 
-GUARD_RECHECK = 2.0  # seconds between two reads of the routing table
+GUARD_RECHECK = 1.0  # seconds between two reads of the routing table
 STALL_AFTER = 10.0  # seconds without a loop heartbeat: /healthz fails
 _FLUSH_TIMEOUT = 10.0
 
@@ -109,7 +109,13 @@ class Monitor:
         self.options = options
         self.clock = clock
         self.store = Store(options.db_url)
-        self.prober = IcmpProber(mode=options.socket_mode, max_rate=options.max_rate)
+        # A lab's targets all lie in its network: bind the sockets to the lab's
+        # interface, so a lab torn down mid-run makes sends fail rather than
+        # leave through the default route (the guard's checks have a window).
+        lab_device = f"{inventory.lab.prefix}-mon" if inventory.lab is not None else None
+        self.prober = IcmpProber(
+            mode=options.socket_mode, max_rate=options.max_rate, bind_device=lab_device
+        )
         self.guard = LabGuard(inventory.lab, clock)
         self._heartbeat = time.monotonic()
         self._started = False

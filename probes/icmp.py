@@ -47,9 +47,12 @@ class IcmpProber:
         *,
         mode: SocketMode = SocketMode.AUTO,
         max_rate: float | None = None,
+        bind_device: str | None = None,
     ) -> None:
         if pinger is None:
-            pinger = Pinger(mode=mode, max_rate=max_rate or DEFAULT_MAX_RATE)
+            pinger = Pinger(
+                mode=mode, max_rate=max_rate or DEFAULT_MAX_RATE, bind_device=bind_device
+            )
         self.pinger = pinger
 
     async def probe(self, target: Target, settings: ProbeSettings) -> IcmpObservation:

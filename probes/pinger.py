@@ -149,8 +149,12 @@ class _Round:
 class _Channel:
     """One socket of one family, in one mode, and the requests in flight on it."""
 
-    def __init__(self, family: int, raw: bool, payload_size: int, rcvbuf: int) -> None:
+    def __init__(
+        self, family: int, raw: bool, payload_size: int, rcvbuf: int, device: str | None = None
+    ) -> None:
         self.family = family
+        self.device = device
+        self.broken = False  # its device vanished: reopen before the next send
         self.raw = raw
         self.v6 = family == socket.AF_INET6
         factory = ICMPv6Socket if self.v6 else ICMPv4Socket
@@ -167,6 +171,10 @@ class _Channel:
 
     def _configure(self, rcvbuf: int) -> None:
         s = self.sock
+        if self.device is not None:
+            # Requests can then leave only through this interface: if it goes
+            # away, sendto fails (ENODEV) instead of finding another route.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.device.encode())
         s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         s.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
         try:
@@ -267,9 +275,11 @@ class Pinger:
         max_rate: float = DEFAULT_MAX_RATE,
         payload_size: int = 56,
         receive_buffer: int = DEFAULT_RECEIVE_BUFFER,
+        bind_device: str | None = None,
     ) -> None:
         if max_rate <= 0:
             raise ValueError("max_rate must be positive")
+        self.bind_device = bind_device
         self.requested_mode = mode
         self.max_rate = max_rate
         self.payload_size = max(payload_size, 8)
@@ -326,12 +336,24 @@ class Pinger:
 
     def _channel(self, family: int) -> _Channel:
         channel = self._channels.get(family)
+        if channel is not None and channel.broken:
+            self._retire(channel)
+            channel = None
         if channel is None:
             channel = self._open(family)
             self._channels[family] = channel
             self._loop = asyncio.get_running_loop()
             self._loop.add_reader(channel.sock.fileno(), self._on_readable, channel)
         return channel
+
+    def _retire(self, channel: _Channel) -> None:
+        """Close a channel whose device vanished; its requests in flight are lost."""
+        for round_, index in list(channel.inflight.values()):
+            self._settle(round_, index, None, f"not answered: interface {channel.device} vanished")
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(channel.sock.fileno())
+        channel.close()
+        del self._channels[channel.family]
 
     def _open(self, family: int) -> _Channel:
         name = "IPv6" if family == socket.AF_INET6 else "IPv4"
@@ -344,11 +366,20 @@ class Pinger:
         for mode in candidates:
             try:
                 channel = _Channel(
-                    family, mode is SocketMode.RAW, self.payload_size, self.receive_buffer
+                    family,
+                    mode is SocketMode.RAW,
+                    self.payload_size,
+                    self.receive_buffer,
+                    self.bind_device,
                 )
             except (SocketPermissionError, ICMPSocketError) as exc:
                 reasons.append(f"{mode}: {exc}")
                 continue
+            except OSError as exc:
+                raise PingerError(
+                    f"cannot bind ICMP sockets to interface {self.bind_device}: "
+                    f"{os.strerror(exc.errno or 0)}"
+                ) from exc
             self._modes[family] = mode
             log.info(
                 "ICMP %s: %s socket (receive buffer %d bytes)",
@@ -434,7 +465,10 @@ class Pinger:
         sent_ns = time.time_ns()
         try:
             channel.sock.sendto(packet, sockaddr)
-        except OSError:
+        except OSError as exc:
+            if exc.errno in (errno.ENODEV, errno.ENXIO):
+                channel.broken = True  # its interface is gone: reopen for the next round
+                raise
             if channel.raw:
                 raise
             # A ping socket hands a pending ICMP error (about an earlier

@@ -238,3 +238,45 @@ def test_it_paces_requests_at_the_configured_rate(mode: SocketMode) -> None:
     assert len(sent) == 200
     # 200 requests at 500/s cannot leave in much less than 0.4 s (burst: 5)
     assert sent[-1] - sent[0] >= 0.35
+
+
+def test_it_sends_nothing_elsewhere_when_its_bound_interface_vanishes(
+    mode: SocketMode,
+) -> None:
+    """Regression (CI): a lab torn down mid-run must not turn its addresses'
+    echoes towards the default route; bound sockets fail instead, and work
+    again once the interface is back (a rebuilt lab has a new ifindex)."""
+    namespace, outside, inside = "exr-bind", "exr-c", "exr-d"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    def build() -> None:
+        ip("link", "add", outside, "type", "veth", "peer", "name", inside, "netns", namespace)
+        ip("addr", "add", "10.124.0.1/30", "dev", outside)
+        ip("link", "set", outside, "up")
+        ip("-n", namespace, "addr", "add", "10.124.0.2/30", "dev", inside)
+        ip("-n", namespace, "link", "set", inside, "up")
+
+    async def one(pinger: Pinger) -> list:
+        return list(await pinger.ping("10.124.0.2", count=1, interval=0.01, timeout=0.5))
+
+    async def run() -> tuple:
+        async with Pinger(mode=mode, bind_device=outside) as pinger:
+            before = await one(pinger)
+            ip("link", "del", outside)
+            gone = await one(pinger)
+            build()
+            back = await one(pinger)
+            return before, gone, back
+
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        build()
+        before, gone, back = asyncio.run(run())
+    finally:
+        subprocess.run(["ip", "link", "del", outside], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+    assert before[0].rtt is not None
+    assert gone[0].lost == "not sent: No such device"
+    assert back[0].rtt is not None
