@@ -40,10 +40,25 @@ DEFAULT_JITTER_WARN_MS = 30.0
 DEFAULT_JITTER_CRIT_MS = 100.0
 DEFAULT_UTILISATION_WARN = 0.80
 DEFAULT_UTILISATION_CRIT = 0.95
+# utilisation >= warn must hold this long before a link is CONGESTED, and stay
+# below warn this long before that clears (hysteresis against one busy poll).
+DEFAULT_CONGESTION_SUSTAIN = 60.0
+DEFAULT_CONGESTION_HOLD = 60.0
+# a UPS with fewer minutes of battery left than this is POWER LOW.
+DEFAULT_POWER_LOW_MINUTES = 15
 
 DEFAULT_SNMP_PORT = 161
 DEFAULT_SNMP_TIMEOUT = 2.0
 DEFAULT_SNMP_RETRIES = 1
+
+# SNMP polling: a poll of every device each minute, every 30 s during exam
+# sessions. net-snmp refreshes interface counters only every ~3 s, so polls
+# closer than MIN_SNMP_INTERVAL would see the same figures twice.
+DEFAULT_SNMP_INTERVAL = 60.0
+DEFAULT_SNMP_SESSION_INTERVAL = 30.0
+DEFAULT_SNMP_MAX_CONCURRENCY = 100
+MIN_SNMP_INTERVAL = 5.0
+MAX_SNMP_CONCURRENCY = 1000
 
 # a site is fine while this many distinct carriers are up; 2 asks for redundancy.
 DEFAULT_MIN_CARRIERS = 1
@@ -63,6 +78,7 @@ class TargetKind(StrEnum):
 
     LINK = "link"
     ENDPOINT = "endpoint"
+    DEVICE = "device"  # polled by SNMP rather than pinged
 
 
 class EndpointKind(StrEnum):
@@ -191,6 +207,9 @@ class Thresholds:
     jitter_crit_ms: float = DEFAULT_JITTER_CRIT_MS
     utilisation_warn: float = DEFAULT_UTILISATION_WARN
     utilisation_crit: float = DEFAULT_UTILISATION_CRIT
+    congestion_sustain: float = DEFAULT_CONGESTION_SUSTAIN  # seconds
+    congestion_hold: float = DEFAULT_CONGESTION_HOLD  # seconds
+    power_low_minutes: int = DEFAULT_POWER_LOW_MINUTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,14 +230,12 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
-    """A carrier's gateway, core router, DNS server or BTS that links depend on."""
+class SnmpSettings:
+    """How often devices are polled (seconds), and how many polls run at once."""
 
-    id: str
-    carrier: str
-    kind: EndpointKind
-    address: str
-    name: str = ""
+    interval: float = DEFAULT_SNMP_INTERVAL
+    session_interval: float = DEFAULT_SNMP_SESSION_INTERVAL
+    max_concurrency: int = DEFAULT_SNMP_MAX_CONCURRENCY
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +319,45 @@ class Device:
     timeout: float = DEFAULT_SNMP_TIMEOUT
     retries: int = DEFAULT_SNMP_RETRIES
     site: str | None = None
+    endpoint: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """The id of the site or carrier endpoint the device belongs to."""
+        return self.site or self.endpoint or ""
+
+    @property
+    def key(self) -> str:
+        """Stable across reloads, like target keys: `device:thpt-viet-bac/router`."""
+        return f"device:{self.owner}/{self.id}"
+
+    @property
+    def poll_budget(self) -> float:
+        """The longest an unanswered request can take: every try times out."""
+        return self.timeout * (self.retries + 1)
+
+    def as_target(self) -> Target:
+        """The device as a stored target (no carrier: a site router serves them all)."""
+        return Target(
+            key=self.key,
+            kind=TargetKind.DEVICE,
+            address=self.address,
+            carrier="",
+            site=self.site,
+            endpoint=self.endpoint,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A carrier's gateway, core router, DNS server or BTS that links depend on."""
+
+    id: str
+    carrier: str
+    kind: EndpointKind
+    address: str
+    name: str = ""
+    devices: tuple[Device, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +371,8 @@ class Site:
     min_carriers: int
     links: tuple[Link, ...]
     devices: tuple[Device, ...] = ()
+    # the site's level of inheritance: its devices (a UPS) are judged with it
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,10 +413,18 @@ class Inventory:
     probe: ProbeSettings
     lab: Lab | None = None
     warnings: tuple[str, ...] = ()
+    snmp: SnmpSettings = field(default_factory=SnmpSettings)
 
     def links(self) -> Iterator[Link]:
         for site in self.sites:
             yield from site.links
+
+    def devices(self) -> Iterator[Device]:
+        """Every polled device: the sites' (in file order), then the endpoints'."""
+        for site in self.sites:
+            yield from site.devices
+        for endpoint in self.endpoints:
+            yield from endpoint.devices
 
     def targets(self) -> tuple[Target, ...]:
         """Every probed address, endpoints first; keys are stable across reloads."""

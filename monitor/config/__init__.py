@@ -11,7 +11,7 @@ section group (`calendar`, `probe`, `carriers`, `devices`, `sites`),
 `loader` (syntax, top level, whole-file checks) and `summary`.
 """
 
-from monitor.config.loader import load_inventory
+from monitor.config.loader import lab_prefix_of, load_inventory, referenced_variables
 from monitor.config.problems import BadValueError, ConfigError, Problem
 from monitor.config.secrets import expand
 from monitor.config.summary import summarize
@@ -25,7 +25,9 @@ __all__ = [
     "capacity",
     "duration",
     "expand",
+    "lab_prefix_of",
     "load_inventory",
     "milliseconds",
+    "referenced_variables",
     "summarize",
 ]

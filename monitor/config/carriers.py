@@ -1,10 +1,11 @@
-"""`[[carriers]]` and `[[endpoints]]`, and the ids they declare for later references."""
+"""`[[carriers]]` and `[[endpoints]]` (with their devices), and the ids they declare."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
+from monitor.config.devices import Owner, read_devices
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import identifier, member, nonempty_text, text
 from monitor.inventory import Carrier, Endpoint, EndpointKind
@@ -47,12 +48,13 @@ def read_endpoints(root: Reader, known: Known) -> list[Endpoint]:
         kind = r.get("kind", member(EndpointKind), required=True)
         addr = r.address("address", target=True)
         name = r.opt("name", text, "")
+        devices, _ = read_devices(r, Owner(ident, endpoint=True))
         r.done()
         if ident is None or not claim(r, taken, ident, where):
             continue
         known.endpoints.add(ident)
         if carrier is not None and kind is not None and addr is not None:
             endpoints.append(
-                Endpoint(id=ident, carrier=carrier, kind=kind, address=addr, name=name)
+                Endpoint(ident, carrier, kind, addr, name=name, devices=tuple(devices))
             )
     return endpoints

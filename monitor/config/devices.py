@@ -1,10 +1,13 @@
-"""`[[sites.devices]]`: SNMP devices, their credentials, interfaces and OIDs."""
+"""`[[sites.devices]]` and `[[endpoints.devices]]`: SNMP devices, credentials, interfaces, OIDs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final
 
-from monitor.config.reader import Reader, claim, item_name
+from monitor.config.problems import seconds_text
+from monitor.config.reader import Context, Reader, claim, item_name
 from monitor.config.values import (
     any_number,
     boolean,
@@ -25,8 +28,10 @@ from monitor.inventory import (
     AuthProtocol,
     CustomOid,
     Device,
+    InterfaceRef,
     PrivProtocol,
     Secret,
+    SnmpSettings,
     SnmpV2c,
     SnmpV3,
     WatchedInterface,
@@ -120,7 +125,15 @@ def read_oids(r: Reader) -> tuple[CustomOid, ...]:
     return tuple(oids)
 
 
-def read_device(r: Reader, site: str | None) -> Device | None:
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose devices these are: a site or a carrier endpoint (None: its id is unusable)."""
+
+    id: str | None
+    endpoint: bool = False
+
+
+def read_device(r: Reader, owner: Owner) -> Device | None:
     ident = r.get("id", identifier, required=True)
     addr = r.address("address", target=False)
     port = r.opt("port", integer(1, 65535), DEFAULT_SNMP_PORT)
@@ -143,18 +156,59 @@ def read_device(r: Reader, site: str | None) -> Device | None:
         oids=oids,
         timeout=timeout,
         retries=retries,
-        site=site,
+        site=None if owner.endpoint else owner.id,
+        endpoint=owner.id if owner.endpoint else None,
     )
 
 
-def read_devices(site: Reader, site_id: str | None) -> tuple[list[Device], set[str]]:
+def read_devices(parent: Reader, owner: Owner) -> tuple[list[Device], set[str]]:
+    """The devices of a site or endpoint, and every id declared (even with problems)."""
     devices: list[Device] = []
     taken: dict[str, str] = {}
-    for index, table in site.tables("devices"):
+    for index, table in parent.tables("devices"):
         where = f"devices[{index}]"
-        r = Reader(site.ctx, table, f"{site.item} {item_name('device', table, where)}")
-        device = read_device(r, site_id)
+        r = Reader(parent.ctx, table, f"{parent.item} {item_name('device', table, where)}")
+        device = read_device(r, owner)
         ident = table.get("id")
         if isinstance(ident, str) and claim(r, taken, ident, where) and device is not None:
             devices.append(device)
     return devices, set(taken)
+
+
+def watched_text(device: Device) -> str:
+    shown = [f'"{w.name}"' if w.name is not None else f"index {w.index}" for w in device.interfaces]
+    return ", ".join(shown) or "none"
+
+
+def check_watched(r: Reader, ref: InterfaceRef, device: Device) -> None:
+    """A link's interface joins ping and SNMP figures, so its device must poll it."""
+    for w in device.interfaces:
+        if (ref.name is not None and w.name == ref.name) or (
+            ref.index is not None and w.index == ref.index
+        ):
+            return
+    key, wanted = ("name", f'"{ref.name}"') if ref.name is not None else ("index", ref.index)
+    r.problem(
+        key,
+        f'device "{device.id}" does not watch interface {wanted} (watched: {watched_text(device)})',
+    )
+
+
+def device_item(device: Device) -> str:
+    """How problems name a device: `site "x" device "y"`, `endpoint "x" device "y"`."""
+    kind = "endpoint" if device.endpoint is not None else "site"
+    return f'{kind} "{device.owner}" device "{device.id}"'
+
+
+def check_poll_budgets(ctx: Context, devices: Iterable[Device], snmp: SnmpSettings) -> None:
+    """A device that does not answer must give up before its next poll is due."""
+    every = snmp.session_interval
+    for d in devices:
+        if d.poll_budget >= every:
+            ctx.add(
+                device_item(d),
+                "timeout",
+                f"an unanswered request takes up to {seconds_text(d.poll_budget)} (timeout "
+                f"{seconds_text(d.timeout)} x (retries {d.retries} + 1)), expected less than "
+                f"snmp.session_interval ({seconds_text(every)})",
+            )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 from monitor.config.calendar import read_calendar
 from monitor.config.carriers import Known, read_carriers, read_endpoints
-from monitor.config.probe import read_probe, read_thresholds
+from monitor.config.devices import check_poll_budgets
+from monitor.config.probe import read_probe, read_snmp_settings, read_thresholds
 from monitor.config.problems import ConfigError, describe
 from monitor.config.reader import Context, Reader
+from monitor.config.secrets import variable_names
 from monitor.config.sites import read_sites
 from monitor.config.values import (
     LAB_RESERVED_PREFIX,
@@ -28,9 +30,12 @@ from monitor.config.values import (
 from monitor.inventory import (
     DEFAULT_TIMEZONE,
     SCHEMA_VERSION,
+    Endpoint,
     Inventory,
     Lab,
     Plan,
+    Site,
+    SnmpSettings,
     Thresholds,
 )
 
@@ -127,6 +132,33 @@ def check_addresses(ctx: Context, lab: Lab | None) -> None:
 
 
 # --------------------------------------------------------------------------
+# whole-file checks: devices
+
+
+def check_device_owners(ctx: Context, sites: Sequence[Site], endpoints: Sequence[Endpoint]) -> None:
+    """`device:OWNER/ID` keys must say whose device it is: a site or an endpoint, not both."""
+    with_devices = {e.id for e in endpoints if e.devices}
+    for site in sites:
+        if site.devices and site.id in with_devices:
+            ctx.add(
+                f'site "{site.id}"',
+                "devices",
+                f'endpoint "{site.id}" has devices too, and their keys (device:{site.id}/ID) '
+                "would collide; give the site or the endpoint another id",
+            )
+
+
+def check_devices(
+    ctx: Context, sites: Sequence[Site], endpoints: Sequence[Endpoint], snmp: SnmpSettings | None
+) -> None:
+    check_device_owners(ctx, sites, endpoints)
+    if snmp is not None:  # with a broken [snmp], timeouts cannot be judged
+        devices = [d for site in sites for d in site.devices]
+        devices += [d for endpoint in endpoints for d in endpoint.devices]
+        check_poll_budgets(ctx, devices, snmp)
+
+
+# --------------------------------------------------------------------------
 # loading
 
 
@@ -173,6 +205,7 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
     lab = read_lab(root)
     calendar = read_calendar(root)
     probe = read_probe(root)
+    snmp = read_snmp_settings(root)
     defaults = read_thresholds(root.section("thresholds"), Thresholds())
     known = Known()
     carriers = read_carriers(root, known)
@@ -182,7 +215,8 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
     check_reserved(root, "routes")
     root.done()
     check_addresses(ctx, lab)
-    if ctx.problems or plan is None or calendar is None:
+    check_devices(ctx, sites, endpoints, snmp)
+    if ctx.problems or plan is None or calendar is None or snmp is None:
         return None
     return Inventory(
         source=source,
@@ -195,6 +229,7 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
         probe=probe,
         lab=lab,
         warnings=tuple(ctx.warnings),
+        snmp=snmp,
     )
 
 
@@ -211,3 +246,43 @@ def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> Inventor
             ctx.add(None, None, "could not be loaded")
         raise ConfigError(ctx.file, ctx.problems)
     return inventory
+
+
+def strings_in(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+
+
+def referenced_variables(path: Path) -> frozenset[str]:
+    """Every NAME a string value of `path` uses as ${NAME}, without needing any of them.
+
+    The lab generates values for the unset ones: lab-only secrets never live
+    in the repository. Raises ConfigError when the file cannot be parsed.
+    """
+    ctx = Context(str(path), {})
+    document = read_document(Path(path), ctx)
+    if document is None:
+        raise ConfigError(ctx.file, ctx.problems)
+    return frozenset(name for text in strings_in(document) for name in variable_names(text))
+
+
+def lab_prefix_of(path: Path) -> str | None:
+    """The `[lab] prefix` of a file, read without validating anything else.
+
+    Lets a command find the lab's generated secrets before the full load
+    (which needs them); None when the file has no lab or cannot be read.
+    """
+    ctx = Context(str(path), {})
+    try:
+        document = read_document(Path(path), ctx)
+    except OSError:
+        return None
+    lab = document.get("lab") if document is not None else None
+    prefix = lab.get("prefix") if isinstance(lab, dict) else None
+    return prefix if isinstance(prefix, str) else None

@@ -1,4 +1,4 @@
-"""`[probe]` and `[thresholds]` (top level, per site, per link, inherited downwards)."""
+"""`[probe]`, `[snmp]` and `[thresholds]` (top level, per site, per link, inherited downwards)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ from monitor.inventory import (
     DEFAULT_INTERVAL,
     DEFAULT_PAYLOAD_SIZE,
     DEFAULT_SESSION_INTERVAL,
+    DEFAULT_SNMP_INTERVAL,
+    DEFAULT_SNMP_MAX_CONCURRENCY,
+    DEFAULT_SNMP_SESSION_INTERVAL,
     DEFAULT_TIMEOUT,
+    MAX_SNMP_CONCURRENCY,
+    MIN_SNMP_INTERVAL,
     ProbeSettings,
+    SnmpSettings,
     Thresholds,
 )
 
@@ -47,15 +53,39 @@ def check_round_fits(r: Reader, p: ProbeSettings) -> None:
         f"((count {p.count} - 1) x echo_interval {seconds_text(p.echo_interval)} "
         f"+ timeout {seconds_text(p.timeout)})"
     )
-    if p.session_interval > p.interval:
-        r.problem(
-            "session_interval",
-            f"expected at most interval ({seconds_text(p.interval)}), "
-            f"got {seconds_text(p.session_interval)}",
-        )
+    check_session_interval(r, p.interval, p.session_interval)
     for key, every in (("interval", p.interval), ("session_interval", p.session_interval)):
         if p.round_budget >= every:
             r.problem(key, f"expected longer than a round: {budget}, got {seconds_text(every)}")
+
+
+def check_session_interval(r: Reader, interval: float, session_interval: float) -> None:
+    """Exam sessions are when cadence matters most: never slower than outside them."""
+    if session_interval > interval:
+        r.problem(
+            "session_interval",
+            f"expected at most interval ({seconds_text(interval)}), "
+            f"got {seconds_text(session_interval)}",
+        )
+
+
+def read_snmp_settings(root: Reader) -> SnmpSettings | None:
+    """`[snmp]`, or None when it has problems (device timeouts are then not judged)."""
+    r = root.section("snmp")
+    if r is None:
+        return None
+    count_before = len(r.ctx.problems)
+    every = duration(minimum=MIN_SNMP_INTERVAL)
+    settings = SnmpSettings(
+        interval=r.opt("interval", every, DEFAULT_SNMP_INTERVAL),
+        session_interval=r.opt("session_interval", every, DEFAULT_SNMP_SESSION_INTERVAL),
+        max_concurrency=r.opt(
+            "max_concurrency", integer(1, MAX_SNMP_CONCURRENCY), DEFAULT_SNMP_MAX_CONCURRENCY
+        ),
+    )
+    r.done()
+    check_session_interval(r, settings.interval, settings.session_interval)
+    return settings if len(r.ctx.problems) == count_before else None
 
 
 # TOML key -> (Thresholds field, parser); the one list of threshold keys.
@@ -70,6 +100,9 @@ THRESHOLD_KEYS: Final[dict[str, tuple[str, Callable[[object], float | int]]]] = 
     "jitter_crit": ("jitter_crit_ms", milliseconds),
     "utilisation_warn": ("utilisation_warn", number(0, 1, "a ratio")),
     "utilisation_crit": ("utilisation_crit", number(0, 1, "a ratio")),
+    "congestion_sustain": ("congestion_sustain", duration()),
+    "congestion_hold": ("congestion_hold", duration()),
+    "power_low_minutes": ("power_low_minutes", integer(1)),
 }
 THRESHOLD_PAIRS: Final = (
     ("loss_warn", "loss_crit"),

@@ -45,6 +45,11 @@ def expand(value: str, env: Mapping[str, str]) -> tuple[str, bool]:
     return "".join(pieces), used
 
 
+def variable_names(value: str) -> set[str]:
+    """The NAMEs `value` refers to as ${NAME}; `$${` is a literal, not a reference."""
+    return {found[1] for found in _REFERENCE.finditer(value) if found[1] is not None}
+
+
 def lookup(name: str, env: Mapping[str, str]) -> str:
     if name in env:
         return env[name]

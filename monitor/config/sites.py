@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.config.calendar import read_range
 from monitor.config.carriers import Known
-from monitor.config.devices import read_devices
+from monitor.config.devices import Owner, check_watched, read_devices
 from monitor.config.probe import read_thresholds
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import coordinates, identifier, integer, member, nonempty_text
 from monitor.inventory import (
     DEFAULT_MIN_CARRIERS,
+    Device,
     InterfaceRef,
     Link,
     LinkKind,
@@ -21,11 +22,25 @@ from monitor.inventory import (
 )
 
 
-def read_interface_ref(r: Reader, devices: Collection[str]) -> InterfaceRef | None:
+@dataclass(frozen=True, slots=True)
+class SiteScope:
+    """What a link may refer to: the file's carriers and endpoints, its site's devices.
+
+    `device_ids` holds every device id declared, `devices` those that loaded.
+    """
+
+    site: str | None
+    known: Known
+    device_ids: Collection[str]
+    devices: Mapping[str, Device]
+    thresholds: Thresholds
+
+
+def read_interface_ref(r: Reader, scope: SiteScope) -> InterfaceRef | None:
     s = r.sub("interface")
     if s is None:
         return None
-    device = s.ref("device", "device", devices, required=True)
+    device = s.ref("device", "device", scope.device_ids, required=True)
     name = s.get("name", nonempty_text)
     index = s.get("index", integer(1))
     s.done()
@@ -34,17 +49,10 @@ def read_interface_ref(r: Reader, devices: Collection[str]) -> InterfaceRef | No
         return None
     if device is None or (name is None and index is None):
         return None
-    return InterfaceRef(device=device, name=name, index=index)
-
-
-@dataclass(frozen=True, slots=True)
-class SiteScope:
-    """What a link may refer to: the file's carriers and endpoints, its site's devices."""
-
-    site: str | None
-    known: Known
-    devices: Collection[str]
-    thresholds: Thresholds
+    ref = InterfaceRef(device=device, name=name, index=index)
+    if device in scope.devices:
+        check_watched(s, ref, scope.devices[device])
+    return ref
 
 
 def read_link(r: Reader, scope: SiteScope) -> Link | None:
@@ -54,7 +62,7 @@ def read_link(r: Reader, scope: SiteScope) -> Link | None:
     addr = r.address("address", target=True)
     upstream = r.ref("upstream", "endpoint", scope.known.endpoints, required=False)
     active = read_range(r, "active", required=False)
-    interface = read_interface_ref(r, scope.devices)
+    interface = read_interface_ref(r, scope)
     thresholds = read_thresholds(r.sub("thresholds"), scope.thresholds)
     r.done()
     if ident is None or carrier is None or kind is None or addr is None:
@@ -105,9 +113,10 @@ def read_site(r: Reader, known: Known, defaults: Thresholds) -> Site | None:
     coords = r.get("coordinates", coordinates)
     min_carriers = r.opt("min_carriers", integer(1), DEFAULT_MIN_CARRIERS)
     thresholds = read_thresholds(r.sub("thresholds"), defaults)
-    devices, device_ids = read_devices(r, ident)
+    devices, device_ids = read_devices(r, Owner(ident))
+    by_id = {d.id: d for d in devices}
     count_before = len(r.ctx.problems)
-    links = read_links(r, SiteScope(ident, known, device_ids, thresholds))
+    links = read_links(r, SiteScope(ident, known, device_ids, by_id, thresholds))
     r.done()
     if len(r.ctx.problems) == count_before:  # judge redundancy on a complete list only
         check_min_carriers(r, min_carriers, links)
@@ -121,6 +130,7 @@ def read_site(r: Reader, known: Known, defaults: Thresholds) -> Site | None:
         min_carriers=min_carriers,
         links=tuple(links),
         devices=tuple(devices),
+        thresholds=thresholds,
     )
 
 

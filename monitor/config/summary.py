@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from monitor.config.problems import seconds_text
-from monitor.inventory import Inventory, ProbeSettings
+from monitor.inventory import Inventory, ProbeSettings, SnmpSettings
 
 
 def table_lines(rows: Sequence[Sequence[str]], numeric_from: int) -> list[str]:
@@ -57,18 +57,27 @@ def probe_line(p: ProbeSettings) -> str:
     )
 
 
+def snmp_line(s: SnmpSettings) -> str:
+    return (
+        f"snmp: a poll of each device every {seconds_text(s.interval)}, every "
+        f"{seconds_text(s.session_interval)} during exam sessions; at most "
+        f"{s.max_concurrency} at once"
+    )
+
+
 def summarize(inventory: Inventory) -> str:
     """What `examnet check` prints for a file without problems."""
     links = list(inventory.links())
     windowed = sum(1 for link in links if link.active is not None)
     windows = f" ({windowed} with an active window)" if windowed else ""
-    devices = sum(len(site.devices) for site in inventory.sites)
+    devices = len(list(inventory.devices()))
     lines = [
         f'{inventory.source}: OK — plan "{inventory.plan.name}" ({inventory.plan.timezone.key})',
         f"{len(inventory.sites)} sites, {len(links)} links{windows}, "
         f"{len(inventory.endpoints)} endpoints, {devices} devices, "
         f"{len(inventory.carriers)} carriers",
         probe_line(inventory.probe),
+        snmp_line(inventory.snmp),
         "",
         *carrier_lines(inventory),
         "",

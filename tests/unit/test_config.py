@@ -21,13 +21,20 @@ from monitor.config import (
     duration,
     expand,
     load_inventory,
+    referenced_variables,
     summarize,
 )
 from monitor.inventory import (
+    DEFAULT_CONGESTION_HOLD,
+    DEFAULT_CONGESTION_SUSTAIN,
     DEFAULT_LOSS_CRIT,
+    DEFAULT_POWER_LOW_MINUTES,
     DEFAULT_RTT_WARN_MS,
+    DEFAULT_SNMP_INTERVAL,
+    DEFAULT_SNMP_MAX_CONCURRENCY,
     DEFAULT_SNMP_PORT,
     DEFAULT_SNMP_RETRIES,
+    DEFAULT_SNMP_SESSION_INTERVAL,
     DEFAULT_SNMP_TIMEOUT,
     AuthProtocol,
     EndpointKind,
@@ -35,6 +42,7 @@ from monitor.inventory import (
     Inventory,
     LinkKind,
     PrivProtocol,
+    SnmpSettings,
     SnmpV2c,
     SnmpV3,
     Thresholds,
@@ -52,6 +60,20 @@ SECRETS = {
     "EXAMNET_TEST_COMMUNITY": "community-93fb",
 }
 NEVER_SET = "EXAMNET_TEST_NEVER_SET_7F3A"
+# what the shipped file's ${NAME}s need; `examnet lab up` generates lab values
+SHIPPED_SECRETS = {
+    "EXAMNET_SNMP_COMMUNITY": "shipped-community-5d1e",
+    "EXAMNET_SNMP_AUTH_KEY": "shipped-auth-key-80c4",
+    "EXAMNET_SNMP_PRIV_KEY": "shipped-priv-key-2b97",
+}
+# the kind of each shipped link -> the capacity its router interface is given
+SHIPPED_CAPACITY = {
+    "fibre": 100_000_000,
+    "copper": 20_000_000,
+    "4g": 30_000_000,
+    "bts": 50_000_000,
+    "microwave": 100_000_000,
+}
 
 LANG_SON_DISTRICTS = {
     "Thành phố Lạng Sơn",
@@ -80,19 +102,23 @@ def problem_lines(path: Path, env: dict[str, str]) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
-def cli_env() -> dict[str, str]:
-    """The caller's environment without any EXAMNET_TEST_* it might carry, plus ours."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EXAMNET_TEST_")}
-    return env | {"EXAMNET_TEST_PRIV": SECRETS["EXAMNET_TEST_PRIV"], "PYTHONIOENCODING": "utf-8"}
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without any EXAMNET_TEST_* or EXAMNET_SNMP_* it might
+    carry, plus ours."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("EXAMNET_TEST_", "EXAMNET_SNMP_"))
+    }
+    ours = {"EXAMNET_TEST_PRIV": SECRETS["EXAMNET_TEST_PRIV"], "PYTHONIOENCODING": "utf-8"}
+    return env | ours | (extra or {})
 
 
-def run_check(*args: str) -> subprocess.CompletedProcess[str]:
+def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "monitor", "check", *args],
         capture_output=True,
         text=True,
         encoding="utf-8",
-        env=cli_env(),
+        env=cli_env(env),
         cwd=REPO,
         check=False,
         timeout=60,
@@ -148,6 +174,10 @@ def full() -> Inventory:
     return load_inventory(DATA / "valid-full.toml", dict(SECRETS))
 
 
+def shipped() -> Inventory:
+    return load_inventory(SHIPPED, dict(SHIPPED_SECRETS))
+
+
 # --------------------------------------------------------------------------
 # broken files: one exact message each
 
@@ -170,6 +200,19 @@ def test_it_has_a_broken_file_for_each_mistake_the_issue_lists() -> None:
     }
     assert required <= names
     assert all(expected_lines(p) for p in INVALID)
+
+
+def test_it_has_a_broken_file_for_each_snmp_mistake() -> None:
+    names = {p.stem.removeprefix("invalid-") for p in INVALID}
+
+    assert {
+        "snmp-interval-too-short",
+        "snmp-session-interval-above-interval",
+        "device-timeout-does-not-fit",
+        "interface-not-watched",
+        "device-owner-collision",
+        "bad-power-low-minutes",
+    } <= names
 
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
@@ -242,7 +285,7 @@ def test_it_refuses_unknown_keys_in_inline_tables(tmp_path: Path) -> None:
 
 
 def test_it_loads_the_shipped_sites_toml() -> None:
-    inventory = load_inventory(SHIPPED, {})
+    inventory = shipped()
 
     assert 10 <= len(inventory.sites) <= 14
     assert {site.district for site in inventory.sites} == LANG_SON_DISTRICTS
@@ -254,7 +297,6 @@ def test_it_loads_the_shipped_sites_toml() -> None:
     for site in inventory.sites:
         assert 2 <= len(site.links) <= 3
         assert len({link.carrier for link in site.links}) == len(site.links)
-        assert site.devices == ()
     assert [s.name for s in inventory.calendar.sessions] == [
         "Ngữ văn",
         "Toán",
@@ -264,7 +306,7 @@ def test_it_loads_the_shipped_sites_toml() -> None:
 
 
 def test_it_ships_mobile_bts_links_that_exist_only_around_the_exam() -> None:
-    inventory = load_inventory(SHIPPED, {})
+    inventory = shipped()
     during = inventory.calendar.during
 
     windows = [link for link in inventory.links() if link.active is not None]
@@ -279,7 +321,7 @@ def test_it_ships_mobile_bts_links_that_exist_only_around_the_exam() -> None:
 
 
 def test_it_checks_the_shipped_file_from_the_command_line() -> None:
-    result = run_check("sites.toml")
+    result = run_check("sites.toml", env=SHIPPED_SECRETS)
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -287,10 +329,55 @@ def test_it_checks_the_shipped_file_from_the_command_line() -> None:
     assert lines[0].endswith("(Asia/Ho_Chi_Minh)")
     assert (
         lines[1]
-        == "12 sites, 32 links (2 with an active window), 8 endpoints, 0 devices, 3 carriers"
+        == "12 sites, 32 links (2 with an active window), 8 endpoints, 17 devices, 3 carriers"
     )
     assert "2027-06-03  07:30-09:30  Ngữ văn" in result.stdout
     assert 'lab: network 10.77.0.0/16, prefix "exn"' in result.stdout
+    assert lines[-1] == "warnings: none"
+    for value in SHIPPED_SECRETS.values():
+        assert value not in result.stdout + result.stderr
+
+
+def test_it_names_every_variable_the_shipped_file_needs() -> None:
+    assert referenced_variables(SHIPPED) == frozenset(SHIPPED_SECRETS)
+
+
+def test_it_refuses_the_shipped_file_without_its_secrets() -> None:
+    result = run_check("sites.toml")
+
+    assert result.returncode == 2
+    assert 'environment variable "EXAMNET_SNMP_COMMUNITY" is not set' in result.stderr
+
+
+def test_it_ships_a_router_per_site_watching_every_link() -> None:
+    for site in shipped().sites:
+        router = next(d for d in site.devices if d.id == "router")
+        watched = {w.name: w.capacity_bps for w in router.interfaces}
+        assert router.address == site.links[0].address
+        assert watched == {link.id: SHIPPED_CAPACITY[link.kind] for link in site.links}
+        for link in site.links:
+            assert link.interface == InterfaceRef(device="router", name=link.id)
+            assert len(link.id) <= 15  # IFNAMSIZ - 1: the lab names an interface after it
+
+
+def test_it_ships_v3_routers_ups_and_a_bts_controller() -> None:
+    inventory = shipped()
+    devices = list(inventory.devices())
+
+    v3 = [d for d in devices if isinstance(d.credentials, SnmpV3)]
+    assert len(v3) == 3
+    for d in v3:
+        assert isinstance(d.credentials, SnmpV3)
+        assert (d.credentials.auth_protocol, d.credentials.priv_protocol) == ("sha256", "aes")
+    ups = [d for d in devices if d.ups]
+    assert len(ups) == 4
+    assert all(d.interfaces == () and d.address.endswith(".10") for d in ups)
+    (controller,) = next(e for e in inventory.endpoints if e.devices).devices
+    assert controller.key == "device:mobifone-bts-lson/controller"
+    assert [(o.name, o.unit, o.warn, o.crit) for o in controller.oids] == [
+        ("cell_load", "%", 80.0, 95.0)
+    ]
+    assert inventory.snmp == SnmpSettings()
 
 
 # --------------------------------------------------------------------------
@@ -301,15 +388,32 @@ def test_it_resolves_thresholds_from_defaults_then_site_then_link() -> None:
     inventory = full()
     links = {link.key: link for link in inventory.links()}
 
-    top = Thresholds(rtt_warn_ms=100.0)
-    site = Thresholds(rtt_warn_ms=100.0, rtt_crit_ms=300.0, loss_warn=0.1)
+    top = Thresholds(rtt_warn_ms=100.0, congestion_sustain=90.0)
+    site = Thresholds(
+        rtt_warn_ms=100.0,
+        rtt_crit_ms=300.0,
+        loss_warn=0.1,
+        congestion_sustain=90.0,
+        power_low_minutes=20,
+    )
     assert inventory.thresholds == top
     assert links["thpt-dinh-lap/vnpt-bts"].thresholds == site
     assert links["thpt-dinh-lap/viettel-fibre"].thresholds == Thresholds(
-        rtt_warn_ms=100.0, rtt_crit_ms=300.0, loss_warn=0.1, jitter_warn_ms=40.0
+        rtt_warn_ms=100.0,
+        rtt_crit_ms=300.0,
+        loss_warn=0.1,
+        jitter_warn_ms=40.0,
+        congestion_sustain=90.0,
+        congestion_hold=30.0,
+        power_low_minutes=20,
     )
     assert links["thpt-bac-son/vnpt-fibre"].thresholds == top
+    assert [site.thresholds for site in inventory.sites] == [site, top]
     assert top.loss_crit == DEFAULT_LOSS_CRIT
+    assert (top.congestion_hold, top.power_low_minutes) == (
+        DEFAULT_CONGESTION_HOLD,
+        DEFAULT_POWER_LOW_MINUTES,
+    )
 
 
 def test_it_gives_endpoints_the_file_wide_thresholds() -> None:
@@ -325,6 +429,11 @@ def test_it_uses_the_named_defaults_when_sections_are_left_out(tmp_path: Path) -
 
     assert inventory.thresholds == Thresholds()
     assert inventory.thresholds.rtt_warn_ms == DEFAULT_RTT_WARN_MS
+    assert inventory.thresholds.congestion_sustain == DEFAULT_CONGESTION_SUSTAIN == 60.0
+    assert inventory.snmp == SnmpSettings(
+        DEFAULT_SNMP_INTERVAL, DEFAULT_SNMP_SESSION_INTERVAL, DEFAULT_SNMP_MAX_CONCURRENCY
+    )
+    assert (inventory.snmp.interval, inventory.snmp.session_interval) == (60.0, 30.0)
     assert inventory.probe.round_budget < inventory.probe.session_interval
     assert inventory.lab is None
     assert inventory.calendar.before is None
@@ -387,6 +496,106 @@ def test_it_ties_links_to_device_interfaces_by_name_or_index() -> None:
     assert bts.interface == InterfaceRef(device="router", index=3)
     assert bts.active is not None
     assert bts.active.start.isoformat() == "2027-06-02T00:00:00+07:00"
+
+
+def test_it_reads_the_snmp_section_in_seconds() -> None:
+    assert full().snmp == SnmpSettings(interval=120.0, session_interval=20.0, max_concurrency=50)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("max_concurrency = 0", "expected an integer from 1 to 1000, got 0"),
+        ("max_concurrency = 1001", "expected an integer from 1 to 1000, got 1001"),
+        ('session_interval = "4s"', 'expected a duration of at least 5s, got "4s"'),
+    ],
+)
+def test_it_bounds_the_snmp_settings(tmp_path: Path, line: str, message: str) -> None:
+    path = write_config(tmp_path, top=f"\n[snmp]\n{line}\n")
+
+    (problem,) = problem_lines(path, {})
+
+    assert problem == f'{path}: field "snmp.{line.split(maxsplit=1)[0]}": {message}'
+
+
+def test_it_reads_endpoint_devices_with_the_site_device_schema() -> None:
+    inventory = full()
+    gateway = next(e for e in inventory.endpoints if e.id == "vnpt-gw-lson")
+
+    controller, ups = gateway.devices
+    assert (controller.endpoint, controller.site) == ("vnpt-gw-lson", None)
+    assert isinstance(controller.credentials, SnmpV2c)
+    assert controller.credentials.community.reveal() == SECRETS["EXAMNET_TEST_COMMUNITY"]
+    assert [(o.name, o.oid, o.unit, o.warn, o.crit) for o in controller.oids] == [
+        ("cpu_load", "1.3.6.1.4.1.55555.1.2.0", "%", 80.0, 95.0)
+    ]
+    assert ups.ups is True
+    assert next(e for e in inventory.endpoints if e.id == "viettel-gw-lson").devices == ()
+
+
+def test_it_lists_site_devices_then_endpoint_devices_by_key() -> None:
+    assert [d.key for d in full().devices()] == [
+        "device:thpt-dinh-lap/router",
+        "device:thpt-dinh-lap/ups",
+        "device:vnpt-gw-lson/gw",
+        "device:vnpt-gw-lson/ups",
+    ]
+
+
+def test_it_accepts_a_link_interface_watched_by_index(tmp_path: Path) -> None:
+    site = DEVICE.format(snmp='{ version = "2c", community = "${C}" }')
+    site += "interfaces = [{ index = 7 }]\n"
+    path = write_config(tmp_path, site=site)
+    path.write_text(path.read_text() + 'interface = { device = "router", index = 7 }\n')
+
+    (link,) = load_inventory(path, {"C": "community-x"}).links()
+
+    assert link.interface == InterfaceRef(device="router", index=7)
+
+
+def test_it_refuses_a_link_interface_watched_only_under_another_form(tmp_path: Path) -> None:
+    site = DEVICE.format(snmp='{ version = "2c", community = "${C}" }')
+    site += 'interfaces = [{ name = "eth1" }]\n'
+    path = write_config(tmp_path, site=site)
+    path.write_text(path.read_text() + 'interface = { device = "router", index = 7 }\n')
+
+    assert problem_lines(path, {"C": "community-x"}) == [
+        f'{path}: site "thpt-viet-bac" link "viettel-fibre": field "interface.index": '
+        'device "router" does not watch interface 7 (watched: "eth1")'
+    ]
+
+
+def test_it_refuses_a_site_device_still_retrying_when_its_next_poll_is_due(
+    tmp_path: Path,
+) -> None:
+    site = DEVICE.format(snmp='{ version = "2c", community = "${C}" }') + 'timeout = "15s"\n'
+    path = write_config(tmp_path, site=site)
+
+    assert problem_lines(path, {"C": "community-x"}) == [
+        f'{path}: site "thpt-viet-bac" device "router": field "timeout": an unanswered request '
+        "takes up to 30s (timeout 15s x (retries 1 + 1)), expected less than "
+        "snmp.session_interval (30s)"
+    ]
+
+
+def test_it_names_only_real_references_and_keeps_double_dollar_literal(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        plan_name="${EXAMNET_TEST_A} $${EXAMNET_TEST_LITERAL} $$${EXAMNET_TEST_ALSO_LITERAL}",
+        top=f"# ${{{NEVER_SET}}}\n",
+        site=DEVICE.format(snmp='{ version = "2c", community = "${EXAMNET_TEST_C}" }'),
+    )
+
+    assert referenced_variables(path) == {"EXAMNET_TEST_A", "EXAMNET_TEST_C"}
+
+
+def test_it_raises_the_usual_error_when_variables_are_asked_of_a_broken_file() -> None:
+    path = DATA / "invalid" / "invalid-syntax-error.toml"
+
+    with pytest.raises(ConfigError) as caught:
+        referenced_variables(path)
+
+    assert [str(p) for p in caught.value.problems] == expected_lines(path)
 
 
 # --------------------------------------------------------------------------
@@ -481,7 +690,7 @@ def test_it_never_shows_a_secret_in_the_inventory_or_its_summary() -> None:
     inventory = full()
 
     shown = "\n".join([str(inventory), repr(inventory), summarize(inventory)])
-    shown += "\n".join(repr(d) for site in inventory.sites for d in site.devices)
+    shown += "\n".join(repr(d) for d in inventory.devices())
 
     assert "<secret>" in shown
     for value in SECRETS.values():
@@ -605,7 +814,10 @@ def test_it_summarises_carriers_calendar_and_lab() -> None:
     lines = text.splitlines()
 
     assert lines[0] == f'{DATA / "valid-full.toml"}: OK — plan "Full example" (Asia/Ho_Chi_Minh)'
-    assert lines[1].startswith("2 sites, 3 links (1 with an active window), 2 endpoints, 2 devices")
+    assert lines[1].startswith("2 sites, 3 links (1 with an active window), 2 endpoints, 4 devices")
+    assert lines[3] == (
+        "snmp: a poll of each device every 120s, every 20s during exam sessions; at most 50 at once"
+    )
     assert re.search(r"viettel\s+Viettel\s+1\s+1\s+1$", text, re.MULTILINE)
     assert re.search(r"vnpt\s+VNPT\s+2\s+1\s+2$", text, re.MULTILINE)
     assert "  during  2027-06-03 00:00 to 2027-06-06 00:00" in lines
