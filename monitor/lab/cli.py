@@ -1,4 +1,4 @@
-"""`examnet lab up | down | status | impair | load`: the namespace lab from the command line.
+"""`examnet lab up | down | status | impair | load | env`: the namespace lab from the command line.
 
 Exit codes: 0 done, 1 the machine refused (not root, a command failed),
 2 a bad file or argument (config errors, unknown target), 3 `status` of a
@@ -17,8 +17,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monitor import config
-from monitor.lab import netns
+from monitor.inventory import Device, Inventory
+from monitor.lab import environment, netns, simulate
+from monitor.lab.agents import POWER_MODES
+from monitor.lab.errors import LabError
 from monitor.lab.flood import DEFAULT_RATE, MAX_SECONDS, parse_rate
+from monitor.lab.shaping import PROTECTED
 from monitor.lab.topology import (
     PREFIX_PATTERN,
     LabPlan,
@@ -38,7 +42,29 @@ ROOT_MESSAGE = (
     "examnet lab needs root: it creates network namespaces, veth links, routes and qdiscs "
     "(run it with sudo)"
 )
-ACTIONS = ("down", "up", "rate", "loss", "clear")
+TARGET_ACTIONS = ("down", "up", "rate", "loss", "clear")
+OWNER_ACTIONS = ("power", "cell-load", "snmp")
+ACTIONS = TARGET_ACTIONS + OWNER_ACTIONS
+IMPAIR_HELP = """\
+Actions on a link (site/link) or an endpoint (its id):
+  down | up [--side carrier|site]
+      carrier (default): the upstream's end of the veth (an endpoint: the hub's,
+      cutting every link behind it); site: the site's own interface, which its
+      SNMP agent reports as ifOperStatus down(2); `up` restores the routes too.
+  rate RATE
+      a token bucket (tbf) both ways: everything queues behind a flood, pings
+      (RTT rises) and SNMP polls (delayed, or dropped: they time out) alike.
+  rate RATE --protect-snmp [--protect-ping]
+      htb at the same total rate, with a priority class for SNMP (UDP 161) and,
+      with --protect-ping, ICMP: polls still answer while a flood fills the
+      rest (utilisation is measurable); unprotected pings still queue.
+  loss PCT | clear
+Actions on a site or an endpoint (its id):
+  power mains|battery|low   its UPS devices (UPS-MIB): on battery the minutes
+                            left fall (one per 5 s); low: a few left, batteryLow
+  cell-load PCT             its devices' custom OIDs under 1.3.6.1.4.1
+  snmp stop|start|restart   its snmpd agents (restart: a reboot to a poller)
+"""
 
 
 class UsageError(ValueError):
@@ -86,11 +112,24 @@ def add_parser(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     _config_option(down)
     down.add_argument("--prefix", type=_prefix, help="the lab's prefix, when the file is gone")
     _config_option(sub.add_parser("status", help="what is up, and each target's impairment"))
-    impair = sub.add_parser("impair", help="down|up|rate RATE|loss PCT|clear a link or endpoint")
+    impair = sub.add_parser(
+        "impair",
+        help="impair a link, endpoint or site (see `lab impair --help`)",
+        description=IMPAIR_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _config_option(impair)
-    impair.add_argument("target", help="a link as site/link, or an endpoint id")
+    impair.add_argument("target", help="a link as site/link, an endpoint id, or a site id")
     impair.add_argument("action", choices=ACTIONS)
-    impair.add_argument("value", nargs="?", help="rate (e.g. 256kbit) or loss percentage")
+    impair.add_argument("value", nargs="?", help="rate, percentage, power or snmp action")
+    impair.add_argument("--side", choices=netns.SIDES, default="carrier", help="down|up only")
+    for kind in PROTECTED:
+        impair.add_argument(
+            f"--protect-{kind}", action="store_true", help=f"rate only: {kind} skips the queue"
+        )
+    env = sub.add_parser("env", help="print `export NAME=...` for the lab's generated secrets")
+    _config_option(env)
+    env.add_argument("--prefix", type=_prefix, help="the lab's prefix, when the file is gone")
     load = sub.add_parser("load", help="a bounded UDP flood towards a link or endpoint")
     _config_option(load)
     load.add_argument("target", help="a link as site/link, or an endpoint id")
@@ -107,10 +146,16 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         return _HANDLERS[args.lab_command](args)
-    except (config.ConfigError, LabPlanError, UnknownTargetError, UsageError) as exc:
+    except (
+        config.ConfigError,
+        LabPlanError,
+        UnknownTargetError,
+        UsageError,
+        simulate.NothingToImpairError,
+    ) as exc:
         print(_message(exc), file=sys.stderr)
         return EXIT_USAGE
-    except (netns.LabError, ValueError, subprocess.TimeoutExpired) as exc:
+    except (LabError, ValueError, subprocess.TimeoutExpired) as exc:
         print(f"examnet lab: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 
@@ -120,17 +165,29 @@ def _message(exc: Exception) -> str:
     return str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
 
 
+def _inventory(args: argparse.Namespace) -> Inventory:
+    """The file with the lab's generated values (placeholders while it is not up)."""
+    return environment.load_lab_inventory(args.config, os.environ)
+
+
 def _plan(args: argparse.Namespace) -> LabPlan:
-    return plan_lab(config.load_inventory(args.config, os.environ))
+    return plan_lab(_inventory(args))
 
 
 def _store(plan: LabPlan) -> netns.StateStore:
     return netns.StateStore(plan.prefix)
 
 
+def devices_by_key(inventory: Inventory) -> dict[str, Device]:
+    return {d.key: d for d in inventory.devices()}
+
+
 def _up(args: argparse.Namespace) -> int:
-    plan = _plan(args)
-    built, _state = netns.up(plan, netns.Shell(), _store(plan))
+    _prefix_found, values = environment.lab_values(args.config, os.environ)
+    inventory = config.load_inventory(args.config, {**values, **os.environ})
+    plan = plan_lab(inventory)
+    built, _state = netns.up(plan, netns.Shell(), _store(plan), devices_by_key(inventory))
+    path = environment.write_environment(plan.prefix, values)
     if not built:
         print(f"lab {plan.prefix} is already up as {args.config} describes: nothing changed")
         return EXIT_OK
@@ -138,10 +195,22 @@ def _up(args: argparse.Namespace) -> int:
     print(
         f"lab {plan.prefix} is up: {len(plan.namespaces)} namespaces (1 hub, "
         f"{counts[Role.ENDPOINT]} endpoints, {counts[Role.SITE]} sites), "
-        f"{len(plan.links)} links\n"
+        f"{len(plan.links)} links, {len(plan.agents)} SNMP agents\n"
         f"{plan.network} is routed via {plan.hub.ip} dev {plan.monitor_device}; "
-        f"probes leave from {plan.monitor.ip}"
+        f"probes leave from {plan.monitor.ip}\n"
+        f"{len(values)} secrets generated into {path} (`examnet lab env` prints them)"
     )
+    return EXIT_OK
+
+
+def _env(args: argparse.Namespace) -> int:
+    prefix = args.prefix or environment.file_prefix(args.config)
+    if prefix is None:
+        raise UsageError(f"{args.config}: no usable [lab] prefix (or give --prefix)")
+    if not environment.environment_path(prefix).exists():
+        print(f"lab {prefix} is not up: no generated secrets", file=sys.stderr)
+        return EXIT_NOT_UP
+    print("\n".join(environment.export_lines(environment.lab_environment(prefix))))
     return EXIT_OK
 
 
@@ -154,21 +223,37 @@ def _down(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _protected(args: argparse.Namespace) -> list[str]:
+    return [kind for kind in PROTECTED if getattr(args, f"protect_{kind}", False)]
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.side != "carrier" and args.action not in {"down", "up"}:
+        raise UsageError(f"impair {args.action} takes no --side (down and up do)")
+    if _protected(args) and args.action != "rate":
+        raise UsageError(f"impair {args.action} takes no --protect-* (rate does)")
+
+
 def _impair(args: argparse.Namespace) -> int:
+    _check_options(args)
+    if args.action in OWNER_ACTIONS:
+        return _impair_owner(args)
     plan = _plan(args)
     target = plan.target(args.target)
-    change = _impairment(args.action, args.value)
+    change = _impairment(args.action, args.value, args.side, _protected(args))
     with netns.changing(plan, _store(plan)) as state:
         change(plan, state, target, netns.Shell())
     detail = f" {args.value}" if args.value else ""
-    print(f"{target.name}: {args.action}{detail}")
+    side = f" (side {args.side})" if args.side != "carrier" else ""
+    protect = "".join(f" --protect-{kind}" for kind in _protected(args))
+    print(f"{target.name}: {args.action}{detail}{protect}{side}")
     return EXIT_OK
 
 
 Change = Callable[[LabPlan, netns.LabState, Target, netns.Shell], None]
 
 
-def _impairment(action: str, value: str | None) -> Change:
+def _impairment(action: str, value: str | None, side: str, protect: list[str]) -> Change:
     """The change an `impair` action stands for; its value checked before anything runs."""
     needs_value = action in {"rate", "loss"}
     if needs_value != (value is not None):
@@ -176,14 +261,60 @@ def _impairment(action: str, value: str | None) -> Change:
         raise UsageError(f"impair {action} takes {wanted} (rate 256kbit, loss 20)")
     if action == "rate":
         rate = _rate_value(str(value))
-        return lambda _p, state, t, shell: netns.set_rate(state, t, rate, shell)
+        return lambda _p, state, t, shell: netns.set_rate(state, t, rate, shell, protect)
     if action == "loss":
         percent = _percent(str(value))
         return lambda plan, state, t, shell: netns.set_loss(plan, state, t, percent, shell)
     if action == "clear":
         return netns.clear
     up = action == "up"
-    return lambda plan, state, t, shell: netns.set_admin(plan, state, t, up=up, shell=shell)
+    return lambda plan, state, t, shell: netns.set_admin(
+        plan, state, t, up=up, shell=shell, side=side
+    )
+
+
+OwnerChange = Callable[[LabPlan, netns.LabState, str, Inventory, netns.StateStore], list[str]]
+
+
+def _owner_change(action: str, value: str | None) -> OwnerChange:
+    """The change a site or endpoint action stands for, its value checked first."""
+    if action == "power":
+        mode = _choice(action, value, POWER_MODES)
+        return lambda plan, state, owner, inventory, store: simulate.set_power(
+            plan, state, owner, mode, devices=devices_by_key(inventory), directory=store.agents_dir
+        )
+    if action == "cell-load":
+        percent = _percent(str(value), what="cell-load")
+        return lambda plan, state, owner, inventory, store: simulate.set_cell_load(
+            plan,
+            state,
+            owner,
+            percent,
+            devices=devices_by_key(inventory),
+            directory=store.agents_dir,
+        )
+    what = _choice(action, value, simulate.SNMP_ACTIONS)
+    return lambda plan, state, owner, _inventory, store: simulate.set_snmp(
+        plan, state, owner, what, store.agents_dir
+    )
+
+
+def _choice(action: str, value: str | None, choices: Sequence[str]) -> str:
+    if value is None or value not in choices:
+        raise UsageError(f"impair {action} takes one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _impair_owner(args: argparse.Namespace) -> int:
+    change = _owner_change(args.action, args.value)
+    inventory = _inventory(args)
+    plan = plan_lab(inventory)
+    owner = plan.owner_namespace(args.target).owner
+    store = _store(plan)
+    with netns.changing(plan, store) as state:
+        changed = change(plan, state, owner, inventory, store)
+    print(f"{owner}: {args.action} {args.value} ({', '.join(changed)})")
+    return EXIT_OK
 
 
 def _rate_value(text: str) -> str:
@@ -194,9 +325,9 @@ def _rate_value(text: str) -> str:
     return text
 
 
-def _percent(text: str) -> int:
+def _percent(text: str, what: str = "loss") -> int:
     if not text.isdigit() or not 0 <= int(text) <= 100:
-        raise UsageError(f"loss {text!r}: expected a whole percentage from 0 to 100")
+        raise UsageError(f"{what} {text!r}: expected a whole percentage from 0 to 100")
     return int(text)
 
 
@@ -230,8 +361,25 @@ def rate_text(rate: str | None) -> str:
     return rate
 
 
-def _admin_text(admin_up: bool | None) -> str:
-    return "missing" if admin_up is None else ("up" if admin_up else "down")
+def _admin_text(t: netns.TargetStatus) -> str:
+    if t.admin_up is None:
+        return "missing"
+    carrier = "up" if t.admin_up else "down"
+    return f"{carrier},site-down" if t.site_down else carrier
+
+
+def _rate_cell(t: netns.TargetStatus) -> str:
+    return rate_text(t.rate) + "".join(f"+{kind}" for kind in t.protect)
+
+
+def _owner_lines(s: netns.LabStatus) -> list[str]:
+    lines = [f"snmp agents: {s.agents_running}/{s.agents_planned} running"]
+    for owner, o in s.owners:
+        parts = [f"power {o.power}"] if o.power else []
+        parts += [f"cell-load {o.cell_load}%"] if o.cell_load is not None else []
+        parts += ["snmp stopped"] if o.snmp_stopped else []
+        lines.append(f"{owner}: {', '.join(parts)}")
+    return lines
 
 
 def status_lines(s: netns.LabStatus) -> list[str]:
@@ -251,8 +399,8 @@ def status_lines(s: netns.LabStatus) -> list[str]:
             t.kind,
             t.address,
             t.namespace,
-            _admin_text(t.admin_up),
-            rate_text(t.rate),
+            _admin_text(t),
+            _rate_cell(t),
             "-" if t.loss is None else f"{t.loss}%",
         )
         for t in s.targets
@@ -262,6 +410,7 @@ def status_lines(s: netns.LabStatus) -> list[str]:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
+    lines += _owner_lines(s) if s.agents_planned else []
     now = time.time()
     lines += [
         f"flood pid {f.pid} towards {f.target}, {max(0, f.until - now):.0f} s left"
@@ -283,6 +432,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": _status,
     "impair": _impair,
     "load": _load,
+    "env": _env,
 }
 
 

@@ -17,21 +17,30 @@ import logging
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.inventory import Lab
-from monitor.lab import guard
+from monitor.inventory import Device, Lab
+from monitor.lab import agents, guard, shaping
+from monitor.lab.errors import LabError
 from monitor.lab.flood import parse_rate
-from monitor.lab.topology import LabPlan, LinkPlan, Namespace, Port, Role, Target, Veth
+from monitor.lab.processes import is_running, start_ticks, stop_process
+from monitor.lab.topology import (
+    LabPlan,
+    LinkPlan,
+    Namespace,
+    Port,
+    Role,
+    Target,
+    Veth,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +50,14 @@ SYS_NET = Path("/sys/class/net")
 IPV6_CONF = Path("/proc/sys/net/ipv6/conf")
 NFT_BASE_TABLE = "examnet_lab"  # in hub and endpoints, made with the lab
 NFT_IMPAIR_TABLE = "examnet_impair"  # loss rules, rebuilt on every change
-TBF_LATENCY = "300ms"
-MIN_BURST_BYTES = 2000  # 16 kbit: more than one full frame, which tbf needs to pass anything
-BURST_SECONDS = 0.01  # at high rates the bucket must hold ~a timer tick's worth
+SIDES = ("carrier", "site")
+_HTB_RATE = re.compile(r"class htb 1:1 .*?\brate (\S+)")
 COMMAND_TIMEOUT = 60.0
 VETH_GROUP = 7700  # every lab veth is in this device group, so one command removes them
 GONE_TIMEOUT = 10.0
+OPERATIONAL_TIMEOUT = 5.0
+OPERATIONAL_POLL = 0.1
 FLOOD_STOP_TIMEOUT = 3.0
-
-
-class LabError(RuntimeError):
-    """Something on this machine stopped the lab from being built, changed or removed."""
 
 
 class CommandError(LabError):
@@ -99,12 +105,26 @@ def in_namespace(namespace: str, *argv: str) -> list[str]:
 
 @dataclass
 class Impairment:
-    down: bool = False
+    down: bool = False  # the carrier side
     rate: str | None = None
     loss: int | None = None
+    site_down: bool = False  # the far side: the site's own interface (an endpoint's own veth)
+    protect: list[str] = field(default_factory=list)  # traffic kept out of the rate's queue
 
     def is_clear(self) -> bool:
-        return not self.down and self.rate is None and self.loss is None
+        return not (self.down or self.site_down) and self.rate is None and self.loss is None
+
+
+@dataclass
+class OwnerImpairment:
+    """What the lab simulates wrongly at a site or endpoint: power, cell load, its agents."""
+
+    power: str | None = None  # battery | low (None: mains)
+    cell_load: int | None = None
+    snmp_stopped: bool = False
+
+    def is_clear(self) -> bool:
+        return self.power is None and self.cell_load is None and not self.snmp_stopped
 
 
 @dataclass
@@ -127,6 +147,8 @@ class LabState:
     impairments: dict[str, Impairment] = field(default_factory=dict)
     floods: list[Flood] = field(default_factory=list)
     plan: dict[str, Any] = field(default_factory=dict)
+    agents: list[agents.AgentProcess] = field(default_factory=list)
+    owners: dict[str, OwnerImpairment] = field(default_factory=dict)
 
     @classmethod
     def for_plan(cls, plan: LabPlan) -> LabState:
@@ -144,10 +166,19 @@ class LabState:
     def from_json(cls, data: dict[str, Any]) -> LabState:
         impairments = {k: Impairment(**v) for k, v in data.pop("impairments", {}).items()}
         floods = [Flood(**f) for f in data.pop("floods", [])]
-        return cls(**data, impairments=impairments, floods=floods)
+        processes = [agents.AgentProcess(**a) for a in data.pop("agents", [])]
+        owners = {k: OwnerImpairment(**v) for k, v in data.pop("owners", {}).items()}
+        return cls(**data, impairments=impairments, floods=floods, agents=processes, owners=owners)
 
     def impairment(self, target: str) -> Impairment:
         return self.impairments.setdefault(target, Impairment())
+
+    def owner(self, owner: str) -> OwnerImpairment:
+        return self.owners.setdefault(owner, OwnerImpairment())
+
+    def agents_up(self) -> bool:
+        """Every agent not stopped on purpose still runs."""
+        return all(a.running() for a in self.agents if a.pid)
 
 
 class StateStore:
@@ -164,6 +195,16 @@ class StateStore:
     @property
     def flood_log(self) -> Path:
         return self.directory / f"{self.prefix}.flood.log"
+
+    @property
+    def agents_dir(self) -> Path:
+        """The agents' private files (0700): configs with secrets, logs, simulation state."""
+        return self.directory / self.prefix
+
+    @property
+    def environment(self) -> Path:
+        """The lab-only secrets of `monitor.lab.environment` (0600)."""
+        return self.directory / f"{self.prefix}.env"
 
     def load(self) -> LabState | None:
         try:
@@ -183,6 +224,8 @@ class StateStore:
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
         self.flood_log.unlink(missing_ok=True)
+        agents.remove_files(self.agents_dir)
+        self.environment.unlink(missing_ok=True)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -234,6 +277,8 @@ def is_current(plan: LabPlan, state: LabState | None) -> bool:
         and all(namespace_exists(n) for n in plan.namespace_names())
         and root_link_exists(plan.monitor_device)
         and guard.lab_route_present(lab_of(plan))
+        and [a.name for a in state.agents] == [a.name for a in plan.agents]
+        and state.agents_up()
     )
 
 
@@ -346,8 +391,10 @@ def _add_unreachable_rules(plan: LabPlan, shell: Shell) -> None:
             shell.run(in_namespace(ns.name, "nft", "-f", "-"), stdin=unreachable_ruleset(plan))
 
 
-def build(plan: LabPlan, shell: Shell, store: StateStore) -> LabState:
-    """Create the lab from nothing; on any failure remove what was made, then raise."""
+def build(
+    plan: LabPlan, shell: Shell, store: StateStore, devices: Mapping[str, Device]
+) -> LabState:
+    """Create the lab from nothing, then its agents; on any failure remove what was made."""
     state = LabState.for_plan(plan)
     store.save(state)
     try:
@@ -357,12 +404,41 @@ def build(plan: LabPlan, shell: Shell, store: StateStore) -> LabState:
             _batch(shell, ip(ns), namespace_lines(plan, ns))
         _add_unreachable_rules(plan, shell)
         _batch(shell, ["ip"], namespace_lines(plan, None))
-    except LabError:
+        wait_operational(plan, shell)
+        agents.prepare(plan, devices, store.agents_dir)
+        state.agents = agents.start(plan, plan.agents, store.agents_dir)
+    except (LabError, OSError) as exc:
         teardown(plan.prefix, state, shell, store)
-        raise
+        if isinstance(exc, LabError):
+            raise
+        raise LabError(f"lab {plan.prefix}: {exc}") from exc
     state.complete = True
     store.save(state)
     return state
+
+
+def _not_operational(plan: LabPlan, shell: Shell) -> list[str]:
+    """The lab's veth ends whose operational state is not UP yet."""
+    waiting = []
+    for namespace in plan.namespace_names():
+        shown = json.loads(shell.run(ip(namespace, "-j", "link", "show", "group", str(VETH_GROUP))))
+        waiting += [  # iproute2 6.1 prints {} for each device outside the group
+            f"{namespace}/{d['ifname']}" for d in shown if d and d.get("operstate") != "UP"
+        ]
+    return waiting
+
+
+def wait_operational(plan: LabPlan, shell: Shell) -> None:
+    """Until every veth is operationally up, so the agents never start by reporting
+    links down: the kernel's linkwatch sets it up to a second after `link set up`."""
+    deadline = time.monotonic() + OPERATIONAL_TIMEOUT
+    while waiting := _not_operational(plan, shell):
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"links still not operational after {OPERATIONAL_TIMEOUT:.0f} s: "
+                + ", ".join(waiting[:5])
+            )
+        time.sleep(OPERATIONAL_POLL)
 
 
 def refuse_overlaps(plan: LabPlan) -> None:
@@ -376,18 +452,39 @@ def refuse_overlaps(plan: LabPlan) -> None:
         )
 
 
-def up(plan: LabPlan, shell: Shell, store: StateStore) -> tuple[bool, LabState]:
-    """Build the lab unless it is already up as planned; (built, state)."""
+def _refresh_agents(
+    plan: LabPlan, state: LabState, store: StateStore, devices: Mapping[str, Device]
+) -> None:
+    """Restart the agents whose credentials changed since `lab up` (the environment's)."""
+    changed = {a.name for a in agents.stale(plan, devices, store.agents_dir)}
+    if not changed:
+        return
+    log.info("restarting %d agents whose credentials changed", len(changed))
+    agents.stop([p for p in state.agents if p.name in changed])
+    running = [plan.agent(p.name) for p in state.agents if p.name in changed and p.pid]
+    started = {p.name: p for p in agents.start(plan, running, store.agents_dir)}
+    state.agents = [started.get(p.name, p) for p in state.agents]
+    store.save(state)
+
+
+def up(
+    plan: LabPlan, shell: Shell, store: StateStore, devices: Mapping[str, Device]
+) -> tuple[bool, LabState]:
+    """Build the lab unless it is already up as planned; (built, state).
+
+    `devices` (by key) give the agents their credentials and what to simulate.
+    """
     with store.locked():
         state = store.load()
         if state is not None and is_current(plan, state):
+            _refresh_agents(plan, state, store, devices)
             return False, state
         names = leftovers(plan.prefix)
         if state is not None or names[0] or names[1]:
             log.info("lab %s is stale or partial: removing it before building", plan.prefix)
             teardown(plan.prefix, state, shell, store)
         refuse_overlaps(plan)
-        return True, build(plan, shell, store)
+        return True, build(plan, shell, store, devices)
 
 
 # --- removing -------------------------------------------------------------------
@@ -455,6 +552,9 @@ def teardown(prefix: str, state: LabState | None, shell: Shell, store: StateStor
         namespaces, links = state.namespaces, state.root_links
     else:
         namespaces, links = leftovers(prefix)
+    # agents first: a process in a namespace keeps it (and its veth ends) alive
+    agents.stop(state.agents if state is not None else [])
+    agents.stop(agents.recorded_pids(store.agents_dir))
     for link in links:
         if root_link_exists(link):
             shell.run(ip(None, "link", "del", link))
@@ -493,34 +593,61 @@ def _restore(plan: LabPlan, shell: Shell, ports: Sequence[Port]) -> None:
         _batch(shell, ip(port.namespace), lines)
 
 
-def set_admin(plan: LabPlan, state: LabState, target: Target, *, up: bool, shell: Shell) -> None:
-    """Take the carrier-side veth down (for an endpoint, cutting all behind it), or
-    bring it back up and put back the neighbours and routes that downing flushed."""
-    port = target.carrier_side
+def set_admin(
+    plan: LabPlan,
+    state: LabState,
+    target: Target,
+    *,
+    up: bool,
+    shell: Shell,
+    side: str = "carrier",
+) -> None:
+    """Take a veth of the target down, or bring it back up and put back the
+    neighbours and routes that downing flushed (on both ends).
+
+    The carrier side (default) is the upstream's end: for an endpoint, the
+    hub's, cutting all behind it. The site side is the site's own interface
+    (an endpoint's own veth): the one its agent reports in IF-MIB.
+    """
+    port = target.carrier_side if side == "carrier" else target.far_side
     shell.run(ip(port.namespace, "link", "set", port.device, "up" if up else "down"))
     if up:
-        _restore(plan, shell, (port, target.far_side))
-    state.impairment(target.name).down = not up
+        _restore(plan, shell, (target.carrier_side, target.far_side))
+    impairment = state.impairment(target.name)
+    if side == "carrier":
+        impairment.down = not up
+    else:
+        impairment.site_down = not up
 
 
 def tbf_args(rate_bps: int) -> list[str]:
-    burst = max(MIN_BURST_BYTES, int(rate_bps / 8 * BURST_SECONDS))
-    return ["tbf", "rate", f"{rate_bps}bit", "burst", str(burst), "latency", TBF_LATENCY]
+    return shaping.tbf_args(rate_bps)
 
 
-def set_rate(state: LabState, target: Target, rate: str, shell: Shell) -> None:
-    """A token bucket on both ends' egress: towards the site and back."""
+def set_rate(
+    state: LabState, target: Target, rate: str, shell: Shell, protect: Sequence[str] = ()
+) -> None:
+    """Shape both ends' egress, towards the site and back: tbf, or htb when
+    some traffic is protected (see `monitor.lab.shaping`)."""
     rate_bps = parse_rate(rate)
     for port in (target.carrier_side, target.far_side):
-        shell.run(
-            tc(port.namespace, "qdisc", "replace", "dev", port.device, "root", *tbf_args(rate_bps))
-        )
-    state.impairment(target.name).rate = rate
+        if protect:
+            _remove_root_qdisc(shell, port)
+            _batch(shell, tc(port.namespace), shaping.htb_lines(port.device, rate_bps, protect))
+        else:
+            _remove_root_qdisc(shell, port, kinds=("htb",))
+            shell.run(
+                tc(port.namespace, "qdisc", "replace", "dev", port.device, "root")
+                + tbf_args(rate_bps)
+            )
+    impairment = state.impairment(target.name)
+    impairment.rate = rate
+    impairment.protect = list(protect)
 
 
-def _remove_root_qdisc(shell: Shell, port: Port) -> None:
+def _remove_root_qdisc(shell: Shell, port: Port, kinds: Sequence[str] = ("tbf", "htb")) -> None:
     shown = json.loads(shell.run(tc(port.namespace, "-j", "qdisc", "show", "dev", port.device)))
-    if any(q.get("root") and q.get("kind") == "tbf" for q in shown):
+    if any(q.get("root") and q.get("kind") in kinds for q in shown):
         shell.run(tc(port.namespace, "qdisc", "del", "dev", port.device, "root"))
 
 
@@ -529,8 +656,10 @@ def nft_ruleset(plan: LabPlan, state: LabState, namespace: str) -> str:
     lines = [f"table inet {NFT_IMPAIR_TABLE}", f"delete table inet {NFT_IMPAIR_TABLE}"]
     rules = []
     for name, impairment in sorted(state.impairments.items()):
+        if impairment.loss is None:
+            continue
         target = plan.target(name)
-        if impairment.loss is not None and target.nft_namespace == namespace:
+        if target.nft_namespace == namespace:
             rules.append(
                 f'    iifname "{target.nft_device}" icmp type echo-request '
                 f"numgen random mod 100 < {impairment.loss} drop"
@@ -565,6 +694,7 @@ def clear(plan: LabPlan, state: LabState, target: Target, shell: Shell) -> None:
         _remove_root_qdisc(shell, port)
     impairment = state.impairment(target.name)
     impairment.rate = None
+    impairment.protect = []
     if impairment.loss is not None:
         impairment.loss = None
         _apply_nft(plan, state, target.nft_namespace, shell)
@@ -581,37 +711,29 @@ def changing(plan: LabPlan, store: StateStore) -> Iterator[LabState]:
             yield state
         finally:
             state.impairments = {k: v for k, v in state.impairments.items() if not v.is_clear()}
+            state.owners = {k: v for k, v in state.owners.items() if not v.is_clear()}
             store.save(state)
+
+
+def restore(plan: LabPlan, state: LabState, target: Target, shell: Shell) -> None:
+    """Undo every impairment of a target: qdiscs, loss, both sides down."""
+    clear(plan, state, target, shell)
+    impairment = state.impairment(target.name)
+    if impairment.site_down:
+        set_admin(plan, state, target, up=True, shell=shell, side="site")
+    set_admin(plan, state, target, up=True, shell=shell)
 
 
 # --- floods -----------------------------------------------------------------------
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time in clock ticks) of a process, None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return fields[0], int(fields[19])
-
-
 def flood_running(flood: Flood) -> bool:
-    stat = _proc_stat(flood.pid)
-    return stat is not None and stat[0] not in "ZX" and stat[1] == flood.start_ticks
+    return is_running(flood.pid, flood.start_ticks)
 
 
 def stop_flood(flood: Flood) -> None:
     """Stop one flood by its PID (checked against its start time, so never another process)."""
-    started = time.monotonic()
-    while flood_running(flood):
-        waited = time.monotonic() - started
-        if waited > 2 * FLOOD_STOP_TIMEOUT:
-            raise LabError(f"flood {flood.pid} does not stop, even when killed")
-        with suppress(ProcessLookupError):  # it may end between the check and the signal
-            os.kill(flood.pid, signal.SIGTERM if waited < FLOOD_STOP_TIMEOUT else signal.SIGKILL)
-        time.sleep(0.05)
+    stop_process(flood.pid, flood.start_ticks, FLOOD_STOP_TIMEOUT, "flood")
 
 
 def flood_origin(plan: LabPlan, target: Target) -> tuple[str, str]:
@@ -651,10 +773,9 @@ def start_flood(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    stat = _proc_stat(process.pid)
     state.floods = [f for f in state.floods if flood_running(f)]
     state.floods.append(
-        Flood(process.pid, stat[1] if stat else 0, target.name, time.time() + seconds)
+        Flood(process.pid, start_ticks(process.pid), target.name, time.time() + seconds)
     )
     return process
 
@@ -669,8 +790,10 @@ class TargetStatus:
     address: str
     namespace: str
     admin_up: bool | None  # None: its namespace or device is missing
-    rate: str | None  # from the kernel's tbf, in bit/s
+    rate: str | None  # from the kernel's tbf or htb, in bit/s
     loss: int | None
+    site_down: bool = False
+    protect: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -686,6 +809,9 @@ class LabStatus:
     monitor_address: str
     targets: tuple[TargetStatus, ...]
     floods: tuple[Flood, ...]
+    agents_running: int = 0
+    agents_planned: int = 0
+    owners: tuple[tuple[str, OwnerImpairment], ...] = ()
 
 
 def _link_flags(shell: Shell, namespace: str | None) -> dict[str, list[str]]:
@@ -699,11 +825,19 @@ def _rates(shell: Shell, namespace: str | None) -> dict[str, str]:
     if namespace is not None and not namespace_exists(namespace):
         return {}
     shown = json.loads(shell.run(tc(namespace, "-j", "qdisc", "show")) or "[]")
-    return {
+    rates = {
         str(q["dev"]): f"{int(q['options']['rate']) * 8}bit"
         for q in shown
         if q.get("kind") == "tbf" and q.get("root")
     }
+    for q in shown:
+        if q.get("kind") == "htb" and q.get("root"):
+            # iproute2 6.1 prints htb classes as text even with -j
+            text = shell.run(tc(namespace, "class", "show", "dev", q["dev"], "classid", "1:1"))
+            found = _HTB_RATE.search(text)
+            if found:
+                rates[str(q["dev"])] = f"{parse_rate(found[1])}bit"
+    return rates
 
 
 def _target_status(
@@ -721,6 +855,8 @@ def _target_status(
         None if device_flags is None else "UP" in device_flags,
         rates.get(target.carrier_side.device),
         impairment.loss if impairment else None,
+        bool(impairment and impairment.site_down),
+        tuple(impairment.protect) if impairment else (),
     )
 
 
@@ -752,6 +888,9 @@ def status(plan: LabPlan, store: StateStore, shell: Shell) -> LabStatus:
         str(plan.monitor.ip),
         targets,
         tuple(f for f in (state.floods if state else []) if flood_running(f)),
+        sum(a.running() for a in state.agents) if state else 0,
+        len(plan.agents),
+        tuple(sorted(state.owners.items())) if state else (),
     )
 
 

@@ -22,6 +22,13 @@ Shape, for lab network N and prefix P (see `plan_lab`):
 - hub and endpoints end with `unreachable N`: a downed link or endpoint
   leaves no route to loop on, and (with the netfilter rule `netns` adds) ICMP
   host unreachable comes back for every echo rather than silence.
+- every SNMP device of the inventory is served by an *agent* (one snmpd) in
+  its owner's namespace, at the device's address: a site device at a link's
+  address answers there; a device at an address of its own (a UPS on the
+  site LAN) gets it on the namespace's `lo`, and the lab routes it like a LAN
+  behind the site's first link: the upstream and the hub route the /32 over
+  that link's path, and a source rule sends its replies back by that link.
+  Devices of one namespace that share an address share one agent.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address
 from typing import Any, NoReturn
 
-from monitor.inventory import Inventory, Lab, Link
+from monitor.inventory import Device, Inventory, Lab, Link
 
 IFNAME_MAX = 15  # IFNAMSIZ - 1 (include/uapi/linux/if.h)
 PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]{0,10}")  # "{prefix}-mon" stays within IFNAME_MAX
@@ -46,6 +53,7 @@ LARGEST_LAB_PREFIXLEN = 23  # the network must hold more than its infra /24
 MAX_ENDPOINTS = 2 ** (TRANSIT_PREFIXLEN - INFRA_PREFIXLEN) - 1  # 63: /30 number 0 is the monitor's
 LINK_TABLE_BASE = 100
 LINK_RULE_PRIORITY_BASE = 1000
+DEVICE_RULE_PRIORITY_BASE = 1500  # source rules of device addresses behind a link
 MONITOR_SUFFIX = "mon"
 HUB_DEVICE_TO_MONITOR = "mon"
 ENDPOINT_DEVICE_TO_HUB = "hub"
@@ -209,6 +217,36 @@ Target = EndpointPlan | LinkPlan
 
 
 @dataclass(frozen=True, slots=True)
+class AgentPlan:
+    """One snmpd: the devices of one namespace that share one address.
+
+    `name` is unique in the lab and safe as a file name; `ports` are the
+    distinct UDP ports of its devices; `devices` their keys, in file order.
+    `own_address` says the address is the device's own (on `lo`), not a link's
+    or endpoint's.
+    """
+
+    name: str
+    namespace: str
+    owner: str
+    role: Role
+    address: IPv4Address
+    ports: tuple[int, ...]
+    devices: tuple[str, ...]
+    own_address: bool
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "owner": self.owner,
+            "address": str(self.address),
+            "ports": list(self.ports),
+            "devices": list(self.devices),
+            "own_address": self.own_address,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class LabPlan:
     prefix: str
     network: IPv4Network
@@ -223,6 +261,7 @@ class LabPlan:
     endpoints: tuple[EndpointPlan, ...]
     links: tuple[LinkPlan, ...]
     sites: tuple[tuple[str, str], ...]  # (site id, namespace), file order
+    agents: tuple[AgentPlan, ...] = ()
 
     @property
     def infra(self) -> IPv4Network:
@@ -270,6 +309,30 @@ class LabPlan:
             f"such as {listed} ({len(known)} in all)"
         )
 
+    def owners(self) -> tuple[str, ...]:
+        """Ids of the sites and endpoints, in the order of their namespaces."""
+        return tuple(ns.owner for ns in self.namespaces if ns.role is not Role.HUB)
+
+    def owner_namespace(self, owner: str) -> Namespace:
+        """The namespace of a site or endpoint, by its id."""
+        found = next((ns for ns in self.namespaces if ns.owner == owner and ns.owner), None)
+        if found is None:
+            known = self.owners()
+            listed = ", ".join(known[:6]) + (", …" if len(known) > 6 else "")
+            raise UnknownTargetError(
+                f"unknown site or endpoint {owner!r}: expected an id such as {listed} "
+                f"({len(known)} in all)"
+            )
+        return found
+
+    def agents_of(self, owner: str) -> tuple[AgentPlan, ...]:
+        """The agents in the namespace of this site or endpoint."""
+        namespace = self.owner_namespace(owner).name
+        return tuple(a for a in self.agents if a.namespace == namespace)
+
+    def agent(self, name: str) -> AgentPlan:
+        return next(a for a in self.agents if a.name == name)
+
     def neighbours_through(self, port: Port) -> tuple[Neighbour, ...]:
         """The permanent neighbours on this port: downing it flushed them too."""
         return tuple(n for n in self.neighbours if n.port == port)
@@ -298,6 +361,7 @@ class LabPlan:
             "endpoints": {e.id: _describe_endpoint(e) for e in self.endpoints},
             "links": {link.key: _describe_link(link) for link in self.links},
             "sites": dict(self.sites),
+            "agents": {a.name: a.describe() for a in self.agents},
         }
 
     def fingerprint(self) -> str:
@@ -419,6 +483,52 @@ def _check_addresses(inventory: Inventory, network: IPv4Network) -> list[str]:
     return problems
 
 
+def _address_owners(inventory: Inventory) -> dict[str, str]:
+    """Each endpoint and link address -> its namespace's owner, as `site x` or `endpoint x`."""
+    owners = {str(IPv4Address(e.address)): f"endpoint {e.id}" for e in inventory.endpoints}
+    for site in inventory.sites:
+        owners.update({str(IPv4Address(link.address)): f"site {site.id}" for link in site.links})
+    return owners
+
+
+def device_owner(device: Device) -> str:
+    return f"endpoint {device.endpoint}" if device.endpoint is not None else f"site {device.site}"
+
+
+def _check_device(device: Device, network: IPv4Network, owners: dict[str, str]) -> list[str]:
+    where = f"device {device.owner}/{device.id}"
+    problems = _check_address(where, device.address, network, {})
+    if problems:
+        return problems
+    owner = owners.setdefault(str(IPv4Address(device.address)), device_owner(device))
+    if owner != device_owner(device):
+        return [
+            f"{where}: address {device.address} belongs to {owner}; a device lives at an "
+            "address of its own site or endpoint, or at one no other namespace uses"
+        ]
+    return []
+
+
+def _check_devices(inventory: Inventory, network: IPv4Network) -> list[str]:
+    owners = _address_owners(inventory)
+    problems: list[str] = []
+    for site in inventory.sites:
+        if site.devices and not site.links:
+            problems.append(f"site {site.id}: has devices but no link to reach them by")
+    ups: dict[tuple[str, str], str] = {}
+    for device in inventory.devices():
+        problems += _check_device(device, network, owners)
+        shared = ups.get((device_owner(device), device.address)) if device.ups else None
+        if shared is not None:
+            problems.append(
+                f"device {device.owner}/{device.id}: a UPS at {device.address}, where UPS "
+                f"{shared} is already simulated (one agent serves both)"
+            )
+        elif device.ups:
+            ups[(device_owner(device), device.address)] = device.id
+    return problems
+
+
 def _check(inventory: Inventory, lab: Lab) -> list[str]:
     problems = _check_lab(lab)
     if len(inventory.endpoints) > MAX_ENDPOINTS:
@@ -428,6 +538,8 @@ def _check(inventory: Inventory, lab: Lab) -> list[str]:
         )
     if not problems:
         problems += _check_addresses(inventory, lab.network)
+    if not problems:
+        problems += _check_devices(inventory, lab.network)
     return problems
 
 
@@ -447,6 +559,10 @@ def plan_lab(inventory: Inventory) -> LabPlan:
         builder.add_endpoint(number, endpoint.id, IPv4Address(endpoint.address))
     for number, site in enumerate(inventory.sites):
         builder.add_site(number, site.id, site.links)
+    for site in inventory.sites:
+        builder.add_devices(Role.SITE, site.id, site.devices)
+    for endpoint in inventory.endpoints:
+        builder.add_devices(Role.ENDPOINT, endpoint.id, endpoint.devices)
     return builder.finish()
 
 
@@ -479,6 +595,8 @@ class _Builder:
         self.transits: dict[str, IPv4Address] = {}  # endpoint id -> its address on the transit
         self.links: list[LinkPlan] = []
         self.sites: list[tuple[str, str]] = []
+        self.agents: list[AgentPlan] = []
+        self.first_links: dict[str, LinkPlan] = {}  # site namespace -> its first link
         self._add_monitor()
 
     def _add_veth(self, left: Port, right: Port) -> None:
@@ -568,19 +686,69 @@ class _Builder:
                 Route(self.hub_ns, host, device=upstream.carrier_side.device, via=via)
             )
         self.rules.append(Rule(site_ns, address, table, LINK_RULE_PRIORITY_BASE + j))
-        self.links.append(
-            LinkPlan(
-                link.key,
-                link.site,
-                address,
-                link.upstream,
-                upstream_ns,
-                gateway,
-                table,
-                carrier_side,
-                site_side,
-            )
+        link_plan = LinkPlan(
+            link.key,
+            link.site,
+            address,
+            link.upstream,
+            upstream_ns,
+            gateway,
+            table,
+            carrier_side,
+            site_side,
         )
+        self.links.append(link_plan)
+        self.first_links.setdefault(site_ns, link_plan)
+
+    def _namespace_addresses(self, namespace: str) -> set[IPv4Address]:
+        return {a.interface.ip for a in self.addresses if a.port.namespace == namespace}
+
+    def add_devices(self, role: Role, owner: str, devices: tuple[Device, ...]) -> None:
+        """One agent per address of these devices, in the owner's namespace."""
+        namespace = next(n.name for n in self.namespaces if n.role is role and n.owner == owner)
+        by_address: dict[IPv4Address, list[Device]] = {}
+        for device in devices:
+            by_address.setdefault(IPv4Address(device.address), []).append(device)
+        for address, sharing in by_address.items():
+            own = address not in self._namespace_addresses(namespace)
+            if own:
+                self._add_device_address(role, owner, namespace, address)
+            self.agents.append(
+                AgentPlan(
+                    name=f"{namespace}-{address}",
+                    namespace=namespace,
+                    owner=owner,
+                    role=role,
+                    address=address,
+                    ports=tuple(dict.fromkeys(d.port for d in sharing)),
+                    devices=tuple(d.key for d in sharing),
+                    own_address=own,
+                )
+            )
+
+    def _add_device_address(
+        self, role: Role, owner: str, namespace: str, address: IPv4Address
+    ) -> None:
+        """An address of a device's own on `lo`: behind the endpoint, or the site's first link."""
+        self.addresses.append(Address(Port(namespace, "lo"), IPv4Interface((address, 32))))
+        host = f"{address}/32"
+        if role is Role.ENDPOINT:
+            endpoint = self.endpoints[owner]
+            via = self.transits[owner]
+            self.routes.append(
+                Route(self.hub_ns, host, device=endpoint.carrier_side.device, via=via)
+            )
+            return
+        first = self.first_links[namespace]
+        self.routes.append(Route(first.upstream_namespace, host, device=first.carrier_side.device))
+        if first.upstream is not None:
+            endpoint = self.endpoints[first.upstream]
+            via = self.transits[first.upstream]
+            self.routes.append(
+                Route(self.hub_ns, host, device=endpoint.carrier_side.device, via=via)
+            )
+        priority = DEVICE_RULE_PRIORITY_BASE + sum(r.namespace == namespace for r in self.rules)
+        self.rules.append(Rule(namespace, address, first.table, priority))
 
     def finish(self) -> LabPlan:
         network = str(self.lab.network)
@@ -601,4 +769,5 @@ class _Builder:
             endpoints=tuple(self.endpoints.values()),
             links=tuple(self.links),
             sites=tuple(self.sites),
+            agents=tuple(self.agents),
         )

@@ -19,9 +19,11 @@ from monitor.inventory import (
     Calendar,
     Carrier,
     Endpoint,
+    EndpointKind,
     Inventory,
     Lab,
     Link,
+    LinkKind,
     Plan,
     ProbeSettings,
     Site,
@@ -48,7 +50,7 @@ DAY = datetime(2027, 6, 3, tzinfo=UTC)
 
 def link(site: str, ident: str, address: str, upstream: str | None) -> Link:
     carrier = "vnpt" if "vnpt" in ident else "viettel"
-    return Link(ident, site, carrier, "fibre", address, upstream, None, Thresholds())
+    return Link(ident, site, carrier, LinkKind.FIBRE, address, upstream, None, Thresholds())
 
 
 def inventory(
@@ -58,8 +60,8 @@ def inventory(
 ) -> Inventory:
     if endpoints is None:
         endpoints = (
-            Endpoint("vt-core", "viettel", "core", "10.79.0.1"),
-            Endpoint("vnpt-gw", "vnpt", "gateway", "10.79.0.2"),
+            Endpoint("vt-core", "viettel", EndpointKind.CORE, "10.79.0.1"),
+            Endpoint("vnpt-gw", "vnpt", EndpointKind.GATEWAY, "10.79.0.2"),
         )
     if sites is None:
         sites = (
@@ -192,7 +194,7 @@ def test_the_fingerprint_follows_the_inventory(plan: LabPlan) -> None:
 
 def test_it_refuses_more_endpoints_than_the_infra_block_holds() -> None:
     many = tuple(
-        Endpoint(f"e{i}", "viettel", "core", f"10.79.{i // 200}.{i % 200 + 1}")
+        Endpoint(f"e{i}", "viettel", EndpointKind.CORE, f"10.79.{i // 200}.{i % 200 + 1}")
         for i in range(MAX_ENDPOINTS + 1)
     )
     with pytest.raises(LabPlanError, match=r"64 endpoints: .* at most 63 .* 10\.79\.255\.0/24"):
@@ -314,7 +316,7 @@ def test_the_guard_reports_routes_that_overlap_the_lab(tmp_path: Path) -> None:
 def test_targets_in_lab_are_those_inside_its_network() -> None:
     sites = (Site("a", "A", "Cao Lộc", None, 1, (link("a", "vt", "10.79.1.1", "vt-core"),)),)
     mixed = inventory(
-        endpoints=(Endpoint("vt-core", "viettel", "dns", "dns.example"),), sites=sites
+        endpoints=(Endpoint("vt-core", "viettel", EndpointKind.DNS, "dns.example"),), sites=sites
     )
     assert [t.key for t in guard.targets_in_lab(mixed)] == ["link:a/vt"]
     assert guard.targets_in_lab(inventory(lab=None)) == ()
