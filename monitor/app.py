@@ -18,17 +18,21 @@ from datetime import UTC, datetime
 from ipaddress import ip_address
 from typing import Any
 
+from probes.snmp import SnmpProber
+
 from monitor.clock import Clock, SystemClock
 from monitor.evaluate import Evaluator
 from monitor.http import HttpServer, health_handler, metrics_handler
-from monitor.inventory import Inventory, Lab, Target
+from monitor.inventory import Device, Inventory, Lab, Target
 from monitor.lab.guard import lab_route_present, targets_in_lab
 from monitor.metrics import Metrics, StoreFigures, View
 from monitor.pipeline import Pipeline
-from monitor.scheduler import ProbeScheduler
+from monitor.polls import DevicePipeline
+from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
 from monitor.storage import Store
 from probes.icmp import IcmpObservation, IcmpProber
 from probes.pinger import SocketMode
+from probes.snmpdata import PollFailure, SnmpObservation
 
 log = logging.getLogger("examnet")
 
@@ -73,9 +77,9 @@ class LabGuard:
         self._checked_at = float("-inf")
         self._present = True
 
-    def blocks(self, target: Target) -> bool:
+    def blocks(self, address: str) -> bool:
         lab = self._lab
-        if lab is None or ip_address(target.address) not in lab.network:
+        if lab is None or ip_address(address) not in lab.network:
             return False
         now = self._clock.monotonic()
         if now - self._checked_at >= GUARD_RECHECK:
@@ -90,6 +94,9 @@ class LabGuard:
         return not self._present
 
 
+LAB_DOWN = "the lab is down and its addresses would leave this machine"
+
+
 def _blocked_round(target: Target) -> IcmpObservation:
     return IcmpObservation(
         target=target.key,
@@ -97,7 +104,19 @@ def _blocked_round(target: Target) -> IcmpObservation:
         started_at=datetime.now(UTC),
         duration=0.0,
         echoes=(),
-        error="not probed: the lab is down and its addresses would leave this machine",
+        error=f"not probed: {LAB_DOWN}",
+    )
+
+
+def _blocked_poll(device: Device) -> SnmpObservation:
+    return SnmpObservation(
+        device=device.key,
+        address=device.address,
+        started_at=datetime.now(UTC),
+        duration=0.0,
+        received_at=time.monotonic(),
+        error=f"not polled: {LAB_DOWN}",
+        failure=PollFailure.INTERNAL,
     )
 
 
@@ -120,12 +139,20 @@ class Monitor:
         self._heartbeat = time.monotonic()
         self._started = False
         self.metrics = Metrics(view=self.view)
+        self.snmp = SnmpProber(max_concurrency=inventory.snmp.max_concurrency)
         self.store.upgrade()
-        self.store.register_targets(inventory.targets())
+        devices = tuple(inventory.devices())
+        self.store.register_targets([*inventory.targets(), *(d.as_target() for d in devices)])
         self.evaluator = Evaluator(inventory, self.store.latest_states())
         self.pipeline = Pipeline(inventory, self.store, self.metrics, self.evaluator)
+        self.devices = DevicePipeline(
+            inventory, self.store, self.metrics, self.evaluator, self.pipeline.record
+        )
+        schedules: list[Schedule] = [icmp_schedule(inventory, self.run_round)]
+        if devices:
+            schedules.append(snmp_schedule(inventory, self.run_poll))
         self.scheduler = ProbeScheduler(
-            inventory, self.run_round, self.metrics, clock, on_replan=self.pipeline.reassess_sites
+            inventory, schedules, self.metrics, clock, on_replan=self.pipeline.reassess_sites
         )
         self.http = HttpServer(
             options.listen,
@@ -136,11 +163,18 @@ class Monitor:
         )
 
     async def run_round(self, target: Target) -> None:
-        if self.guard.blocks(target):
+        if self.guard.blocks(target.address):
             observation = _blocked_round(target)
         else:
             observation = await self.prober.probe(target, self.inventory.probe)
         self.pipeline.handle(target, observation)
+
+    async def run_poll(self, device: Device) -> None:
+        if self.guard.blocks(device.address):
+            observation = _blocked_poll(device)
+        else:
+            observation = await self.snmp.probe(device)
+        self.devices.handle(device, observation)
 
     def view(self) -> View:
         s = self.store.stats
@@ -151,7 +185,9 @@ class Monitor:
             sites=self.pipeline.site_snapshots(),
             store=StoreFigures(s.queued, s.written_total, s.dropped_total, s.write_errors_total),
             pinger=self.prober.pinger.stats,
-            interval=self.scheduler.interval,
+            interval=self.scheduler.interval("icmp"),
+            devices=list(self.devices.snapshots.values()),
+            device_troubles={key: self.snmp.counts(key) for key in self.devices.snapshots},
         )
 
     def health(self) -> tuple[bool, Mapping[str, Any]]:
@@ -186,6 +222,7 @@ class Monitor:
             self._started = False
             await self.scheduler.stop(grace=self.inventory.probe.round_budget + 1.0)
             await self.prober.aclose()
+            await self.snmp.aclose()
             beat.cancel()
             unwritten = await asyncio.to_thread(self.store.close, _FLUSH_TIMEOUT)
             self.http.stop()

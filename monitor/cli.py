@@ -7,14 +7,14 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import config
 from monitor.http import DEFAULT_LISTEN, parse_listen
-from monitor.inventory import Inventory
 from monitor.lab import cli as lab_cli
+from monitor.lab.environment import lab_environment
 from monitor.storage import cli as storage_cli
 from monitor.storage import database_url
 from probes.pinger import SocketMode
@@ -26,8 +26,6 @@ EXIT_CONFIG = 2
 DEFAULT_CONFIG = Path("sites.toml")
 
 if TYPE_CHECKING:
-    from monitor import app
-
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 log = logging.getLogger("examnet")
@@ -39,12 +37,35 @@ def _add_check(sub: Subparsers) -> None:
     p.set_defaults(func=_run_check)
 
 
+def environment(path: Path) -> dict[str, str]:
+    """The process environment, plus the lab-only secrets of a lab that is up.
+
+    `examnet lab up` generates values for the variables a lab file uses and
+    the environment does not set; variables set in the environment win.
+    """
+    prefix = config.lab_prefix_of(path)
+    if prefix is None:
+        return dict(os.environ)
+    return {**lab_environment(prefix), **os.environ}
+
+
+def _config_error(exc: config.ConfigError, path: Path) -> int:
+    print(exc, file=sys.stderr)
+    missing = any("environment variable" in p.message for p in exc.problems)
+    if missing and config.lab_prefix_of(path) is not None:
+        print(
+            f"hint: {path} describes a lab; examnet lab up generates lab-only values for "
+            "the variables the environment does not set (or run with --lab)",
+            file=sys.stderr,
+        )
+    return EXIT_CONFIG
+
+
 def _run_check(args: argparse.Namespace) -> int:
     try:
-        inventory = config.load_inventory(args.file, os.environ)
+        inventory = config.load_inventory(args.file, environment(args.file))
     except config.ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_CONFIG
+        return _config_error(exc, args.file)
     print(config.summarize(inventory))
     return EXIT_OK
 
@@ -83,14 +104,26 @@ def _add_run(sub: Subparsers) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> int:
+    if not args.lab:
+        return _run_loaded(args)
+    # the lab first: it generates the secrets the file's devices need
+    up = lab_cli.main(["up", "--config", str(args.config)])
+    if up != EXIT_OK:
+        return up
+    try:
+        return _run_loaded(args)
+    finally:
+        lab_cli.main(["down", "--config", str(args.config)])
+
+
+def _run_loaded(args: argparse.Namespace) -> int:
     from monitor import app  # noqa: PLC0415 - `check` need not load the monitor
 
     try:
-        inventory = config.load_inventory(args.config, os.environ)
+        inventory = config.load_inventory(args.config, environment(args.config))
         listen = parse_listen(args.listen)
     except config.ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_CONFIG
+        return _config_error(exc, args.config)
     except ValueError as exc:
         print(f"--listen: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -102,30 +135,12 @@ def _run_run(args: argparse.Namespace) -> int:
         socket_mode=SocketMode(args.socket_mode),
         max_rate=args.max_rate,
     )
-    if args.lab:
-        return _with_lab(args.config, lambda: _run_monitor(inventory, options))
-    return _run_monitor(inventory, options)
-
-
-def _run_monitor(inventory: Inventory, options: app.RunOptions) -> int:
-    from monitor import app  # noqa: PLC0415 - loaded only to run
-
     try:
         app.check_lab_guard(inventory)
     except app.LabDownError as exc:
         print(f"examnet run: refusing to start: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     return asyncio.run(app.run(inventory, options))
-
-
-def _with_lab(path: Path, body: Callable[[], int]) -> int:
-    up = lab_cli.main(["up", "--config", str(path)])
-    if up != EXIT_OK:
-        return up
-    try:
-        return body()
-    finally:
-        lab_cli.main(["down", "--config", str(path)])
 
 
 def _add_status(sub: Subparsers) -> None:
@@ -140,10 +155,9 @@ def _run_status(args: argparse.Namespace) -> int:
     from monitor import status  # noqa: PLC0415 - loaded only for status
 
     try:
-        inventory = config.load_inventory(args.config, os.environ)
+        inventory = config.load_inventory(args.config, environment(args.config))
     except config.ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_CONFIG
+        return _config_error(exc, args.config)
     try:
         print(status.render(inventory, database_url(args.db, os.environ), as_json=args.json))
     except status.StatusError as exc:

@@ -13,22 +13,37 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from monitor.counters import InterfaceRates
 from monitor.figures import RoundFigures
 from monitor.inventory import Inventory, Site, Target, Thresholds
 from monitor.records import StateChange, SubjectKind
+from monitor.snmp_judge import (
+    DeviceState,
+    DeviceStatus,
+    InterfaceState,
+    PowerStatus,
+    PowerVerdict,
+    judge_device,
+    judge_interface,
+)
 
 
 class TargetStatus(StrEnum):
     UNKNOWN = "unknown"  # no verdict yet, or the rounds could not run
     UP = "up"
     DOWN = "down"
+    CONGESTED = "congested"  # up, but its interface has been near capacity (R3 at risk)
 
 
 class SiteStatus(StrEnum):
     UNKNOWN = "unknown"
     OK = "ok"
+    DEGRADED = "degraded"  # enough carriers, but a link is congested (R3 at risk)
     LOST_REDUNDANCY = "lost_redundancy"  # fewer carriers up than min_carriers (R1 at risk)
     ISOLATED = "isolated"  # no link up at all (R1 violated)
+
+
+_WORKING = (TargetStatus.UP, TargetStatus.CONGESTED)  # a congested link still carries traffic
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +132,7 @@ def judge_site(
     """
     links = [link for link in site.links if link.active is None or link.active.contains(moment)]
     status_of = {link.id: statuses.get(f"link:{link.key}", TargetStatus.UNKNOWN) for link in links}
-    up = [link for link in links if status_of[link.id] is TargetStatus.UP]
+    up = [link for link in links if status_of[link.id] in _WORKING]
     carriers = tuple(sorted({link.carrier for link in up}))
     down = [link.id for link in links if status_of[link.id] is TargetStatus.DOWN]
     if not up and links and len(down) == len(links):
@@ -132,6 +147,10 @@ def judge_site(
             f"({', '.join(carriers)}); down: {', '.join(down) or 'none'}"
         )
         return SiteVerdict(SiteStatus.LOST_REDUNDANCY, len(up), carriers, reason)
+    congested = [link.id for link in links if status_of[link.id] is TargetStatus.CONGESTED]
+    if congested:
+        reason = f"congested: {', '.join(congested)}; {len(carriers)} carriers up"
+        return SiteVerdict(SiteStatus.DEGRADED, len(up), carriers, reason)
     return SiteVerdict(SiteStatus.OK, len(up), carriers, f"{len(carriers)} carriers up")
 
 
@@ -141,45 +160,140 @@ def commonest_loss_reason(reasons: list[str | None]) -> str | None:
 
 
 class Evaluator:
-    """Holds the current states; every call returns the changes it caused."""
+    """Holds the current states; every call returns the changes it caused.
+
+    A link's reported state combines its ping target and, when it names one,
+    its SNMP interface: an interface that is down makes the link DOWN even if
+    something still answers ping; sustained utilisation makes it CONGESTED.
+    """
 
     def __init__(
         self, inventory: Inventory, initial: Mapping[tuple[str, str], str] | None = None
     ) -> None:
         self.inventory = inventory
         self._sites = {site.id: site for site in inventory.sites}
-        self.targets: dict[str, TargetState] = {}
+        self.targets: dict[str, TargetState] = {}  # ping judgement
+        self.interfaces: dict[str, InterfaceState] = {}  # by link target key
+        self.reported: dict[str, TargetStatus] = {}  # what was last recorded
+        self._ping_reason: dict[str, str] = {}
         self.sites: dict[str, SiteVerdict] = {}
+        self.devices: dict[str, DeviceState] = {}
+        self.power: dict[str, PowerVerdict] = {}
         for (kind, subject), status in (initial or {}).items():
             self._restore(kind, subject, status)
 
     def _restore(self, kind: str, subject: str, status: str) -> None:
         # After a restart the last stored state stands until rounds confirm or
         # change it, so a restart neither repeats nor loses a transition.
-        if kind == SubjectKind.TARGET and status in TargetStatus.__members__.values():
-            self.targets[subject] = TargetState(TargetStatus(status))
+        if kind == SubjectKind.TARGET and status in _values(TargetStatus):
+            reported = TargetStatus(status)
+            ping = TargetStatus.UP if reported is TargetStatus.CONGESTED else reported
+            self.targets[subject] = TargetState(ping)
+            self.reported[subject] = reported
+            if reported is TargetStatus.CONGESTED:
+                self.interfaces[subject] = InterfaceState(oper_up=True, congested=True)
         elif kind == SubjectKind.SITE and subject in self._sites:
             self.sites[subject] = SiteVerdict(SiteStatus(status), 0, (), "restored")
+        elif kind == SubjectKind.DEVICE and status in _values(DeviceStatus):
+            self.devices[subject] = DeviceState(DeviceStatus(status))
+        elif kind == SubjectKind.POWER and status in _values(PowerStatus):
+            self.power[subject] = PowerVerdict(PowerStatus(status), "restored")
 
     def status(self, target: str) -> TargetStatus:
-        return self.targets.get(target, TargetState()).status
+        return self.reported.get(target, TargetStatus.UNKNOWN)
 
     def observe(self, target: Target, outcome: RoundOutcome, at: datetime) -> list[StateChange]:
+        """A ping round of a link or endpoint."""
         state = self.targets.get(target.key, TargetState())
         new, transition = judge_round(state, outcome, target.thresholds)
         self.targets[target.key] = new
-        if transition is None:
+        if transition is not None:
+            self._ping_reason[target.key] = transition.reason
+        return self._report(target, at, _round_figures(outcome.figures))
+
+    def observe_interface(
+        self, target: Target, rates: InterfaceRates, start: datetime, end: datetime
+    ) -> list[StateChange]:
+        """An SNMP interval of the interface that carries a link."""
+        state = self.interfaces.get(target.key, InterfaceState())
+        self.interfaces[target.key] = judge_interface(state, rates, start, end, target.thresholds)
+        return self._report(target, end, _interface_figures(rates))
+
+    def _link_status(self, key: str) -> tuple[TargetStatus, str]:
+        ping = self.targets.get(key, TargetState()).status
+        ping_reason = self._ping_reason.get(key, "no verdict yet")
+        iface = self.interfaces.get(key)
+        if iface is not None and iface.oper_up is False:
+            return TargetStatus.DOWN, f"interface {iface.name} is down (ifOperStatus)"
+        if ping is TargetStatus.DOWN or iface is None:
+            return ping, ping_reason
+        if iface.congested:
+            return TargetStatus.CONGESTED, (
+                f"interface {iface.name} near capacity: utilisation "
+                f"{iface.utilisation or 0:.0%}, sustained"
+            )
+        if self.reported.get(key) is TargetStatus.CONGESTED:
+            return ping, f"interface {iface.name} back under its threshold"
+        if self.reported.get(key) is TargetStatus.DOWN and ping is TargetStatus.UP:
+            return ping, f"interface {iface.name} is up; {ping_reason}"
+        return ping, ping_reason
+
+    def _report(self, target: Target, at: datetime, figures: Figures) -> list[StateChange]:
+        status, reason = self._link_status(target.key)
+        previous = self.reported.get(target.key, TargetStatus.UNKNOWN)
+        if status is previous:
             return []
-        changes = [_change(SubjectKind.TARGET, target.key, at, transition, outcome.figures)]
+        self.reported[target.key] = status
+        transition = Transition(previous, status, reason)
+        changes = [_change(SubjectKind.TARGET, target.key, at, transition, figures)]
         if target.site is not None:
             changes += self.reassess_site(target.site, at)
         return changes
 
+    def observe_device(
+        self,
+        device: str,
+        error: str | None,
+        at: datetime,
+        *,
+        timed_out: bool,
+        down_after: int,
+        note: str = "",
+    ) -> list[StateChange]:
+        """A poll of an SNMP agent: answered, or why not (`note` adds context)."""
+        state = self.devices.get(device, DeviceState())
+        new = judge_device(state, error, timed_out, down_after)
+        self.devices[device] = new
+        if new.status is state.status:
+            return []
+        reason = "answers" if error is None else f"{new.failed_polls} polls failed: {error}{note}"
+        transition = Transition(state.status, new.status, reason)
+        return [
+            _change(SubjectKind.DEVICE, device, at, transition, {"failed_polls": new.failed_polls})
+        ]
+
+    def observe_power(self, owner: str, verdict: PowerVerdict, at: datetime) -> list[StateChange]:
+        """A UPS reading for a site or an endpoint."""
+        previous = self.power.get(owner)
+        self.power[owner] = verdict
+        before = previous.status if previous is not None else PowerStatus.UNKNOWN
+        if before is verdict.status:
+            return []
+        transition = Transition(before, verdict.status, verdict.reason)
+        return [
+            _change(
+                SubjectKind.POWER,
+                owner,
+                at,
+                transition,
+                {"minutes_remaining": verdict.minutes_remaining},
+            )
+        ]
+
     def reassess_site(self, site_id: str, at: datetime) -> list[StateChange]:
-        statuses = {key: state.status for key, state in self.targets.items()}
         previous = self.sites.get(site_id)
         settled = previous is not None and previous.status is not SiteStatus.UNKNOWN
-        verdict = judge_site(self._sites[site_id], statuses, at, settled=settled)
+        verdict = judge_site(self._sites[site_id], self.reported, at, settled=settled)
         self.sites[site_id] = verdict
         if previous is not None and previous.status is verdict.status:
             return []
@@ -187,30 +301,42 @@ class Evaluator:
         if previous is None and verdict.status is SiteStatus.UNKNOWN:
             return []
         transition = Transition(before, verdict.status, verdict.reason)
-        figures: dict[str, float | int | str | None] = {
+        figures: Figures = {
             "links_up": verdict.links_up,
             "carriers_up": len(verdict.carriers_up),
         }
-        return [_change(SubjectKind.SITE, site_id, at, transition, extra=figures)]
+        return [_change(SubjectKind.SITE, site_id, at, transition, figures)]
+
+
+Figures = dict[str, float | int | str | None]
+
+
+def _values(kind: type[StrEnum]) -> set[str]:
+    return {member.value for member in kind}
+
+
+def _round_figures(figures: RoundFigures) -> Figures:
+    return {
+        "sent": figures.sent,
+        "received": figures.received,
+        "loss": figures.loss,
+        "rtt_avg_ms": None if figures.rtt_avg is None else round(figures.rtt_avg * 1000, 3),
+    }
+
+
+def _interface_figures(rates: InterfaceRates) -> Figures:
+    util = rates.utilisation
+    return {
+        "interface": rates.configured,
+        "utilisation": None if util is None else round(util, 4),
+        "in_bps": rates.in_bps,
+        "out_bps": rates.out_bps,
+    }
 
 
 def _change(
-    kind: SubjectKind,
-    subject: str,
-    at: datetime,
-    transition: Transition,
-    figures: RoundFigures | None = None,
-    *,
-    extra: dict[str, float | int | str | None] | None = None,
+    kind: SubjectKind, subject: str, at: datetime, transition: Transition, figures: Figures
 ) -> StateChange:
-    data: dict[str, float | int | str | None] = dict(extra or {})
-    if figures is not None:
-        data.update(
-            sent=figures.sent,
-            received=figures.received,
-            loss=figures.loss,
-            rtt_avg_ms=None if figures.rtt_avg is None else round(figures.rtt_avg * 1000, 3),
-        )
     return StateChange(
         subject_kind=kind,
         subject=subject,
@@ -218,5 +344,5 @@ def _change(
         previous=str(transition.previous),
         state=str(transition.status),
         reason=transition.reason,
-        figures=data,
+        figures=figures,
     )

@@ -8,8 +8,8 @@ scrape never mixes two rounds. The contract is in docs/metrics.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -22,9 +22,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from monitor.calendar import phase_at, session_at
+from monitor.device_metrics import device_families
 from monitor.evaluate import SiteStatus, TargetStatus
 from monitor.inventory import Inventory, Phase
-from monitor.snapshot import RTT_BUCKETS, SiteSnapshot, TargetSnapshot
+from monitor.snapshot import RTT_BUCKETS, DeviceSnapshot, SiteSnapshot, TargetSnapshot
 from probes.pinger import PingerStats
 
 TARGET_LABELS = ("target", "kind", "site", "carrier", "link")
@@ -51,6 +52,8 @@ class View:
     store: StoreFigures | None
     pinger: PingerStats | None
     interval: float
+    devices: Sequence[DeviceSnapshot] = ()
+    device_troubles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 class Metrics:
@@ -83,6 +86,18 @@ class Metrics:
             registry=r,
         )
         self.up = Gauge("examnet_up", "1 while the monitor runs its schedule.", registry=r)
+        self.polls = Counter(
+            "examnet_snmp_polls",
+            "SNMP polls, by result (answered, or the failure kind).",
+            ["result"],
+            registry=r,
+        )
+        self.poll_duration = Histogram(
+            "examnet_snmp_poll_duration_seconds",
+            "Wall time of one SNMP poll of a device.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
         if view is not None:
             r.register(_StateCollector(view))
 
@@ -100,6 +115,7 @@ class _StateCollector(Collector):
         yield from _target_families(view)
         yield from _site_families(view)
         yield from _calendar_families(view)
+        yield from device_families(view)
         yield from _store_families(view.store)
         yield from _pinger_families(view.pinger)
         interval = GaugeMetricFamily(

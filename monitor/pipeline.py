@@ -20,7 +20,18 @@ from probes.icmp import IcmpObservation
 
 log = logging.getLogger("examnet.state")
 
-_BAD_STATES = {"down", "isolated", "lost_redundancy", "unknown"}
+_BAD_STATES = {
+    "down",
+    "isolated",
+    "lost_redundancy",
+    "unknown",
+    "congested",
+    "degraded",
+    "no_answer",
+    "refused",
+    "on_battery",
+    "power_low",
+}
 
 
 class RowSink(Protocol):
@@ -100,9 +111,13 @@ class Pipeline:
             log.log(level, "%s", self.describe(change))
 
     def describe(self, change: StateChange) -> str:
-        if change.subject_kind is SubjectKind.SITE:
-            name = self._names.get(change.subject, change.subject)
-            what = f"site {change.subject} ({name})"
+        kind = change.subject_kind
+        if kind is SubjectKind.SITE:
+            what = f"site {change.subject} ({self._names.get(change.subject, change.subject)})"
+        elif kind is SubjectKind.POWER:
+            what = f"power at {self._names.get(change.subject, change.subject)}"
+        elif kind is SubjectKind.DEVICE:
+            what = f"SNMP agent {change.subject}"
         else:
             target = self.targets[change.subject].target
             where = f"at {self._names.get(target.site, target.site)}" if target.site else ""

@@ -14,6 +14,8 @@ from enum import StrEnum
 class SubjectKind(StrEnum):
     TARGET = "target"
     SITE = "site"
+    DEVICE = "device"  # an SNMP agent: reachable, or why not
+    POWER = "power"  # a site's or endpoint's power, from its UPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +47,70 @@ class StateChange:
     state: str
     reason: str
     figures: dict[str, float | int | str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """One SNMP poll of one device: how it went, not what it read."""
+
+    device: str
+    started_at: datetime
+    duration_ms: float
+    requests: int
+    problems: int  # values that could not be read in an otherwise good answer
+    failure: str | None = None  # PollFailure, when nothing was read
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceSample:
+    """One interval of one watched interface: status and rates, not raw counters."""
+
+    device: str
+    started_at: datetime
+    interface: str  # as sites.toml names it
+    if_index: int
+    link: str | None  # the link it carries, "site/link"
+    oper_status: int | None
+    in_bps: float | None = None
+    out_bps: float | None = None
+    utilisation_in: float | None = None
+    utilisation_out: float | None = None
+    errors_per_s: float | None = None
+    discards_per_s: float | None = None
+    no_rate: str | None = None  # why the interval has no rate
+
+
+@dataclass(frozen=True, slots=True)
+class PowerSample:
+    """A UPS reading (RFC 1628)."""
+
+    device: str
+    started_at: datetime
+    on_battery: bool | None
+    output_source: int | None = None
+    battery_status: int | None = None
+    minutes_remaining: int | None = None
+    charge_percent: int | None = None
+    input_voltage: float | None = None
+    seconds_on_battery: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceValue:
+    """A custom OID's value."""
+
+    device: str
+    started_at: datetime
+    name: str
+    value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """Something that happened to a device: a reboot, a counter discontinuity."""
+
+    device: str
+    at: datetime
+    kind: str
+    detail: str

@@ -1,4 +1,4 @@
-"""When rounds run: APScheduler jobs whose cadence follows the exam calendar.
+"""When rounds and polls run: APScheduler jobs whose cadence follows the exam calendar.
 
 Targets are spread over the interval: a stable hash of the target key picks
 a one-second slot (one interval job per slot) and an offset inside it, so
@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -28,9 +29,9 @@ from apscheduler.events import (
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.calendar import active_targets, interval_at, next_change_after
+from monitor.calendar import active_targets, interval_at, next_change_after, session_at
 from monitor.clock import Clock
-from monitor.inventory import Inventory, Target
+from monitor.inventory import Device, Inventory
 from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -41,64 +42,102 @@ _PLAN_JOB = "plan"
 _RESYNC_JOB = "resync"
 
 
+class Scheduled(Protocol):
+    """Anything run on a schedule: a target (ping) or a device (SNMP)."""
+
+    @property
+    def key(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The schedule for a stretch of the calendar."""
+    """The schedule of one kind of work for a stretch of the calendar."""
 
     interval: float
-    slots: dict[int, tuple[Target, ...]]
+    slots: dict[int, tuple[Any, ...]]
 
     @property
     def signature(self) -> tuple[float, tuple[tuple[int, tuple[str, ...]], ...]]:
         return self.interval, tuple(
-            (slot, tuple(t.key for t in targets)) for slot, targets in sorted(self.slots.items())
+            (slot, tuple(item.key for item in items)) for slot, items in sorted(self.slots.items())
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """One kind of work: what is due at a moment, how often, and how to run one."""
+
+    name: str  # "icmp", "snmp": prefixes job ids and log lines
+    items_at: Callable[[datetime], Sequence[Scheduled]]
+    interval_at: Callable[[datetime], float]
+    run: Callable[[Any], Awaitable[None]]
+    noun: str = "targets"
 
 
 def _spread(key: str) -> int:
     return zlib.crc32(key.encode())
 
 
-def offset_in_slot(target: Target) -> float:
-    """A stable delay inside the slot, so one slot's targets do not start together."""
-    return (_spread(target.key) >> 16) / 0x10000 * SLOT * 0.9
+def offset_in_slot(item: Scheduled) -> float:
+    """A stable delay inside the slot, so one slot's items do not start together."""
+    return (_spread(item.key) >> 16) / 0x10000 * SLOT * 0.9
+
+
+def plan(items: Sequence[Scheduled], interval: float) -> Plan:
+    """Pure: which items run in which slot of the interval."""
+    count = max(1, int(interval // SLOT))
+    slots: dict[int, list[Scheduled]] = {}
+    for item in items:
+        slots.setdefault(_spread(item.key) % count, []).append(item)
+    return Plan(interval, {slot: tuple(found) for slot, found in slots.items()})
 
 
 def plan_at(inventory: Inventory, moment: datetime) -> Plan:
-    """Pure: which targets run in which slot, and how often, at this moment."""
-    interval = interval_at(inventory, moment)
-    count = max(1, int(interval // SLOT))
-    slots: dict[int, list[Target]] = {}
-    for target in active_targets(inventory, moment):
-        slot = _spread(target.key) % count
-        slots.setdefault(slot, []).append(target)
-    return Plan(interval, {slot: tuple(ts) for slot, ts in slots.items()})
+    """The ping plan at this moment (the targets active now, at the calendar's cadence)."""
+    return plan(active_targets(inventory, moment), interval_at(inventory, moment))
 
 
-RunRound = Callable[[Target], Awaitable[None]]
+def icmp_schedule(inventory: Inventory, run: Callable[[Any], Awaitable[None]]) -> Schedule:
+    return Schedule(
+        "icmp", lambda m: active_targets(inventory, m), lambda m: interval_at(inventory, m), run
+    )
+
+
+def snmp_schedule(inventory: Inventory, run: Callable[[Any], Awaitable[None]]) -> Schedule:
+    def interval(moment: datetime) -> float:
+        settings = inventory.snmp
+        running = session_at(inventory.calendar, moment) is not None
+        return settings.session_interval if running else settings.interval
+
+    devices: tuple[Device, ...] = tuple(inventory.devices())
+    return Schedule("snmp", lambda _m: devices, interval, run, noun="devices")
 
 
 class ProbeScheduler:
+    """Runs every schedule on one APScheduler; re-plans them at calendar boundaries."""
+
     def __init__(
         self,
         inventory: Inventory,
-        run_round: RunRound,
+        schedules: Sequence[Schedule],
         metrics: Metrics,
         clock: Clock,
         on_replan: Callable[[datetime], None] | None = None,
     ) -> None:
         self.inventory = inventory
-        self._run_round = run_round
+        self._schedules = {s.name: s for s in schedules}
         self._metrics = metrics
         self._clock = clock
         self._on_replan = on_replan
         self._scheduler: AsyncIOScheduler | None = None
-        self._plan: Plan | None = None
+        self._plans: dict[str, Plan] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
 
-    @property
-    def interval(self) -> float:
-        return self._plan.interval if self._plan else interval_at(self.inventory, self._clock.now())
+    def interval(self, name: str = "icmp") -> float:
+        current = self._plans.get(name)
+        if current is not None:
+            return current.interval
+        return self._schedules[name].interval_at(self._clock.now())
 
     def start(self) -> None:
         """Call from inside the running event loop."""
@@ -126,13 +165,17 @@ class ProbeScheduler:
         return self._scheduler
 
     def replan(self) -> None:
-        """Plan the jobs for now, and a wake-up at the next calendar boundary."""
+        """Plan every schedule for now, and a wake-up at the next calendar boundary."""
         now = self._clock.now()
-        plan = plan_at(self.inventory, now)
-        if self._plan is None or plan.signature != self._plan.signature:
-            self._install(plan, now)
-            if self._on_replan is not None:
-                self._on_replan(now)
+        changed = False
+        for schedule in self._schedules.values():
+            new = plan(schedule.items_at(now), schedule.interval_at(now))
+            old = self._plans.get(schedule.name)
+            if old is None or new.signature != old.signature:
+                self._install(schedule, new, now)
+                changed = True
+        if changed and self._on_replan is not None:
+            self._on_replan(now)
         boundary = next_change_after(self.inventory, now)
         if boundary is not None:
             self._jobs.add_job(
@@ -144,50 +187,52 @@ class ProbeScheduler:
                 misfire_grace_time=None,
             )
 
-    def _install(self, plan: Plan, now: datetime) -> None:
-        old = self._plan
+    def _install(self, schedule: Schedule, new: Plan, now: datetime) -> None:
+        old = self._plans.get(schedule.name)
+        prefix = f"{schedule.name}-slot-"
         for job in self._jobs.get_jobs():
-            if job.id.startswith("slot-"):
+            if job.id.startswith(prefix):
                 job.remove()
-        for slot, targets in plan.slots.items():
+        for slot, items in new.slots.items():
             self._jobs.add_job(
                 self._fire,
                 "interval",
-                args=[targets],
-                id=f"slot-{slot}",
-                seconds=plan.interval,
+                args=[schedule, items],
+                id=f"{prefix}{slot}",
+                seconds=new.interval,
                 next_run_time=now + timedelta(seconds=0.2 + slot * SLOT),
             )
-        self._plan = plan
-        count = sum(len(t) for t in plan.slots.values())
-        if old is None or old.interval != plan.interval:
-            log.info("probing %d targets every %.0f s", count, plan.interval)
+        self._plans[schedule.name] = new
+        count = sum(len(items) for items in new.slots.values())
+        verb = "probing" if schedule.name == "icmp" else "polling"
+        if old is None or old.interval != new.interval:
+            log.info("%s %d %s every %.0f s", verb, count, schedule.noun, new.interval)
         else:
-            log.info("probing %d targets (active set changed)", count)
+            log.info("%s %d %s (active set changed)", verb, count, schedule.noun)
 
-    async def _fire(self, targets: tuple[Target, ...]) -> None:
-        for target in targets:
-            if target.key in self._running:
+    async def _fire(self, schedule: Schedule, items: tuple[Scheduled, ...]) -> None:
+        for item in items:
+            if item.key in self._running:
                 self._metrics.missed_runs.labels("overlap").inc()
-                log.warning("%s: previous round still running; this one skipped", target.key)
+                log.warning("%s: previous run still going; this one skipped", item.key)
                 continue
             task = asyncio.create_task(
-                self._guarded(target, offset_in_slot(target)), name=f"round {target.key}"
+                self._guarded(schedule, item, offset_in_slot(item)), name=f"run {item.key}"
             )
-            self._running[target.key] = task
+            self._running[item.key] = task
 
-    async def _guarded(self, target: Target, delay: float) -> None:
+    async def _guarded(self, schedule: Schedule, item: Scheduled, delay: float) -> None:
         try:
             await asyncio.sleep(delay)
-            await self._run_round(target)
+            await schedule.run(item)
         except asyncio.CancelledError:
             raise
         except Exception:
             # A failure is a value: log it, count it, the schedule goes on.
-            log.exception("round of %s failed", target.key)
+            log.exception("%s run of %s failed", schedule.name, item.key)
             self._metrics.missed_runs.labels("error").inc()
         finally:
-            self._running.pop(target.key, None)
+            self._running.pop(item.key, None)
 
     def _on_job_event(self, event: JobEvent) -> None:
         reason = {
@@ -198,13 +243,13 @@ class ProbeScheduler:
         self._metrics.missed_runs.labels(reason).inc()
 
     async def stop(self, grace: float) -> None:
-        """Stop firing, let rounds in flight finish for `grace` s, cancel the rest."""
+        """Stop firing, let runs in flight finish for `grace` s, cancel the rest."""
         if self._scheduler is None:
             return
         self._scheduler.pause()
         running = list(self._running.values())
         if running:
-            log.info("waiting up to %.1f s for %d rounds in flight", grace, len(running))
+            log.info("waiting up to %.1f s for %d runs in flight", grace, len(running))
             _done, pending = await asyncio.wait(running, timeout=grace)
             for task in pending:
                 task.cancel()

@@ -10,9 +10,12 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from monitor.counters import InterfaceRates
 from monitor.evaluate import SiteVerdict, TargetStatus
 from monitor.figures import RoundFigures
-from monitor.inventory import Site, Target
+from monitor.inventory import Device, Site, Target
+from monitor.snmp_judge import DeviceStatus, PowerVerdict
+from probes.snmpdata import SnmpObservation
 
 # RTT buckets in seconds, from a LAN hop to a congested satellite path.
 RTT_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -52,3 +55,17 @@ class TargetSnapshot:
 class SiteSnapshot:
     site: Site
     verdict: SiteVerdict | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSnapshot:
+    """The last word of one device, for metrics and status."""
+
+    device: Device
+    status: DeviceStatus = DeviceStatus.UNKNOWN
+    last_poll: SnmpObservation | None = None
+    last_answer: SnmpObservation | None = None
+    rates: tuple[InterfaceRates, ...] = ()
+    power: PowerVerdict | None = None
+    reboots: int = 0
+    links: dict[str, str] = field(default_factory=dict)  # interface label -> link key

@@ -6,7 +6,8 @@ writer may replay a batch whose commit outcome it never learnt.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -15,10 +16,39 @@ from sqlalchemy import Connection, Row, Select, Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.inventory import Target
-from monitor.records import RoundRecord, StateChange, SubjectKind
-from monitor.storage.schema import probe_rounds, state_changes, targets
+from monitor.records import (
+    DeviceEvent,
+    DeviceValue,
+    InterfaceSample,
+    PollRecord,
+    PowerSample,
+    RoundRecord,
+    StateChange,
+    SubjectKind,
+)
+from monitor.storage.schema import (
+    device_events,
+    device_values,
+    interface_samples,
+    power_samples,
+    probe_rounds,
+    snmp_polls,
+    state_changes,
+    targets,
+)
 
-Record = RoundRecord | StateChange
+DeviceRecord = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
+Record = RoundRecord | StateChange | DeviceRecord
+
+# A device record's fields are its table's columns, `device` becoming target_id;
+# the second element is the natural key that makes a replay a no-op.
+DEVICE_TABLES: dict[type[Any], tuple[Table, tuple[str, ...]]] = {
+    PollRecord: (snmp_polls, ("target_id", "started_at")),
+    InterfaceSample: (interface_samples, ("target_id", "started_at", "interface")),
+    PowerSample: (power_samples, ("target_id", "started_at")),
+    DeviceValue: (device_values, ("target_id", "started_at", "name")),
+    DeviceEvent: (device_events, ("target_id", "at", "kind")),
+}
 
 _TARGET_FIELDS = ("kind", "address", "site", "carrier", "link", "endpoint")
 
@@ -40,6 +70,14 @@ class Statements:
         self.state_changes = _insert(dialect, state_changes).on_conflict_do_nothing(
             index_elements=["subject_kind", "subject", "at", "state"]
         )
+        self.by_type: dict[type[Any], Any] = {
+            RoundRecord: self.rounds,
+            StateChange: self.state_changes,
+        }
+        for kind, (table, key) in DEVICE_TABLES.items():
+            self.by_type[kind] = _insert(dialect, table).on_conflict_do_nothing(
+                index_elements=list(key)
+            )
 
     def upsert_targets(self) -> Any:
         """Insert targets; on a known key update it, but only if it changed."""
@@ -74,19 +112,15 @@ def write_records(
     conn: Connection, stmts: Statements, ids: dict[str, int], records: Sequence[Record]
 ) -> None:
     """One executemany per run of same-kind records, in arrival order."""
-    for is_round, run in groupby(records, key=lambda r: isinstance(r, RoundRecord)):
-        if is_round:
-            conn.execute(stmts.rounds, [_round_row(r, ids) for r in _rounds(run)])
-        else:
-            conn.execute(stmts.state_changes, [_change_row(r) for r in _changes(run)])
+    for kind, run in groupby(records, key=type):
+        make = _ROW_MAKERS.get(kind, _device_row)
+        conn.execute(stmts.by_type[kind], [make(r, ids) for r in run])
 
 
-def _rounds(records: Iterable[Record]) -> Iterator[RoundRecord]:
-    return (r for r in records if isinstance(r, RoundRecord))
-
-
-def _changes(records: Iterable[Record]) -> Iterator[StateChange]:
-    return (r for r in records if isinstance(r, StateChange))
+def _device_row(rec: Any, ids: dict[str, int]) -> dict[str, Any]:
+    row = {f.name: getattr(rec, f.name) for f in fields(rec)}
+    row["target_id"] = ids[row.pop("device")]
+    return row
 
 
 def _round_row(rec: RoundRecord, ids: dict[str, int]) -> dict[str, Any]:
@@ -106,7 +140,7 @@ def _round_row(rec: RoundRecord, ids: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _change_row(rec: StateChange) -> dict[str, Any]:
+def _change_row(rec: StateChange, ids: dict[str, int] | None = None) -> dict[str, Any]:
     return {
         "subject_kind": str(rec.subject_kind),
         "subject": rec.subject,
@@ -122,6 +156,10 @@ def describe(rec: Record) -> str:
     """A record named for a log line (no figures: they may be long)."""
     if isinstance(rec, RoundRecord):
         return f"the round of {rec.target} at {rec.started_at.isoformat()}"
+    if isinstance(rec, DeviceEvent):
+        return f"the {rec.kind} event of {rec.device} at {rec.at.isoformat()}"
+    if not isinstance(rec, StateChange):
+        return f"the {type(rec).__name__} of {rec.device} at {rec.started_at.isoformat()}"
     return f"the change of {rec.subject_kind} {rec.subject} to {rec.state} at {rec.at.isoformat()}"
 
 
@@ -182,3 +220,41 @@ def latest_states_query() -> Select[Any]:
     )
     ranked = select(sc.c.subject_kind, sc.c.subject, sc.c.state, rank.label("rank")).subquery()
     return select(ranked.c.subject_kind, ranked.c.subject, ranked.c.state).where(ranked.c.rank == 1)
+
+
+_ROW_MAKERS: dict[type[Any], Callable[[Any, dict[str, int]], dict[str, Any]]] = {
+    RoundRecord: _round_row,
+    StateChange: _change_row,
+}
+
+
+def device_records_query(kind: type[Any], device: str | None) -> Select[Any]:
+    table, _key = DEVICE_TABLES[kind]
+    query = select(targets.c.key, table).join(targets, table.c.target_id == targets.c.id)
+    if device is not None:
+        query = query.where(targets.c.key == device)
+    order = table.c.at if "at" in table.c else table.c.started_at
+    return query.order_by(order, table.c.id)
+
+
+def device_record(kind: type[Any], row: Row[Any]) -> Any:
+    values = row._mapping
+    names = [f.name for f in fields(kind)]
+    return kind(**{n: values["key"] if n == "device" else values[n] for n in names})
+
+
+def poll_summary_query(since: datetime) -> Select[Any]:
+    """Per device: polls, failures by kind and unreadable values since a moment."""
+    sp = snmp_polls
+    return (
+        select(
+            targets.c.key,
+            sp.c.failure,
+            func.count(),
+            func.sum(sp.c.problems),
+            func.max(sp.c.started_at),
+        )
+        .join(targets, sp.c.target_id == targets.c.id)
+        .where(sp.c.started_at >= since)
+        .group_by(targets.c.key, sp.c.failure)
+    )

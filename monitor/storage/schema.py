@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Dialect,
@@ -122,4 +123,83 @@ state_changes = Table(
     UniqueConstraint("subject_kind", "subject", "at", "state"),
     # "latest state per subject": newest `at`, then newest id on a tie.
     Index(None, "subject_kind", "subject", "at", "id"),
+)
+
+# --- SNMP (migration 0002) -----------------------------------------------------
+# Devices are rows of `targets` (kind "device"). Only what is needed to draw
+# and judge is kept: rates and status per interval, not raw counters.
+
+snmp_polls = Table(
+    "snmp_polls",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("target_id", Integer, ForeignKey("targets.id"), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("duration_ms", Double, nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("problems", Integer, nullable=False),
+    Column("failure", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("target_id", "started_at"),
+)
+
+interface_samples = Table(
+    "interface_samples",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("target_id", Integer, ForeignKey("targets.id"), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("interface", Text, nullable=False),
+    Column("if_index", Integer, nullable=False),
+    Column("link", Text, nullable=True),
+    Column("oper_status", Integer, nullable=True),
+    Column("in_bps", Double, nullable=True),
+    Column("out_bps", Double, nullable=True),
+    Column("utilisation_in", Double, nullable=True),
+    Column("utilisation_out", Double, nullable=True),
+    Column("errors_per_s", Double, nullable=True),
+    Column("discards_per_s", Double, nullable=True),
+    Column("no_rate", Text, nullable=True),
+    UniqueConstraint("target_id", "started_at", "interface"),
+    CheckConstraint("in_bps IS NULL OR in_bps >= 0", name="in_rate"),
+    CheckConstraint("out_bps IS NULL OR out_bps >= 0", name="out_rate"),
+    Index(None, "link", "started_at"),
+)
+
+power_samples = Table(
+    "power_samples",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("target_id", Integer, ForeignKey("targets.id"), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("on_battery", Boolean, nullable=True),
+    Column("output_source", Integer, nullable=True),
+    Column("battery_status", Integer, nullable=True),
+    Column("minutes_remaining", Integer, nullable=True),
+    Column("charge_percent", Integer, nullable=True),
+    Column("input_voltage", Double, nullable=True),
+    Column("seconds_on_battery", Integer, nullable=True),
+    UniqueConstraint("target_id", "started_at"),
+)
+
+device_values = Table(
+    "device_values",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("target_id", Integer, ForeignKey("targets.id"), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("value", Double, nullable=True),
+    UniqueConstraint("target_id", "started_at", "name"),
+)
+
+device_events = Table(
+    "device_events",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("target_id", Integer, ForeignKey("targets.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    UniqueConstraint("target_id", "at", "kind"),
 )

@@ -12,19 +12,31 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
 from monitor.clock import Clock, SystemClock
 from monitor.inventory import Target
-from monitor.records import RoundRecord, StateChange
+from monitor.records import DeviceEvent, RoundRecord, StateChange
 from monitor.storage import migrate, rows
 from monitor.storage.engine import DEFAULT_SQLITE_BUSY_TIMEOUT, make_engine, safe_url
 from monitor.storage.rows import Record, Statements
 from monitor.storage.spool import Spool
 from monitor.storage.writer import BatchWriter, WriterSettings
+
+T = TypeVar("T")
+
+
+@dataclass
+class PollSummary:
+    polls: int = 0
+    problems: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    last: datetime | None = None
+
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +125,13 @@ class Store:
         _require_aware(rec.at, "at")
         self._spool.put(rec)
 
+    def add(self, rec: rows.DeviceRecord) -> None:
+        """Queue a device record (poll, interface or power sample, value, event)."""
+        _require_aware(rec.at if isinstance(rec, DeviceEvent) else rec.started_at, "time")
+        if rec.device not in self._target_ids:
+            raise ValueError(f"record for unregistered device {rec.device!r}")
+        self._spool.put(rec)
+
     def _write(self, conn: Connection, records: Sequence[Record]) -> None:
         rows.write_records(conn, self._statements, self._target_ids, records)
 
@@ -169,6 +188,26 @@ class Store:
     def state_changes(self, subject: str | None = None) -> list[StateChange]:
         with self._engine.connect() as conn:
             return [rows.state_change(r) for r in conn.execute(rows.changes_query(subject))]
+
+    def device_records(self, kind: type[T], device: str | None = None) -> list[T]:
+        """Stored records of one kind (PollRecord, InterfaceSample, ...), oldest first."""
+        with self._engine.connect() as conn:
+            query = rows.device_records_query(kind, device)
+            return [rows.device_record(kind, r) for r in conn.execute(query)]
+
+    def poll_summary(self, since: datetime) -> dict[str, PollSummary]:
+        """Per device since `since`: polls, failures by kind, unreadable values, last poll."""
+        found: dict[str, PollSummary] = {}
+        with self._engine.connect() as conn:
+            for key, failure, count, problems, last in conn.execute(rows.poll_summary_query(since)):
+                summary = found.setdefault(key, PollSummary())
+                summary.polls += count
+                summary.problems += problems or 0
+                if failure is not None:
+                    summary.failures[failure] = count
+                if summary.last is None or last > summary.last:
+                    summary.last = last
+        return found
 
     def latest_states(self) -> dict[tuple[str, str], str]:
         """(subject_kind, subject) -> state of its newest change."""

@@ -7,6 +7,7 @@ examnet says it did.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config import referenced_variables
 from monitor.lab.guard import lab_route_present
 from tests.fixtures.lab import lab_command, load_lab, need_lab_programs
 from tests.fixtures.monitor import REPO, MonitorProcess, config_with, wait_for
@@ -64,10 +66,13 @@ def test_it_refuses_to_start_when_lab_targets_have_no_lab(
     guard_config: Path, packets_to_lab: Callable[[], int], tmp_path: Path
 ) -> None:
     assert not lab_route_present(load_lab(guard_config).lab)
+    # the file's SNMP secrets are set, so only the missing lab can stop it
+    secrets = {name: "not-a-real-secret" for name in referenced_variables(guard_config)}
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "run", "--config", str(guard_config),
          "--db", str(tmp_path / "db.sqlite"), "--listen", "127.0.0.1:0"],
         capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
+        env={**os.environ, **secrets},
     )
     assert done.returncode == 2
     assert "refusing to start" in done.stderr
@@ -125,3 +130,16 @@ def test_the_demo_brings_its_lab_up_and_takes_it_down_again(
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                                 check=True).stdout
     assert "exg-" not in namespaces
+
+
+def test_a_lab_file_without_its_secrets_says_where_lab_secrets_come_from(
+    guard_config: Path, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "run", "--config", str(guard_config),
+         "--db", str(tmp_path / "db.sqlite")],
+        capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
+    )
+    assert done.returncode == 2
+    assert 'environment variable "EXAMNET_TEST_SNMP_COMMUNITY" is not set' in done.stderr
+    assert "examnet lab up generates lab-only values" in done.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 from monitor.clock import FakeClock
 from monitor.inventory import Target
 from monitor.metrics import Metrics
-from monitor.scheduler import ProbeScheduler
+from monitor.scheduler import ProbeScheduler, icmp_schedule
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from
 
 
@@ -24,15 +24,16 @@ def test_it_skips_and_counts_a_round_whose_previous_one_still_runs(tmp_path: Pat
         await release.wait()
 
     async def run() -> None:
-        scheduler = ProbeScheduler(inventory, slow_round, metrics,
+        schedule = icmp_schedule(inventory, slow_round)
+        scheduler = ProbeScheduler(inventory, [schedule], metrics,
                                    FakeClock(datetime(2027, 6, 3, tzinfo=UTC)))
         targets = inventory.targets()[:2]
-        await scheduler._fire(targets)
+        await scheduler._fire(schedule, targets)
         await asyncio.sleep(1.0)  # past every target's offset in its slot
-        await scheduler._fire(targets)  # both still running
+        await scheduler._fire(schedule, targets)  # both still running
         release.set()
         await asyncio.sleep(0.05)
-        await scheduler._fire(targets)  # finished: they run again
+        await scheduler._fire(schedule, targets)  # finished: they run again
         await asyncio.sleep(1.0)
 
     asyncio.run(run())
@@ -49,11 +50,12 @@ def test_it_keeps_going_when_a_round_raises(tmp_path: Path) -> None:
         raise RuntimeError(f"bug while probing {target.key}")
 
     async def run() -> None:
-        scheduler = ProbeScheduler(inventory, broken, metrics,
+        schedule = icmp_schedule(inventory, broken)
+        scheduler = ProbeScheduler(inventory, [schedule], metrics,
                                    FakeClock(datetime(2027, 6, 3, tzinfo=UTC)))
-        await scheduler._fire(inventory.targets())
+        await scheduler._fire(schedule, inventory.targets())
         await asyncio.sleep(1.0)
-        await scheduler._fire(inventory.targets())
+        await scheduler._fire(schedule, inventory.targets())
         await asyncio.sleep(1.0)
 
     asyncio.run(run())
