@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from ipaddress import ip_address
 from typing import Any
 
-from probes.snmp import SnmpProber
-
 from monitor.clock import Clock, SystemClock
 from monitor.evaluate import Evaluator
 from monitor.http import HttpServer, health_handler, metrics_handler
@@ -32,6 +30,7 @@ from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_sche
 from monitor.storage import Store
 from probes.icmp import IcmpObservation, IcmpProber
 from probes.pinger import SocketMode
+from probes.snmp import SnmpProber
 from probes.snmpdata import PollFailure, SnmpObservation
 
 log = logging.getLogger("examnet")
@@ -139,7 +138,9 @@ class Monitor:
         self._heartbeat = time.monotonic()
         self._started = False
         self.metrics = Metrics(view=self.view)
-        self.snmp = SnmpProber(max_concurrency=inventory.snmp.max_concurrency)
+        self.snmp = SnmpProber(
+            max_concurrency=inventory.snmp.max_concurrency, bind_device=lab_device
+        )
         self.store.upgrade()
         devices = tuple(inventory.devices())
         self.store.register_targets([*inventory.targets(), *(d.as_target() for d in devices)])

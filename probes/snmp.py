@@ -63,8 +63,10 @@ class SnmpProber:
 
     kind = KIND
 
-    def __init__(self, max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> None:
-        self.session = SnmpSession(max_concurrency)
+    def __init__(
+        self, max_concurrency: int = DEFAULT_MAX_CONCURRENCY, *, bind_device: str | None = None
+    ) -> None:
+        self.session = SnmpSession(max_concurrency, bind_device=bind_device)
         self._states: dict[str, DeviceState] = {}
 
     async def probe(self, device: Device) -> SnmpObservation:

@@ -19,6 +19,7 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import os
 import socket
 from collections import Counter
 from collections.abc import Sequence
@@ -101,6 +102,7 @@ class _TallyingMixin:
     """Counts datagrams per source, and never lets a bad one escape into the loop."""
 
     tally: DatagramTally | None = None
+    bind_device: str | None = None
     loop: asyncio.AbstractEventLoop
     _callback_function: Any
 
@@ -119,6 +121,21 @@ class _TallyingMixin:
 
     def connection_made(self, transport: asyncio.DatagramTransport) -> None:
         sock = transport.get_extra_info("socket")
+        if sock is not None and self.bind_device is not None:
+            # Like the ICMP sockets: requests leave only through this interface,
+            # and fail (ENODEV) rather than take another route if it goes away.
+            try:
+                sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.bind_device.encode()
+                )
+            except OSError as exc:
+                log.error(  # noqa: TRY400 - an operator's fault, not a bug: no traceback
+                    "SNMP socket not opened: cannot bind it to interface %s (%s); no poll is sent",
+                    self.bind_device,
+                    os.strerror(exc.errno or 0),
+                )
+                transport.close()
+                return
         if sock is not None:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
@@ -156,10 +173,13 @@ class _Link:
 class SnmpSession:
     """Sends GET and GETBULK requests for any number of devices over one engine."""
 
-    def __init__(self, max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> None:
+    def __init__(
+        self, max_concurrency: int = DEFAULT_MAX_CONCURRENCY, *, bind_device: str | None = None
+    ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.max_concurrency = max_concurrency
+        self.bind_device = bind_device
         self.credentials = Credentials()  # .revealed: every secret given to pysnmp
         self.tally = DatagramTally()
         self._slots: asyncio.Semaphore | None = None
@@ -292,7 +312,9 @@ class SnmpSession:
         target_name, _params = self._lcd.configure(engine, auth_data, target, b"")
         transport = config.get_transport(engine, target.TRANSPORT_DOMAIN)
         if isinstance(transport, _TallyingMixin):
+            # set before the loop opens its socket (pysnmp opens it asynchronously)
             transport.tally = self.tally
+            transport.bind_device = self.bind_device
         exchanges = _V3_EXCHANGES if isinstance(device.credentials, SnmpV3) else 1
         budget = exchanges * device.poll_budget + _GRACE
         silence = snmp_failures.silence(device.credentials)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from pysnmp.carrier.asyncio.dgram import udp
+from pysnmp.entity import config
 
 from monitor.inventory import Device
 from probes.snmp import SnmpProber
@@ -217,3 +220,31 @@ def _running(*agents: SnmpAgent) -> Iterator[None]:
     finally:
         for agent in agents:
             agent.stop()
+
+
+def test_it_binds_its_socket_to_the_given_interface_and_sends_nothing_without_it(
+    snmp_agent: SnmpAgent,
+) -> None:
+    """Like the ICMP sockets: in a lab, polls may leave only through the lab's
+    interface; a vanished interface makes them fail instead of taking the
+    default route (network rule; a CI rehearsal caught it for ICMP)."""
+    device = snmp_agent.v2c(watch("lo"))
+
+    async def bound_to(name: str) -> tuple[SnmpObservation, bytes | None]:
+        prober = SnmpProber(bind_device=name)
+        try:
+            observation = await prober.probe(device)
+            transport = config.get_transport(prober.session._engine, udp.DOMAIN_NAME).transport
+            if transport is None:  # the socket could not be bound: it was closed
+                return observation, None
+            sock = transport.get_extra_info("socket")
+            return observation, sock.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16)
+        finally:
+            await prober.aclose()
+
+    answered, device_name = asyncio.run(bound_to("lo"))
+    assert_sane(answered)
+    assert device_name is not None
+    assert device_name.rstrip(b"\0") == b"lo"
+    elsewhere, _ = asyncio.run(bound_to("exr-nowhere"))
+    assert elsewhere.error is not None
