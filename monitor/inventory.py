@@ -7,12 +7,13 @@ and the tests agree on them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from ipaddress import IPv4Network
 from pathlib import Path
+from typing import Final
 from zoneinfo import ZoneInfo
 
 SCHEMA_VERSION = 1
@@ -63,6 +64,32 @@ MAX_SNMP_CONCURRENCY = 1000
 # a site is fine while this many distinct carriers are up; 2 asks for redundancy.
 DEFAULT_MIN_CARRIERS = 1
 
+# ping quality (loss, latency, jitter): raised when QUALITY_RAISE of the last
+# QUALITY_WINDOW rounds are bad, cleared when QUALITY_CLEAR of them are good.
+# CLEAR > WINDOW - RAISE, or one window could both raise and clear.
+DEFAULT_QUALITY_WINDOW = 5
+DEFAULT_QUALITY_RAISE = 3
+DEFAULT_QUALITY_CLEAR = 4
+# RTT baseline: the median of a target's last BASELINE_ROUNDS healthy rounds;
+# a round median FACTOR times above it, and MIN_DELTA above it at least (lab
+# RTTs of 0.05 ms triple on noise), is an RTT anomaly.
+DEFAULT_BASELINE_ROUNDS = 60
+DEFAULT_BASELINE_FACTOR = 3.0
+DEFAULT_BASELINE_MIN_DELTA_MS = 5.0
+# flapping (like Icinga's flap detection): this many state changes of one
+# subject within the window.
+DEFAULT_FLAP_CHANGES = 5
+DEFAULT_FLAP_WINDOW = 900.0  # seconds
+
+# readiness snapshots: this long before each exam session starts (seconds,
+# latest first), examnet says whether every site is ready.
+DEFAULT_READINESS: Final[tuple[float, ...]] = (3600.0, 900.0)
+MAX_READINESS_LEAD = 86_400.0  # a snapshot is taken less than a day before its session
+
+# examnet is BLIND (its own network is down, not the province's) when its
+# control targets fail together with at least this share of all targets.
+DEFAULT_BLIND_SHARE = 0.5
+
 
 class Phase(StrEnum):
     """Where a moment sits in the exam calendar."""
@@ -79,6 +106,58 @@ class TargetKind(StrEnum):
     LINK = "link"
     ENDPOINT = "endpoint"
     DEVICE = "device"  # polled by SNMP rather than pinged
+    CONTROL = "control"  # examnet's own network: [monitor] control
+
+
+class ConditionKind(StrEnum):
+    """Every condition examnet reports; the one list the loader, evaluator and docs share.
+
+    `[severity]` in sites.toml takes exactly these names.
+    """
+
+    DOWN = "down"  # a link lost
+    LOSS = "loss"
+    LATENCY = "latency"
+    JITTER = "jitter"
+    RTT_ANOMALY = "rtt_anomaly"  # RTT far above the target's own baseline
+    CONGESTED = "congested"  # SNMP utilisation
+    FLAPPING = "flapping"
+    ENDPOINT_DOWN = "endpoint_down"  # a carrier endpoint lost: the carrier-level incident
+    CHILDREN_DOWN = "children_down"  # an endpoint answers, every link behind it is down
+    ISOLATED = "isolated"
+    LOST_REDUNDANCY = "lost_redundancy"
+    DEGRADED = "degraded"
+    ON_BATTERY = "on_battery"
+    POWER_LOW = "power_low"
+    POWER_AT_RISK = "power_at_risk"  # the UPS will not last to the end of the running session
+    DEVICE_UNREACHABLE = "device_unreachable"
+    BLIND = "blind"  # examnet's own network is down
+    NOT_READY = "not_ready"  # a readiness snapshot before a session found problems
+
+
+class Severity(StrEnum):
+    """How much a condition matters, lowest first (the order of the members)."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for info, 1 for warning, 2 for critical: compare severities by this."""
+        return SEVERITY_ORDER.index(self)
+
+    def raised(self) -> Severity:
+        """One step higher, capped at critical."""
+        return SEVERITY_ORDER[min(self.rank + 1, len(SEVERITY_ORDER) - 1)]
+
+
+SEVERITY_ORDER: Final[tuple[Severity, ...]] = tuple(Severity)
+
+
+def worst_severity(severities: Iterable[Severity]) -> Severity:
+    """The highest of `severities` (info when there is none)."""
+    return max(severities, key=lambda s: s.rank, default=Severity.INFO)
 
 
 class EndpointKind(StrEnum):
@@ -147,6 +226,90 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True)
+class SeverityRow:
+    """The severity of one condition kind in each phase of the exam calendar."""
+
+    kind: ConditionKind
+    before: Severity
+    during: Severity
+    after: Severity
+    outside: Severity
+
+    def at(self, phase: Phase) -> Severity:
+        return {
+            Phase.BEFORE: self.before,
+            Phase.DURING: self.during,
+            Phase.AFTER: self.after,
+            Phase.OUTSIDE: self.outside,
+        }[phase]
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityTable:
+    """How much each condition matters in each phase: `[severity]` over DEFAULT_SEVERITY.
+
+    `rows` holds one row per ConditionKind, in the enum's order. With
+    `session_bump`, everything is one step higher while an exam session runs.
+    """
+
+    rows: tuple[SeverityRow, ...]
+    session_bump: bool = True
+
+    def __post_init__(self) -> None:
+        if tuple(row.kind for row in self.rows) != tuple(ConditionKind):
+            raise ValueError("SeverityTable needs one row per ConditionKind, in its order")
+
+    def row(self, kind: ConditionKind) -> SeverityRow:
+        return self.rows[_KIND_INDEX[kind]]
+
+    def at(self, kind: ConditionKind, phase: Phase, in_session: bool) -> Severity:
+        """The severity of `kind` at a moment of `phase`, inside an exam session or not."""
+        severity = self.row(kind).at(phase)
+        return severity.raised() if in_session and self.session_bump else severity
+
+
+_KIND_INDEX: Final = {kind: index for index, kind in enumerate(ConditionKind)}
+
+_I, _W, _C = Severity.INFO, Severity.WARNING, Severity.CRITICAL
+
+# THE mapping of conditions to severities (docs/sites-toml.md shows it as a
+# table; `[severity]` in sites.toml overrides any cell). Columns: before,
+# during, after, outside. What breaks the plan's R1/R2 (a site cut off or
+# about to lose power) pages during the exam; one link's trouble is a warning.
+DEFAULT_SEVERITY: Final = SeverityTable(
+    rows=(
+        SeverityRow(ConditionKind.DOWN, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.LOSS, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.LATENCY, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.JITTER, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.RTT_ANOMALY, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.CONGESTED, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.FLAPPING, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.ENDPOINT_DOWN, _W, _C, _W, _I),
+        SeverityRow(ConditionKind.CHILDREN_DOWN, _W, _C, _W, _I),
+        SeverityRow(ConditionKind.ISOLATED, _W, _C, _W, _I),
+        SeverityRow(ConditionKind.LOST_REDUNDANCY, _W, _C, _W, _I),
+        SeverityRow(ConditionKind.DEGRADED, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.ON_BATTERY, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.POWER_LOW, _W, _C, _W, _I),
+        SeverityRow(ConditionKind.POWER_AT_RISK, _W, _C, _W, _I),
+        SeverityRow(ConditionKind.DEVICE_UNREACHABLE, _I, _W, _I, _I),
+        SeverityRow(ConditionKind.BLIND, _W, _C, _W, _W),
+        SeverityRow(ConditionKind.NOT_READY, _W, _C, _W, _I),
+    ),
+    session_bump=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSettings:
+    """examnet's view of itself: addresses it should always reach, and when it is blind."""
+
+    control: tuple[str, ...] = ()
+    blind_share: float = DEFAULT_BLIND_SHARE
+
+
+@dataclass(frozen=True, slots=True)
 class TimeRange:
     """A half-open interval [start, end) of aware datetimes."""
 
@@ -210,6 +373,14 @@ class Thresholds:
     congestion_sustain: float = DEFAULT_CONGESTION_SUSTAIN  # seconds
     congestion_hold: float = DEFAULT_CONGESTION_HOLD  # seconds
     power_low_minutes: int = DEFAULT_POWER_LOW_MINUTES
+    quality_window: int = DEFAULT_QUALITY_WINDOW  # rounds
+    quality_raise: int = DEFAULT_QUALITY_RAISE  # bad rounds of the window
+    quality_clear: int = DEFAULT_QUALITY_CLEAR  # good rounds of the window
+    baseline_rounds: int = DEFAULT_BASELINE_ROUNDS
+    baseline_factor: float = DEFAULT_BASELINE_FACTOR
+    baseline_min_delta_ms: float = DEFAULT_BASELINE_MIN_DELTA_MS
+    flap_changes: int = DEFAULT_FLAP_CHANGES
+    flap_window: float = DEFAULT_FLAP_WINDOW  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +438,7 @@ class Link:
     active: TimeRange | None
     thresholds: Thresholds
     interface: InterfaceRef | None = None
+    powered_by: str | None = None  # the id of a UPS device of the same site
 
     @property
     def key(self) -> str:
@@ -414,6 +586,9 @@ class Inventory:
     lab: Lab | None = None
     warnings: tuple[str, ...] = ()
     snmp: SnmpSettings = field(default_factory=SnmpSettings)
+    severity: SeverityTable = DEFAULT_SEVERITY
+    readiness: tuple[float, ...] = DEFAULT_READINESS  # seconds before a session, latest first
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
 
     def links(self) -> Iterator[Link]:
         for site in self.sites:
@@ -454,3 +629,16 @@ class Inventory:
             for link in self.links()
         )
         return endpoints + links
+
+    def control_targets(self) -> tuple[Target, ...]:
+        """`[monitor] control`: pinged like endpoints, to tell BLIND from a real outage."""
+        return tuple(
+            Target(
+                key=f"control:{address}",
+                kind=TargetKind.CONTROL,
+                address=address,
+                carrier="",
+                thresholds=self.thresholds,
+            )
+            for address in self.monitor.control
+        )

@@ -6,7 +6,6 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,14 +13,15 @@ from zoneinfo import ZoneInfo
 from monitor.config.calendar import read_calendar
 from monitor.config.carriers import Known, read_carriers, read_endpoints
 from monitor.config.devices import check_poll_budgets
+from monitor.config.judging import read_monitor, read_readiness, read_severity
 from monitor.config.probe import read_probe, read_snmp_settings, read_thresholds
 from monitor.config.problems import ConfigError, describe
 from monitor.config.reader import Context, Reader
 from monitor.config.secrets import variable_names
 from monitor.config.sites import read_sites
 from monitor.config.values import (
-    LAB_RESERVED_PREFIX,
     address_key,
+    lab_address_problem,
     lab_network,
     lab_prefix,
     nonempty_text,
@@ -38,6 +38,7 @@ from monitor.inventory import (
     SnmpSettings,
     Thresholds,
 )
+from monitor.redundancy import fake_redundancy
 
 # --------------------------------------------------------------------------
 # top level: version, plan, lab, reserved sections
@@ -94,32 +95,11 @@ def check_reserved(root: Reader, key: str) -> None:
 # whole-file checks: addresses
 
 
-def lab_problem(value: str, lab: Lab) -> str | None:
-    try:
-        ip = IPv4Address(value)
-    except ValueError:
-        ip = None
-    if ip is None or ip not in lab.network:
-        return (
-            f"expected an IPv4 address inside the lab network {lab.network}, got {describe(value)}"
-        )
-    if ip == lab.network.network_address:
-        return f"expected a host address, got the network address of {lab.network}"
-    last = int(lab.network.broadcast_address) - 255
-    reserved = IPv4Network((last, LAB_RESERVED_PREFIX))
-    if ip in reserved:  # the broadcast address is in there too
-        return (
-            f"expected an address outside {reserved}, which the lab keeps for its own transit "
-            f"addresses, got {describe(value)}"
-        )
-    return None
-
-
 def check_addresses(ctx: Context, lab: Lab | None) -> None:
     """Two targets never share an address; with a lab, every address lies inside it."""
     owners: dict[str, str | None] = {}
     for item, value, is_target in ctx.addresses:
-        message = lab_problem(value, lab) if lab is not None else None
+        message = lab_address_problem(value, lab) if lab is not None else None
         if message is not None:
             ctx.add(item, "address", message)
         if not is_target:
@@ -211,6 +191,9 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
     carriers = read_carriers(root, known)
     endpoints = read_endpoints(root, known)
     sites = read_sites(root, known, defaults)
+    severity = read_severity(root)
+    readiness = read_readiness(root)
+    monitor = read_monitor(root, lab)
     check_reserved(root, "notifiers")
     check_reserved(root, "routes")
     root.done()
@@ -218,6 +201,10 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
     check_devices(ctx, sites, endpoints, snmp)
     if ctx.problems or plan is None or calendar is None or snmp is None:
         return None
+    # fake redundancy is judged on a complete file: a warning, as the file is usable
+    ctx.warnings += [
+        f"{ctx.file}: {warning}" for site in sites for warning in fake_redundancy(site)
+    ]
     return Inventory(
         source=source,
         plan=plan,
@@ -230,6 +217,9 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
         lab=lab,
         warnings=tuple(ctx.warnings),
         snmp=snmp,
+        severity=severity,
+        readiness=readiness,
+        monitor=monitor,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from monitor.config.problems import seconds_text
 from monitor.config.reader import Reader
-from monitor.config.values import duration, integer, milliseconds, number
+from monitor.config.values import above, duration, integer, milliseconds, number
 from monitor.inventory import (
     DEFAULT_COUNT,
     DEFAULT_ECHO_INTERVAL,
@@ -103,21 +103,60 @@ THRESHOLD_KEYS: Final[dict[str, tuple[str, Callable[[object], float | int]]]] = 
     "congestion_sustain": ("congestion_sustain", duration()),
     "congestion_hold": ("congestion_hold", duration()),
     "power_low_minutes": ("power_low_minutes", integer(1)),
+    "quality_window": ("quality_window", integer(1, 100)),
+    "quality_raise": ("quality_raise", integer(1, 100)),
+    "quality_clear": ("quality_clear", integer(1, 100)),
+    "baseline_rounds": ("baseline_rounds", integer(5, 10_000)),
+    "baseline_factor": ("baseline_factor", above(1, 100)),
+    "baseline_min_delta": ("baseline_min_delta_ms", milliseconds),
+    "flap_changes": ("flap_changes", integer(2, 1000)),
+    "flap_window": ("flap_window", duration()),
 }
+# (lower, upper): after inheritance the first may not exceed the second.
 THRESHOLD_PAIRS: Final = (
     ("loss_warn", "loss_crit"),
     ("rtt_warn", "rtt_crit"),
     ("jitter_warn", "jitter_crit"),
     ("utilisation_warn", "utilisation_crit"),
+    ("quality_raise", "quality_window"),
+    ("quality_clear", "quality_window"),
 )
+QUALITY_KEYS: Final = ("quality_clear", "quality_raise", "quality_window")
 
 
 def threshold_text(key: str, value: float) -> str:
     return f"{value:g}ms" if key.startswith(("rtt", "jitter")) else f"{value:g}"
 
 
+def check_pairs(r: Reader, merged: Thresholds, overrides: dict[str, Any]) -> None:
+    """Each lower value stays at most its upper one; blamed on the level that set one."""
+    for lower, upper in THRESHOLD_PAIRS:
+        low = getattr(merged, THRESHOLD_KEYS[lower][0])
+        high = getattr(merged, THRESHOLD_KEYS[upper][0])
+        set_here = THRESHOLD_KEYS[lower][0] in overrides or THRESHOLD_KEYS[upper][0] in overrides
+        if set_here and low > high:
+            blamed = lower if THRESHOLD_KEYS[lower][0] in overrides else upper
+            r.problem(
+                blamed,
+                f"expected {lower} <= {upper} after inheritance, got {lower} "
+                f"{threshold_text(lower, low)} and {upper} {threshold_text(upper, high)}",
+            )
+
+
+def check_hysteresis(r: Reader, t: Thresholds, overrides: dict[str, Any]) -> None:
+    """quality_clear > quality_window - quality_raise, or one window could raise and clear."""
+    set_here = [key for key in QUALITY_KEYS if key in overrides]
+    if set_here and t.quality_clear <= t.quality_window - t.quality_raise:
+        r.problem(
+            set_here[0],
+            "expected quality_clear > quality_window - quality_raise after inheritance, so "
+            f"that one window cannot both raise and clear, got quality_clear {t.quality_clear}, "
+            f"quality_window {t.quality_window} and quality_raise {t.quality_raise}",
+        )
+
+
 def read_thresholds(r: Reader | None, inherited: Thresholds) -> Thresholds:
-    """Apply this level's overrides to the inherited thresholds; warn must stay <= crit."""
+    """Apply this level's overrides to the inherited thresholds, then check the result."""
     if r is None:
         return inherited
     overrides: dict[str, Any] = {}
@@ -127,15 +166,6 @@ def read_thresholds(r: Reader | None, inherited: Thresholds) -> Thresholds:
             overrides[name] = value
     r.done()
     merged = dataclasses.replace(inherited, **overrides)
-    for warn, crit in THRESHOLD_PAIRS:
-        w = getattr(merged, THRESHOLD_KEYS[warn][0])
-        c = getattr(merged, THRESHOLD_KEYS[crit][0])
-        set_here = THRESHOLD_KEYS[warn][0] in overrides or THRESHOLD_KEYS[crit][0] in overrides
-        if set_here and w > c:
-            blamed = warn if THRESHOLD_KEYS[warn][0] in overrides else crit
-            r.problem(
-                blamed,
-                f"expected {warn} <= {crit} after inheritance, got {warn} "
-                f"{threshold_text(warn, w)} and {crit} {threshold_text(crit, c)}",
-            )
+    check_pairs(r, merged, overrides)
+    check_hysteresis(r, merged, overrides)
     return merged

@@ -82,6 +82,14 @@ def seconds_text(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def duration_text(seconds: float) -> str:
+    """A duration as a file would write it: "1h", "15m", "90s", "250ms"."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return seconds_text(seconds)
+
+
 def moment_text(moment: datetime) -> str:
     """A datetime as the file writes it: local time of the plan, no offset."""
     return moment.replace(tzinfo=None).isoformat()

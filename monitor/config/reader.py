@@ -90,6 +90,26 @@ class Reader:
             self.problem(key, str(exc))
             return None
 
+    def array(self, key: str, parse: Callable[[object], T], example: str) -> list[T] | None:
+        """The parsed elements of an array, or None when absent or not an array.
+
+        A bad element is a problem on `key[i]` and is left out.
+        """
+        value = self.raw(key)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            self.problem(key, f"expected an array like {example}, got {describe(value)}")
+            return None
+        parsed: list[T] = []
+        for index, written in enumerate(value):
+            try:
+                element = expand(written, self.ctx.env)[0] if isinstance(written, str) else written
+                parsed.append(parse(element))
+            except BadValueError as exc:
+                self.problem(f"{key}[{index}]", str(exc))
+        return parsed
+
     def opt(self, key: str, parse: Callable[[object], T], default: T) -> T:
         value = self.get(key, parse)
         return default if value is None else value

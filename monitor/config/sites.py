@@ -55,6 +55,20 @@ def read_interface_ref(r: Reader, scope: SiteScope) -> InterfaceRef | None:
     return ref
 
 
+def read_powered_by(r: Reader, scope: SiteScope) -> str | None:
+    """The UPS the link's equipment runs on: a device of this site with `ups = true`."""
+    device = r.ref("powered_by", "device", scope.device_ids, required=False)
+    if device is None or device not in scope.devices or scope.devices[device].ups:
+        return device
+    ups = sorted(d.id for d in scope.devices.values() if d.ups)
+    r.problem(
+        "powered_by",
+        f'device "{device}" is not a UPS; expected a device of this site with ups = true '
+        f"(known: {', '.join(ups) or 'none'})",
+    )
+    return None
+
+
 def read_link(r: Reader, scope: SiteScope) -> Link | None:
     ident = r.get("id", identifier, required=True)
     carrier = r.ref("carrier", "carrier", scope.known.carriers, required=True)
@@ -63,6 +77,7 @@ def read_link(r: Reader, scope: SiteScope) -> Link | None:
     upstream = r.ref("upstream", "endpoint", scope.known.endpoints, required=False)
     active = read_range(r, "active", required=False)
     interface = read_interface_ref(r, scope)
+    powered_by = read_powered_by(r, scope)
     thresholds = read_thresholds(r.sub("thresholds"), scope.thresholds)
     r.done()
     if ident is None or carrier is None or kind is None or addr is None:
@@ -77,6 +92,7 @@ def read_link(r: Reader, scope: SiteScope) -> Link | None:
         active=active,
         thresholds=thresholds,
         interface=interface,
+        powered_by=powered_by,
     )
 
 

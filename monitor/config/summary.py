@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from monitor.config.problems import seconds_text
-from monitor.inventory import Inventory, ProbeSettings, SnmpSettings
+from monitor.config.problems import duration_text, seconds_text
+from monitor.inventory import (
+    DEFAULT_SEVERITY,
+    Inventory,
+    MonitorSettings,
+    ProbeSettings,
+    SeverityTable,
+    SnmpSettings,
+)
 
 
 def table_lines(rows: Sequence[Sequence[str]], numeric_from: int) -> list[str]:
@@ -65,6 +72,35 @@ def snmp_line(s: SnmpSettings) -> str:
     )
 
 
+def readiness_line(leads: Sequence[float]) -> str:
+    if not leads:
+        return "readiness: no snapshots"
+    shown = [duration_text(lead) for lead in leads]
+    listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+    return f"readiness: a snapshot {listed} before each exam session"
+
+
+def monitor_line(m: MonitorSettings) -> str:
+    if not m.control:
+        return "monitor: no control target, so examnet cannot tell when it is blind"
+    return (
+        f"monitor: control {', '.join(m.control)}; BLIND when it fails together with at "
+        f"least {m.blind_share:.0%} of the targets"
+    )
+
+
+def severity_line(table: SeverityTable) -> str:
+    changed = sum(
+        1
+        for row, default in zip(table.rows, DEFAULT_SEVERITY.rows, strict=True)
+        for phase in ("before", "during", "after", "outside")
+        if getattr(row, phase) != getattr(default, phase)
+    )
+    cells = f" with {changed} cell{'' if changed == 1 else 's'} changed" if changed else ""
+    bump = "one step higher" if table.session_bump else "unchanged"
+    return f"severity: the default table{cells}; {bump} during exam sessions"
+
+
 def summarize(inventory: Inventory) -> str:
     """What `examnet check` prints for a file without problems."""
     links = list(inventory.links())
@@ -78,6 +114,9 @@ def summarize(inventory: Inventory) -> str:
         f"{len(inventory.carriers)} carriers",
         probe_line(inventory.probe),
         snmp_line(inventory.snmp),
+        readiness_line(inventory.readiness),
+        monitor_line(inventory.monitor),
+        severity_line(inventory.severity),
         "",
         *carrier_lines(inventory),
         "",

@@ -12,17 +12,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
-from ipaddress import IPv4Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, ip_address
 from typing import Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.config.problems import BadValueError, describe, seconds_text, suggestion
-from monitor.inventory import DEFAULT_TIMEZONE
+from monitor.inventory import DEFAULT_TIMEZONE, Lab
 
 E = TypeVar("E", bound=StrEnum)
 
-# The lab keeps the last /24 of its network for its own transit addresses.
+# The lab keeps the last /24 of its network for its own transit addresses;
+# its first /30 joins examnet (.1) to the lab's hub (.2): monitor/lab/topology.py.
 LAB_RESERVED_PREFIX: Final = 24
+LAB_MONITOR_TRANSIT_PREFIX: Final = 30
 RFC1918: Final = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
@@ -52,6 +54,20 @@ def number(lo: float, hi: float, what: str = "a number") -> Callable[[object], f
         if isinstance(value, int | float) and not isinstance(value, bool) and lo <= value <= hi:
             return float(value)  # NaN fails the comparison, infinities the range
         raise BadValueError(f"expected {what}{range_text(lo, hi)}, got {describe(value)}")
+
+    return parse
+
+
+def above(lo: float, hi: float | None = None, what: str = "a number") -> Callable[[object], float]:
+    """A number strictly above `lo` (and at most `hi`): a share that must not be 0."""
+    upper = "" if hi is None else f" and at most {hi:g}"
+
+    def parse(value: object) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            given = float(value)
+            if math.isfinite(given) and given > lo and (hi is None or given <= hi):
+                return given
+        raise BadValueError(f"expected {what} above {lo:g}{upper}, got {describe(value)}")
 
     return parse
 
@@ -288,3 +304,49 @@ def moment_in(zone: tzinfo) -> Callable[[object], datetime]:
         )
 
     return parse
+
+
+def lab_reserved_block(network: IPv4Network) -> IPv4Network:
+    """The last /24 of the lab network, which the lab keeps for its transit addresses."""
+    last = int(network.broadcast_address) - 255
+    return IPv4Network((last, LAB_RESERVED_PREFIX))
+
+
+def lab_monitor_transit(network: IPv4Network) -> IPv4Network:
+    """The /30 joining examnet to the lab's hub: the only reserved addresses it may ping."""
+    first = int(lab_reserved_block(network).network_address)
+    return IPv4Network((first, LAB_MONITOR_TRANSIT_PREFIX))
+
+
+def lab_address_problem(value: str, lab: Lab, *, control: bool = False) -> str | None:
+    """Why `value` cannot be used in this lab, or None.
+
+    A `control` address (examnet's own network) may also be a host of the
+    monitor's transit /30, such as the hub's address.
+    """
+    try:
+        ip = IPv4Address(value)
+    except ValueError:
+        ip = None
+    if ip is None or ip not in lab.network:
+        return (
+            f"expected an IPv4 address inside the lab network {lab.network}, got {describe(value)}"
+        )
+    if ip == lab.network.network_address:
+        return f"expected a host address, got the network address of {lab.network}"
+    reserved = lab_reserved_block(lab.network)
+    transit = lab_monitor_transit(lab.network)
+    if control and ip in set(transit.hosts()):
+        return None
+    if ip in reserved:  # the broadcast address is in there too
+        allowed = (
+            f" (a control address may be a host of the monitor's transit {transit}, such as "
+            f"the hub's {transit[2]})"
+            if control
+            else ""
+        )
+        return (
+            f"expected an address outside {reserved}, which the lab keeps for its own transit "
+            f"addresses{allowed}, got {describe(value)}"
+        )
+    return None

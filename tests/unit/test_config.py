@@ -25,27 +25,39 @@ from monitor.config import (
     summarize,
 )
 from monitor.inventory import (
+    DEFAULT_BLIND_SHARE,
     DEFAULT_CONGESTION_HOLD,
     DEFAULT_CONGESTION_SUSTAIN,
     DEFAULT_LOSS_CRIT,
     DEFAULT_POWER_LOW_MINUTES,
+    DEFAULT_READINESS,
     DEFAULT_RTT_WARN_MS,
+    DEFAULT_SEVERITY,
     DEFAULT_SNMP_INTERVAL,
     DEFAULT_SNMP_MAX_CONCURRENCY,
     DEFAULT_SNMP_PORT,
     DEFAULT_SNMP_RETRIES,
     DEFAULT_SNMP_SESSION_INTERVAL,
     DEFAULT_SNMP_TIMEOUT,
+    SEVERITY_ORDER,
     AuthProtocol,
+    ConditionKind,
     EndpointKind,
     InterfaceRef,
     Inventory,
     LinkKind,
+    MonitorSettings,
+    Phase,
     PrivProtocol,
+    Severity,
+    SeverityRow,
+    SeverityTable,
     SnmpSettings,
     SnmpV2c,
     SnmpV3,
+    TargetKind,
     Thresholds,
+    worst_severity,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +78,12 @@ SHIPPED_SECRETS = {
     "EXAMNET_SNMP_AUTH_KEY": "shipped-auth-key-80c4",
     "EXAMNET_SNMP_PRIV_KEY": "shipped-priv-key-2b97",
 }
+# the shipped file's one demonstration of fake redundancy: a VNPT line leased over Viettel
+SHIPPED_WARNINGS = (
+    'site "thpt-van-quan": links viettel-fibre (viettel) and vnpt-fibre (vnpt) both depend on '
+    'endpoint "viettel-gw-lson": they count as one carrier for min_carriers',
+    'site "thpt-van-quan": can never meet min_carriers = 2: its links form 1 independent group',
+)
 # the kind of each shipped link -> the capacity its router interface is given
 SHIPPED_CAPACITY = {
     "fibre": 100_000_000,
@@ -215,6 +233,22 @@ def test_it_has_a_broken_file_for_each_snmp_mistake() -> None:
     } <= names
 
 
+def test_it_has_a_broken_file_for_each_judging_mistake() -> None:
+    names = {p.stem.removeprefix("invalid-") for p in INVALID}
+
+    assert {
+        "bad-severity-name",
+        "severity-unknown-kind",
+        "severity-unknown-phase",
+        "readiness-not-a-duration",
+        "control-outside-lab",
+        "control-lab-reserved",
+        "blind-share-zero",
+        "quality-clear-without-hysteresis",
+        "powered-by-not-a-ups",
+    } <= names
+
+
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_it_reports_exactly_the_expected_problems(path: Path) -> None:
     assert problem_lines(path, {"EXAMNET_TEST_PRIV": SECRETS["EXAMNET_TEST_PRIV"]}) == (
@@ -293,7 +327,7 @@ def test_it_loads_the_shipped_sites_toml() -> None:
     assert inventory.plan.timezone.key == "Asia/Ho_Chi_Minh"
     assert inventory.lab is not None
     assert str(inventory.lab.network) == "10.77.0.0/16"
-    assert inventory.warnings == ()
+    assert inventory.warnings == tuple(f"{SHIPPED}: {w}" for w in SHIPPED_WARNINGS)
     for site in inventory.sites:
         assert 2 <= len(site.links) <= 3
         assert len({link.carrier for link in site.links}) == len(site.links)
@@ -333,7 +367,7 @@ def test_it_checks_the_shipped_file_from_the_command_line() -> None:
     )
     assert "2027-06-03  07:30-09:30  Ngữ văn" in result.stdout
     assert 'lab: network 10.77.0.0/16, prefix "exn"' in result.stdout
-    assert lines[-1] == "warnings: none"
+    assert lines[-3:] == ["warnings: 2", *(f"  sites.toml: {w}" for w in SHIPPED_WARNINGS)]
     for value in SHIPPED_SECRETS.values():
         assert value not in result.stdout + result.stderr
 
@@ -877,3 +911,364 @@ def test_it_documents_exactly_the_values_the_loader_accepts(row: str, enum: type
     ]
     values = line.split("|")[4 if "string" in row else 2]
     assert re.findall(r"`([a-z0-9-]+)`", values) == [m.value for m in enum]
+
+
+# --------------------------------------------------------------------------
+# severities, readiness, the monitor's own network
+
+
+def test_it_ranks_severities_and_raises_them_one_step_capped_at_critical() -> None:
+    assert [s.rank for s in SEVERITY_ORDER] == [0, 1, 2]
+    assert SEVERITY_ORDER == (Severity.INFO, Severity.WARNING, Severity.CRITICAL)
+    assert Severity.INFO.raised() is Severity.WARNING
+    assert Severity.WARNING.raised() is Severity.CRITICAL
+    assert Severity.CRITICAL.raised() is Severity.CRITICAL
+    assert worst_severity([Severity.WARNING, Severity.CRITICAL, Severity.INFO]) is Severity.CRITICAL
+    assert worst_severity([]) is Severity.INFO
+
+
+def test_it_uses_the_default_severity_table_when_the_section_is_left_out(tmp_path: Path) -> None:
+    table = load_inventory(write_config(tmp_path), {}).severity
+
+    assert table == DEFAULT_SEVERITY
+    assert table.session_bump is True
+    assert [row.kind for row in table.rows] == list(ConditionKind)
+    assert table.at(ConditionKind.ISOLATED, Phase.BEFORE, in_session=False) == "warning"
+    assert table.at(ConditionKind.ISOLATED, Phase.DURING, in_session=False) == "critical"
+    assert table.at(ConditionKind.ISOLATED, Phase.OUTSIDE, in_session=False) == "info"
+    assert table.at(ConditionKind.DOWN, Phase.DURING, in_session=False) == "warning"
+    assert table.at(ConditionKind.BLIND, Phase.OUTSIDE, in_session=False) == "warning"
+
+
+def test_it_raises_everything_one_step_during_a_session_capped_at_critical() -> None:
+    table = DEFAULT_SEVERITY
+
+    assert table.at(ConditionKind.DOWN, Phase.DURING, in_session=True) is Severity.CRITICAL
+    assert table.at(ConditionKind.LOSS, Phase.BEFORE, in_session=True) is Severity.WARNING
+    assert table.at(ConditionKind.ISOLATED, Phase.DURING, in_session=True) is Severity.CRITICAL
+
+
+def test_it_overrides_severity_cells_and_keeps_the_others(tmp_path: Path) -> None:
+    section = (
+        "\n[severity]\nsession_bump = false\n"
+        'isolated = { before = "critical", outside = "warning" }\n'
+        'device_unreachable = "critical"\n'
+    )
+    table = load_inventory(write_config(tmp_path, top=section), {}).severity
+
+    assert table.session_bump is False
+    assert table.row(ConditionKind.ISOLATED) == SeverityRow(
+        ConditionKind.ISOLATED,
+        before=Severity.CRITICAL,
+        during=Severity.CRITICAL,
+        after=Severity.WARNING,
+        outside=Severity.WARNING,
+    )
+    assert {table.row(ConditionKind.DEVICE_UNREACHABLE).at(p) for p in Phase} == {"critical"}
+    assert table.row(ConditionKind.DOWN) == DEFAULT_SEVERITY.row(ConditionKind.DOWN)
+    # without the bump, a session changes nothing
+    assert table.at(ConditionKind.DOWN, Phase.DURING, in_session=True) is Severity.WARNING
+
+
+def test_it_refuses_a_severity_table_that_misses_a_kind() -> None:
+    with pytest.raises(ValueError, match="one row per ConditionKind"):
+        SeverityTable(rows=DEFAULT_SEVERITY.rows[1:])
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "message"),
+    [
+        ('isolated = "urgent"', "severity.isolated", 'expected one of "info", "warning", '),
+        ("isolated = 3", "severity.isolated", "expected a table, got 3"),
+        ('session_bump = "yes"', "severity.session_bump", 'expected true or false, got "yes"'),
+        ("sesion_bump = true", "severity.sesion_bump", '(did you mean "session_bump"?)'),
+    ],
+)
+def test_it_refuses_bad_severity_entries(
+    tmp_path: Path, section: str, field: str, message: str
+) -> None:
+    path = write_config(tmp_path, top=f"\n[severity]\n{section}\n")
+
+    (line,) = problem_lines(path, {})
+
+    assert line.startswith(f'{path}: field "{field}": ')
+    assert message in line
+
+
+def test_it_ships_the_default_severity_table_commented_out(tmp_path: Path) -> None:
+    text = SHIPPED.read_text(encoding="utf-8")
+    block = text.split("# [severity]\n", 1)[1].split("\n\n", 1)[0]
+    uncommented = "\n".join(line.removeprefix("# ") for line in block.splitlines())
+    path = write_config(tmp_path, top=f"\n[severity]\n{uncommented}\n")
+
+    assert "\n[severity]" not in text
+    assert len(block.splitlines()) == 1 + len(ConditionKind)
+    assert load_inventory(path, {}).severity == DEFAULT_SEVERITY
+
+
+def test_it_documents_the_default_severity_table() -> None:
+    page = DOCS.read_text(encoding="utf-8")
+    table = page.split("## `[severity]`", 1)[1].split("\n\n| key |", 1)[0]
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| `")]
+
+    documented = [
+        (cells[0].strip().strip("`"), *(cell.strip() for cell in cells[2:])) for cells in rows
+    ]
+
+    assert documented == [
+        (row.kind.value, row.before.value, row.during.value, row.after.value, row.outside.value)
+        for row in DEFAULT_SEVERITY.rows
+    ]
+
+
+def test_it_takes_readiness_snapshots_60_and_15_minutes_before_by_default(tmp_path: Path) -> None:
+    assert DEFAULT_READINESS == (3600.0, 900.0)
+    assert load_inventory(write_config(tmp_path), {}).readiness == DEFAULT_READINESS
+    assert shipped().readiness == DEFAULT_READINESS
+
+
+@pytest.mark.parametrize(
+    ("before", "seconds"),
+    [
+        ('["5m", "2h", "30m"]', (7200.0, 1800.0, 300.0)),
+        ('["90s"]', (90.0,)),
+        ("[]", ()),
+    ],
+)
+def test_it_reads_readiness_times_latest_first(
+    tmp_path: Path, before: str, seconds: tuple[float, ...]
+) -> None:
+    path = write_config(tmp_path, top=f"\n[readiness]\nbefore = {before}\n")
+
+    assert load_inventory(path, {}).readiness == seconds
+
+
+@pytest.mark.parametrize(
+    ("before", "field", "message"),
+    [
+        ('["25h"]', "before[0]", 'expected a duration under 24h, got "25h"'),
+        ('["24h"]', "before[0]", 'expected a duration under 24h, got "24h"'),
+        ('["0m"]', "before[0]", 'expected a duration above zero, got "0m"'),
+        ('["1h", "60m"]', "before[1]", "1h is listed twice"),
+        ('"60m"', "before", 'expected an array like ["60m", "15m"], got "60m"'),
+    ],
+)
+def test_it_refuses_bad_readiness_times(
+    tmp_path: Path, before: str, field: str, message: str
+) -> None:
+    path = write_config(tmp_path, top=f"\n[readiness]\nbefore = {before}\n")
+
+    assert problem_lines(path, {}) == [f'{path}: field "readiness.{field}": {message}']
+
+
+def test_it_has_no_control_target_by_default(tmp_path: Path) -> None:
+    inventory = load_inventory(write_config(tmp_path), {})
+
+    assert inventory.monitor == MonitorSettings(control=(), blind_share=DEFAULT_BLIND_SHARE)
+    assert inventory.control_targets() == ()
+
+
+def test_it_makes_control_targets_pinged_like_endpoints() -> None:
+    inventory = shipped()
+
+    (control,) = inventory.control_targets()
+
+    assert inventory.monitor == MonitorSettings(control=("10.77.255.2",), blind_share=0.5)
+    assert (control.key, control.kind, control.address) == (
+        "control:10.77.255.2",
+        TargetKind.CONTROL,
+        "10.77.255.2",
+    )
+    assert (control.carrier, control.site, control.link, control.endpoint) == ("", None, None, None)
+    assert control.thresholds == inventory.thresholds
+    assert control.key not in {t.key for t in inventory.targets()}
+
+
+@pytest.mark.parametrize("control", ["10.77.255.1", "10.77.255.2", "10.77.0.1"])
+def test_it_allows_a_lab_control_on_the_monitor_transit_or_inside_the_lab(
+    tmp_path: Path, control: str
+) -> None:
+    lab = '\n[lab]\nnetwork = "10.77.0.0/16"\nprefix = "exn"\n'
+    path = write_config(tmp_path, top=f'\n[monitor]\ncontrol = ["{control}"]\n{lab}')
+
+    assert load_inventory(path, {}).monitor.control == (control,)
+
+
+@pytest.mark.parametrize(
+    ("control", "field", "message"),
+    [
+        ('["10.77.255.0"]', "control[0]", "expected an address outside 10.77.255.0/24"),
+        ('["10.77.255.3"]', "control[0]", 'such as the hub\'s 10.77.255.2), got "10.77.255.3"'),
+        ('["10.77.0.1", "10.77.00.1"]', "control[1]", "expected an IPv4 or IPv6 address"),
+        (
+            '["10.77.0.1", "10.77.0.1"]',
+            "control[1]",
+            "10.77.0.1 is listed twice (as control[0] too)",
+        ),
+    ],
+)
+def test_it_refuses_bad_control_addresses(
+    tmp_path: Path, control: str, field: str, message: str
+) -> None:
+    lab = '\n[lab]\nnetwork = "10.77.0.0/16"\nprefix = "exn"\n'
+    path = write_config(tmp_path, top=f"\n[monitor]\ncontrol = {control}\n{lab}")
+
+    (line,) = problem_lines(path, {})
+
+    assert line.startswith(f'{path}: field "monitor.{field}": ')
+    assert message in line
+
+
+def test_it_accepts_any_control_address_without_a_lab(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        top='\n[monitor]\ncontrol = ["gw.example.invalid", "192.0.2.1"]\nblind_share = 1\n',
+    )
+
+    monitor = load_inventory(path, {}).monitor
+
+    assert monitor == MonitorSettings(control=("gw.example.invalid", "192.0.2.1"), blind_share=1.0)
+
+
+# --------------------------------------------------------------------------
+# quality, baseline and flapping thresholds; powered_by; fake redundancy
+
+
+def test_it_gives_quality_baseline_and_flap_thresholds_their_defaults(tmp_path: Path) -> None:
+    t = load_inventory(write_config(tmp_path), {}).thresholds
+
+    assert (t.quality_window, t.quality_raise, t.quality_clear) == (5, 3, 4)
+    assert (t.baseline_rounds, t.baseline_factor, t.baseline_min_delta_ms) == (60, 3.0, 5.0)
+    assert (t.flap_changes, t.flap_window) == (5, 900.0)
+    assert shipped().thresholds == Thresholds()
+
+
+def test_it_inherits_quality_baseline_and_flap_thresholds(tmp_path: Path) -> None:
+    top = (
+        '\n[thresholds]\nquality_window = 8\nquality_clear = 6\nbaseline_min_delta = "2ms"\n'
+        'flap_window = "5m"\n'
+    )
+    site = "\n[sites.thresholds]\nquality_raise = 5\nbaseline_factor = 2.5\n"
+    path = write_config(tmp_path, top=top, site=site)
+    path.write_text(path.read_text() + "\n[sites.links.thresholds]\nflap_changes = 3\n")
+
+    inventory = load_inventory(path, {})
+    (link,) = inventory.links()
+
+    assert link.thresholds == Thresholds(
+        quality_window=8,
+        quality_raise=5,
+        quality_clear=6,
+        baseline_factor=2.5,
+        baseline_min_delta_ms=2.0,
+        flap_changes=3,
+        flap_window=300.0,
+    )
+    assert inventory.thresholds.quality_raise == 3
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "field", "message"),
+    [
+        (
+            "quality_raise = 4",
+            "quality_raise",
+            "expected quality_clear > quality_window - quality_raise after inheritance, so that "
+            "one window cannot both raise and clear, got quality_clear 1, quality_window 5 and "
+            "quality_raise 4",
+        ),
+        (
+            "quality_raise = 6",
+            "quality_raise",
+            "expected quality_raise <= quality_window after inheritance, got quality_raise 6 "
+            "and quality_window 5",
+        ),
+        ("baseline_factor = 1", "baseline_factor", "expected a number above 1 and at most 100"),
+        ("flap_changes = 1", "flap_changes", "expected an integer from 2 to 1000, got 1"),
+        ("baseline_min_delta = 5", "baseline_min_delta", "expected a duration like"),
+    ],
+)
+def test_it_refuses_quality_thresholds_that_do_not_fit_at_the_level_that_set_them(
+    tmp_path: Path, thresholds: str, field: str, message: str
+) -> None:
+    top = "\n[thresholds]\nquality_clear = 1\nquality_raise = 5\n"
+    path = write_config(tmp_path, top=top)
+    path.write_text(path.read_text() + f"\n[sites.links.thresholds]\n{thresholds}\n")
+
+    (line,) = problem_lines(path, {})
+
+    assert line.startswith(
+        f'{path}: site "thpt-viet-bac" link "viettel-fibre": field "thresholds.{field}": '
+    )
+    assert message in line
+
+
+UPS_SITE = """
+[[sites.devices]]
+id = "ups"
+address = "10.77.11.10"
+snmp = { version = "2c", community = "${C}" }
+ups = true
+"""
+
+
+def test_it_ties_a_link_to_the_ups_it_runs_on(tmp_path: Path) -> None:
+    path = write_config(tmp_path, site=UPS_SITE)
+    path.write_text(path.read_text() + 'powered_by = "ups"\n')
+
+    (link,) = load_inventory(path, {"C": "community-x"}).links()
+
+    assert link.powered_by == "ups"
+    dinh_lap = next(s for s in shipped().sites if s.id == "thpt-dinh-lap")
+    assert [link.powered_by for link in dinh_lap.links] == ["ups", None, None]
+
+
+def test_it_refuses_a_link_powered_by_a_device_the_site_does_not_have(tmp_path: Path) -> None:
+    path = write_config(tmp_path, site=UPS_SITE)
+    path.write_text(path.read_text() + 'powered_by = "ups2"\n')
+
+    assert problem_lines(path, {"C": "community-x"}) == [
+        f'{path}: site "thpt-viet-bac" link "viettel-fibre": field "powered_by": '
+        'no device "ups2" (known: ups)'
+    ]
+
+
+def test_it_warns_of_fake_redundancy_in_a_file_and_its_summary(tmp_path: Path) -> None:
+    site = "min_carriers = 2\n" + UPS_SITE
+    path = write_config(tmp_path, site=site)
+    text = path.read_text() + 'powered_by = "ups"\n'
+    text += (
+        '\n[[sites.links]]\nid = "vnpt-fibre"\ncarrier = "vnpt"\nkind = "fibre"\n'
+        'address = "10.77.11.2"\npowered_by = "ups"\n'
+        '\n[[carriers]]\nid = "vnpt"\nname = "VNPT"\n'
+    )
+    path.write_text(text)
+
+    inventory = load_inventory(path, {"C": "community-x"})
+
+    assert inventory.warnings == (
+        f'{path}: site "thpt-viet-bac": links viettel-fibre (viettel) and vnpt-fibre (vnpt) both '
+        'depend on UPS "ups": they count as one carrier for min_carriers',
+        f'{path}: site "thpt-viet-bac": can never meet min_carriers = 2: its links form 1 '
+        "independent group",
+    )
+    assert summarize(inventory).splitlines()[-3:] == [
+        "warnings: 2",
+        *(f"  {w}" for w in inventory.warnings),
+    ]
+
+
+def test_it_summarises_readiness_the_control_targets_and_severity(tmp_path: Path) -> None:
+    section = '\n[severity]\nsession_bump = false\nblind = { outside = "info" }\n'
+    custom = summarize(load_inventory(write_config(tmp_path, top=section), {})).splitlines()
+
+    assert summarize(shipped()).splitlines()[4:7] == [
+        "readiness: a snapshot 1h and 15m before each exam session",
+        "monitor: control 10.77.255.2; BLIND when it fails together with at least 50% of the "
+        "targets",
+        "severity: the default table; one step higher during exam sessions",
+    ]
+    assert custom[5:7] == [
+        "monitor: no control target, so examnet cannot tell when it is blind",
+        "severity: the default table with 1 cell changed; unchanged during exam sessions",
+    ]
