@@ -1,7 +1,9 @@
 """Records to rows and back, and the statements that move them.
 
 Every insert ignores a row that is already there (same natural key): the
-writer may replay a batch whose commit outcome it never learnt.
+writer may replay a batch whose commit outcome it never learnt. Incidents
+are the exception: an upsert that only a newer write can change (see
+incident_rows.py).
 """
 
 from __future__ import annotations
@@ -19,26 +21,31 @@ from monitor.inventory import Target
 from monitor.records import (
     DeviceEvent,
     DeviceValue,
+    IncidentRecord,
     InterfaceSample,
     PollRecord,
     PowerSample,
+    ReadinessRecord,
     RoundRecord,
     StateChange,
     SubjectKind,
 )
+from monitor.storage import incident_rows
 from monitor.storage.schema import (
     device_events,
     device_values,
+    incidents,
     interface_samples,
     power_samples,
     probe_rounds,
+    readiness_snapshots,
     snmp_polls,
     state_changes,
     targets,
 )
 
 DeviceRecord = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
-Record = RoundRecord | StateChange | DeviceRecord
+Record = RoundRecord | StateChange | DeviceRecord | IncidentRecord | ReadinessRecord
 
 # A device record's fields are its table's columns, `device` becoming target_id;
 # the second element is the natural key that makes a replay a no-op.
@@ -73,6 +80,8 @@ class Statements:
         self.by_type: dict[type[Any], Any] = {
             RoundRecord: self.rounds,
             StateChange: self.state_changes,
+            IncidentRecord: incident_rows.upsert_incidents(_insert(dialect, incidents)),
+            ReadinessRecord: incident_rows.insert_readiness(_insert(dialect, readiness_snapshots)),
         }
         for kind, (table, key) in DEVICE_TABLES.items():
             self.by_type[kind] = _insert(dialect, table).on_conflict_do_nothing(
@@ -154,6 +163,8 @@ def _change_row(rec: StateChange, ids: dict[str, int] | None = None) -> dict[str
 
 def describe(rec: Record) -> str:
     """A record named for a log line (no figures: they may be long)."""
+    if isinstance(rec, IncidentRecord | ReadinessRecord):
+        return incident_rows.describe(rec)
     if isinstance(rec, RoundRecord):
         return f"the round of {rec.target} at {rec.started_at.isoformat()}"
     if isinstance(rec, DeviceEvent):
@@ -225,6 +236,8 @@ def latest_states_query() -> Select[Any]:
 _ROW_MAKERS: dict[type[Any], Callable[[Any, dict[str, int]], dict[str, Any]]] = {
     RoundRecord: _round_row,
     StateChange: _change_row,
+    IncidentRecord: incident_rows.incident_row,
+    ReadinessRecord: incident_rows.readiness_row,
 }
 
 

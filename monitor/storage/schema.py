@@ -203,3 +203,66 @@ device_events = Table(
     Column("detail", Text, nullable=False),
     UniqueConstraint("target_id", "at", "kind"),
 )
+
+# --- incidents and readiness (migration 0003) ------------------------------------
+
+SEVERITIES = ("info", "warning", "critical")
+# Filled by whoever acknowledges an incident (alerting); incident writes never touch them.
+ACK_COLUMNS = ("acknowledged_by", "acknowledged_at", "ack_note")
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("subject_kind", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("severity", Text, nullable=False),
+    Column("phase", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("carrier", Text, nullable=True),
+    Column("site", Text, nullable=True),
+    Column("sessions", JSON, nullable=False),
+    Column("worst_loss", Double, nullable=True),
+    Column("worst_rtt_ms", Double, nullable=True),
+    Column("worst_utilisation", Double, nullable=True),
+    Column("cause", Text, nullable=True),
+    Column("affected", JSON, nullable=False),
+    Column("acknowledged_by", Text, nullable=True),
+    Column("acknowledged_at", UtcDateTime, nullable=True),
+    Column("ack_note", Text, nullable=True),
+    # Every write of an incident is an upsert on this key: replays never duplicate it.
+    UniqueConstraint("subject_kind", "subject", "kind", "started_at"),
+    CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="period"),
+    CheckConstraint(
+        "severity IN (" + ", ".join(f"'{s}'" for s in SEVERITIES) + ")", name="severity"
+    ),
+    # Open incidents (ended_at IS NULL): a plain index, portable and comparable by
+    # Alembic; a partial one would differ between the dialects.
+    Index(None, "ended_at"),
+    Index(None, "started_at"),
+    Index(None, "subject", "started_at"),
+    Index(None, "carrier", "started_at"),
+    Index(None, "site", "started_at"),
+)
+
+readiness_snapshots = Table(
+    "readiness_snapshots",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("session", Text, nullable=False),
+    Column("session_start", UtcDateTime, nullable=False),
+    Column("taken_at", UtcDateTime, nullable=False),
+    Column("minutes_before", Integer, nullable=False),
+    Column("ready", Boolean, nullable=False),
+    Column("sites_total", Integer, nullable=False),
+    Column("sites_ready", Integer, nullable=False),
+    Column("not_ready", JSON, nullable=False),
+    Column("open_incidents", Integer, nullable=False),
+    # One snapshot per session and lead time: a second one is a replay.
+    UniqueConstraint("session", "session_start", "minutes_before"),
+    CheckConstraint("sites_ready >= 0 AND sites_ready <= sites_total", name="site_counts"),
+)

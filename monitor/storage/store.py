@@ -1,8 +1,9 @@
 """Store: the one place examnet talks to its database.
 
-The event loop hands records to `add_round` / `add_state_change`, which
-only append to a bounded spool; one writer thread moves them to the
-database in batches and rides out faults (see writer.py). The read side is
+The event loop hands records to `add_round` / `add_state_change` / `add`
+(device records, incidents, readiness snapshots), which only append to a
+bounded spool; one writer thread moves them to the database in batches and
+rides out faults (see writer.py). The read side is
 plain synchronous queries for the CLI, status pages and tests.
 """
 
@@ -20,10 +21,17 @@ from sqlalchemy import Connection
 
 from monitor.clock import Clock, SystemClock
 from monitor.inventory import Target
-from monitor.records import DeviceEvent, RoundRecord, StateChange
-from monitor.storage import migrate, rows
+from monitor.records import (
+    DeviceEvent,
+    IncidentRecord,
+    ReadinessRecord,
+    RoundRecord,
+    StateChange,
+)
+from monitor.storage import incident_rows, migrate, rows
 from monitor.storage.engine import DEFAULT_SQLITE_BUSY_TIMEOUT, make_engine, safe_url
 from monitor.storage.rows import Record, Statements
+from monitor.storage.schema import SEVERITIES
 from monitor.storage.spool import Spool
 from monitor.storage.writer import BatchWriter, WriterSettings
 
@@ -125,12 +133,25 @@ class Store:
         _require_aware(rec.at, "at")
         self._spool.put(rec)
 
-    def add(self, rec: rows.DeviceRecord) -> None:
-        """Queue a device record (poll, interface or power sample, value, event)."""
+    def add(self, rec: rows.DeviceRecord | IncidentRecord | ReadinessRecord) -> None:
+        """Queue a device record, an incident (written as an upsert) or a readiness snapshot.
+
+        Raises at once for what the database would refuse: naive times, an
+        unregistered device, an unknown severity, an incident ending before it
+        started, more sites ready than sites.
+        """
+        if isinstance(rec, IncidentRecord):
+            _check_incident(rec)
+        elif isinstance(rec, ReadinessRecord):
+            _check_readiness(rec)
+        else:
+            self._check_device_record(rec)
+        self._spool.put(rec)
+
+    def _check_device_record(self, rec: rows.DeviceRecord) -> None:
         _require_aware(rec.at if isinstance(rec, DeviceEvent) else rec.started_at, "time")
         if rec.device not in self._target_ids:
             raise ValueError(f"record for unregistered device {rec.device!r}")
-        self._spool.put(rec)
 
     def _write(self, conn: Connection, records: Sequence[Record]) -> None:
         rows.write_records(conn, self._statements, self._target_ids, records)
@@ -209,6 +230,39 @@ class Store:
                     summary.last = last
         return found
 
+    def open_incidents(self) -> list[IncidentRecord]:
+        """Incidents not ended yet, oldest start first."""
+        return self.incidents(open_only=True)
+
+    def incidents(
+        self,
+        *,
+        subject: str | None = None,
+        carrier: str | None = None,
+        site: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        open_only: bool = False,
+    ) -> list[IncidentRecord]:
+        """Incidents oldest start first; `since` / `until` keep those that overlap [since, until).
+
+        An incident still open, or ended at or after `since`, overlaps it if
+        it started before `until`: a report on a session sees the outage
+        that began the night before.
+        """
+        query = incident_rows.incidents_query(
+            subject=subject, carrier=carrier, site=site, since=since, until=until,
+            open_only=open_only,
+        )  # fmt: skip
+        with self._engine.connect() as conn:
+            return [incident_rows.incident_record(r) for r in conn.execute(query)]
+
+    def readiness(self, session: str | None = None) -> list[ReadinessRecord]:
+        """Readiness snapshots in the order they were taken, optionally of one session."""
+        with self._engine.connect() as conn:
+            query = incident_rows.readiness_query(session)
+            return [incident_rows.readiness_record(r) for r in conn.execute(query)]
+
     def latest_states(self) -> dict[tuple[str, str], str]:
         """(subject_kind, subject) -> state of its newest change."""
         with self._engine.connect() as conn:
@@ -219,6 +273,25 @@ class Store:
 def _require_aware(moment: datetime, name: str) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be an aware datetime, not {moment.isoformat()}")
+
+
+def _check_incident(rec: IncidentRecord) -> None:
+    _require_aware(rec.started_at, "started_at")
+    _require_aware(rec.updated_at, "updated_at")
+    if rec.severity not in SEVERITIES:
+        raise ValueError(f"severity {rec.severity!r} is none of {', '.join(SEVERITIES)}")
+    if rec.ended_at is None:
+        return
+    _require_aware(rec.ended_at, "ended_at")
+    if rec.ended_at < rec.started_at:
+        raise ValueError(f"incident {rec.key} ends before it starts ({rec.ended_at.isoformat()})")
+
+
+def _check_readiness(rec: ReadinessRecord) -> None:
+    _require_aware(rec.session_start, "session_start")
+    _require_aware(rec.taken_at, "taken_at")
+    if not 0 <= rec.sites_ready <= rec.sites_total:
+        raise ValueError(f"{rec.sites_ready} sites ready out of {rec.sites_total}")
 
 
 def _check_settings(

@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
@@ -24,7 +25,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from monitor.inventory import Target, TargetKind
-from monitor.records import RoundRecord, StateChange, SubjectKind
+from monitor.records import IncidentRecord, ReadinessRecord, RoundRecord, StateChange, SubjectKind
 from monitor.storage import Store, database_url, migrate
 from monitor.storage.schema import metadata
 from tests.fixtures.postgres import PostgresCluster
@@ -249,6 +250,51 @@ def test_it_writes_every_row_exactly_once_after_the_database_was_unwritable(
     assert stats.last_error is not None
     assert len(_storage_messages(caplog, "cannot write to the database")) == 1
     assert len(_storage_messages(caplog, "database writes recovered")) == 1
+
+
+def _worsened(incident: IncidentRecord, n: int) -> IncidentRecord:
+    """The n-th update of a congestion incident: a minute later, a point more loss."""
+    loss = min(1.0, 0.1 + n / 100)
+    return replace(
+        incident,
+        updated_at=START + timedelta(minutes=n),
+        worst_loss=loss,
+        reason=f"loss {loss:.0%}",
+    )
+
+
+def test_it_writes_incident_changes_spooled_during_an_outage(faulty: Backend) -> None:
+    store = faulty.store()
+    store.start()
+    latest = IncidentRecord(
+        "target", TARGETS[0].key, "congested", START, "warning", "during", "loss 10%", START,
+        carrier="viettel", site="lso-01", sessions=("toan-sang",), worst_loss=0.1,
+    )  # fmt: skip
+    store.add(latest)
+    wait_until(lambda: store.stats.queued == 0, "the incident to be opened")
+
+    faulty.fault.begin()
+    writes = 0
+    deadline = time.monotonic() + WAIT_LIMIT
+    while store.stats.write_errors_total < 2 and time.monotonic() < deadline:
+        writes += 1
+        latest = _worsened(latest, writes)
+        store.add(latest)
+        time.sleep(FEED_INTERVAL)
+    closed = replace(latest, severity="critical", ended_at=latest.updated_at)
+    snapshot = ReadinessRecord("toan-sang", START, START - timedelta(minutes=15), 15, False, 2, 1)
+    store.add(closed)
+    store.add(snapshot)
+    assert store.stats.write_errors_total >= 2, "the fault never showed in the store's stats"
+    assert store.stats.queued > 0
+    faulty.fault.end()
+
+    wait_until(lambda: store.stats.queued == 0, "the spooled incident writes")
+    assert store.incidents() == [closed]
+    assert store.open_incidents() == []
+    assert store.readiness() == [snapshot]
+    assert store.stats.written_total >= writes + 3
+    assert store.stats.dropped_total == 0
 
 
 # -- the same contract on both databases ---------------------------------------------

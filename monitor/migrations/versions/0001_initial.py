@@ -67,10 +67,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_probe_rounds"),
         sa.UniqueConstraint("target_id", "started_at", name="uq_probe_rounds_target_id_started_at"),
         sa.CheckConstraint(
-            "received >= 0 AND received <= sent", name="ck_probe_rounds_echo_counts"
+            "received >= 0 AND received <= sent", name=op.f("ck_probe_rounds_echo_counts")
         ),
         sa.CheckConstraint(
-            "loss IS NULL OR (loss >= 0 AND loss <= 1)", name="ck_probe_rounds_loss_ratio"
+            "loss IS NULL OR (loss >= 0 AND loss <= 1)", name=op.f("ck_probe_rounds_loss_ratio")
         ),
     )
     op.create_index("ix_probe_rounds_started_at", "probe_rounds", ["started_at"])

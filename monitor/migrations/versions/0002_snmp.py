@@ -68,8 +68,12 @@ def upgrade() -> None:
         sa.Column("discards_per_s", sa.Double(), nullable=True),
         sa.Column("no_rate", sa.Text(), nullable=True),
         *_keys("interface_samples", "target_id", "started_at", "interface"),
-        sa.CheckConstraint("in_bps IS NULL OR in_bps >= 0", name="ck_interface_samples_in_rate"),
-        sa.CheckConstraint("out_bps IS NULL OR out_bps >= 0", name="ck_interface_samples_out_rate"),
+        sa.CheckConstraint(
+            "in_bps IS NULL OR in_bps >= 0", name=op.f("ck_interface_samples_in_rate")
+        ),
+        sa.CheckConstraint(
+            "out_bps IS NULL OR out_bps >= 0", name=op.f("ck_interface_samples_out_rate")
+        ),
     )
     op.create_index(
         "ix_interface_samples_link_started_at", "interface_samples", ["link", "started_at"]
