@@ -3,16 +3,19 @@
     sudo .venv/bin/python benchmarks/snmp.py [--interfaces 50] [--seconds 10]
 
 A real snmpd serves 50 interfaces (25 veth pairs) in a network namespace of
-its own (`exs-snmpbench`, deleted afterwards); the poller runs inside the
-namespace too, so every packet stays in it. Printed, for v2c and for v3
-authPriv (SHA-256 + AES):
+its own (`exb-snmpbench`, deleted afterwards); the poller runs inside the
+namespace too, so every packet stays in it. Printed side by side, for v2c
+(examnet's own BER codec, `probes/snmpwire.py`) and for v3 authPriv
+(SHA-256 + AES, pysnmp):
 
 - CPU per poll of one device watching all 50 interfaces by name, in steady
   state (names already resolved), and the requests each poll takes;
-- devices polled per second: many devices (all this agent) polled at once
-  for a bounded time;
+- devices polled per second, and CPU per poll, with many devices (all this
+  agent) polled at once for a bounded time;
 - snmpbulkwalk of the same ten columns on the same agent (its CPU from
-  os.wait4), and whether 1,000 such devices every 60 s fit in one core.
+  os.wait4);
+- the cores 1,000 such devices every 60 s take (issue #3's aim: one core,
+  i.e. <= 60 ms of CPU per poll), from the worse of the two CPU figures.
 
 The whole run is bounded (a few seconds per figure, under two minutes).
 """
@@ -41,7 +44,7 @@ from probes import snmpdata as oids  # noqa: E402
 from probes.snmp import SnmpProber  # noqa: E402
 from tests.fixtures.snmpd import SnmpAgent, watch  # noqa: E402
 
-NAMESPACE = "exs-snmpbench"
+NAMESPACE = "exb-snmpbench"  # exb-: this benchmark's own prefix, no lab's cleanup touches it
 COLUMNS = (
     oids.IF_OPER_STATUS, oids.IF_ADMIN_STATUS, oids.IF_HC_IN_OCTETS, oids.IF_HC_OUT_OCTETS,
     oids.IF_IN_ERRORS, oids.IF_OUT_ERRORS, oids.IF_IN_DISCARDS, oids.IF_OUT_DISCARDS,
@@ -68,8 +71,8 @@ def namespace(interfaces: int) -> Iterator[None]:
         pairs = (interfaces + 1) // 2
         lines = ["link set lo up"]
         for i in range(pairs):
-            lines += [f"link add exs-a{i} type veth peer name exs-b{i}",
-                      f"link set exs-a{i} up", f"link set exs-b{i} up"]  # fmt: skip
+            lines += [f"link add exb-a{i} type veth peer name exb-b{i}",
+                      f"link set exb-a{i} up", f"link set exb-b{i} up"]  # fmt: skip
         _ip("-n", NAMESPACE, "-batch", "-", stdin="\n".join(lines) + "\n")
         yield
     finally:
@@ -78,7 +81,7 @@ def namespace(interfaces: int) -> Iterator[None]:
 
 def interface_names(interfaces: int) -> list[str]:
     pairs = (interfaces + 1) // 2
-    names = [f"exs-a{i}" for i in range(pairs)] + [f"exs-b{i}" for i in range(pairs)]
+    names = [f"exb-a{i}" for i in range(pairs)] + [f"exb-b{i}" for i in range(pairs)]
     return names[:interfaces]
 
 
@@ -188,32 +191,58 @@ async def figures(agent: SnmpAgent, args: argparse.Namespace, v3: bool) -> dict[
     return {**steady, **{f"busy_{k}": v for k, v in busy.items()}, **walk}
 
 
-def report(label: str, f: dict[str, float], interfaces: int) -> None:
-    cores = DEVICES_PER_CORE_GOAL * f["cpu_per_poll"] / GOAL_INTERVAL
-    verdict = "fits" if cores <= 1.0 else "does NOT fit"
-    print(f"\n{label}: one device, {interfaces} watched interfaces by name")
-    print(f"  examnet     CPU per poll (steady)   {f['cpu_per_poll'] * 1000:8.1f} ms"
-          f"   ({f['requests_per_poll']:.0f} requests, {f['wall_per_poll'] * 1000:.1f} ms wall)")
-    print(f"  examnet     devices polled per s    {f['busy_polls_per_s']:8.1f}"
-          f"      ({f['busy_cpu_share'] * 100:.0f} % of a core, "
-          f"{f['busy_cpu_per_poll'] * 1000:.1f} ms CPU per poll, {f['busy_failed']:.0f} failed)")
-    print(f"  snmpbulkwalk CPU for the 10 columns {f['cpu_per_walk'] * 1000:8.1f} ms"
-          f"   ({f['values']:.0f} values, one process per column)")
-    print(f"  1,000 such devices every 60 s: {cores:.2f} core(s) of examnet CPU: {verdict} "
-          f"in one core")  # fmt: skip
+LABELS = (("v2c", "v2c (examnet codec)", False), ("v3", "v3 authPriv (pysnmp)", True))
+ROWS = (  # (label, figure, format)
+    ("CPU per poll, steady", "cpu_per_poll", "ms"),
+    ("CPU per poll, many devices at once", "busy_cpu_per_poll", "ms"),
+    ("requests per poll", "requests_per_poll", "n"),
+    ("wall time per poll, steady", "wall_per_poll", "ms"),
+    ("devices polled per s, many at once", "busy_polls_per_s", "rate"),
+    ("  share of a core meanwhile", "busy_cpu_share", "%"),
+    ("  polls failed", "busy_failed", "n"),
+    ("snmpbulkwalk CPU, the 10 columns", "cpu_per_walk", "ms"),
+    ("cores for 1,000 devices every 60 s", "cores", "cores"),
+)
+
+
+def cores(f: dict[str, float]) -> float:
+    """Cores 1,000 devices polled every 60 s take, at the worse of the two CPU figures."""
+    return DEVICES_PER_CORE_GOAL * max(f["cpu_per_poll"], f["busy_cpu_per_poll"]) / GOAL_INTERVAL
+
+
+def _cell(value: float, kind: str) -> str:
+    return {"ms": f"{value * 1000:.1f} ms", "n": f"{value:.0f}", "rate": f"{value:.1f}",
+            "%": f"{value * 100:.0f} %", "cores": f"{value:.2f}"}[kind]  # fmt: skip
+
+
+def report(results: dict[str, dict[str, float]], interfaces: int, devices: int) -> None:
+    print(f"\nOne poll of a device watching {interfaces} interfaces by name; "
+          f"'many at once' = {devices} devices; snmpd of net-snmp in {NAMESPACE}")  # fmt: skip
+    print(f"\n  {'':38}" + "".join(f"{title:>24}" for _, title, _ in LABELS))
+    for label, key, kind in ROWS:
+        cells = "".join(f"{_cell(results[name][key], kind):>24}" for name, _, _ in LABELS)
+        print(f"  {label:38}{cells}")
+    budget = GOAL_INTERVAL / DEVICES_PER_CORE_GOAL
+    print(f"\nAim (issue #3): 1,000 such devices every 60 s within one core, i.e. "
+          f"<= {budget * 1000:.0f} ms of CPU per poll.")  # fmt: skip
+    for name, title, _ in LABELS:
+        need = results[name]["cores"]
+        verdict = "meets it" if need <= 1.0 else "does NOT meet it"
+        print(f"  {title}: {verdict} ({need:.2f} core(s) for 1,000 devices)")
 
 
 def inside(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="exs-snmpbench-") as directory:
+    with tempfile.TemporaryDirectory(prefix="exb-snmpbench-") as directory:
         agent = SnmpAgent(Path(directory) / "snmpd", address="127.0.0.1")
         agent.start()
         try:
             results = {}
-            for label, v3 in (("v2c", False), ("v3 authPriv SHA-256/AES", True)):
-                results[label] = asyncio.run(figures(agent, args, v3))
-                report(label, results[label], args.interfaces)
+            for name, _title, v3 in LABELS:
+                results[name] = asyncio.run(figures(agent, args, v3))
+                results[name]["cores"] = cores(results[name])
         finally:
             agent.stop()
+    report(results, args.interfaces, args.devices)
     if args.json:
         print(json.dumps(results, indent=2))
     return 0

@@ -27,8 +27,10 @@ from monitor.inventory import Device
 from probes import snmp_failures, snmp_names, snmp_plan
 from probes.snmp_failures import Failure
 from probes.snmp_plan import DEFAULT_MAX_VARBINDS, DeviceState, Reading
-from probes.snmp_session import DEFAULT_MAX_CONCURRENCY, Answer, SnmpSession, object_name
+from probes.snmp_session import DEFAULT_MAX_CONCURRENCY, Answer, SnmpSession
+from probes.snmp_values import oid_of
 from probes.snmpdata import PollFailure, SnmpObservation
+from probes.snmpwire import oid_tuple
 
 KIND = "snmp"
 
@@ -190,7 +192,7 @@ def _match(
         return {}, snmp_failures.mismatched()
     values: dict[str, Any] = {}
     for oid, (name, value) in zip(wanted, answered, strict=True):
-        if name != object_name(oid):
+        if oid_of(name) != oid_tuple(oid):
             return {}, snmp_failures.mismatched()
         values[oid] = value
     return values, None

@@ -41,7 +41,8 @@ PRIV_PROTOCOLS = {
 
 
 class Credentials:
-    """Makes CommunityData / UsmUserData; `revealed` holds every secret given out."""
+    """Makes CommunityData / UsmUserData / v2c communities; `revealed` holds every secret
+    given out."""
 
     def __init__(self) -> None:
         self.revealed: set[str] = set()
@@ -53,6 +54,15 @@ class Credentials:
         # our own row index: pysnmp's default is made from a hash of the community
         index = self._communities.setdefault(community, f"examnet-c{len(self._communities)}")
         return auth.CommunityData(index, community)
+
+    def community_octets(self, v2c: SnmpV2c) -> bytes:
+        """The community as it goes on the wire, for the v2c channel: ISO 8859-1 like
+        pysnmp (pyasn1's OctetString), UTF-8 for what that cannot encode."""
+        community = self._reveal(v2c.community.reveal())
+        try:
+            return community.encode("iso-8859-1")
+        except UnicodeEncodeError:
+            return community.encode()
 
     def needs_engine_id(self, v3: SnmpV3) -> bool:
         """Whether this key set must be bound to its agent (another one owns the user name)."""

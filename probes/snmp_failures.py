@@ -99,6 +99,11 @@ def unusable_answers() -> Failure:
     return Failure(PollFailure.MALFORMED, UNUSABLE_ANSWERS)
 
 
+def silent_or_garbled(garbled: bool, silence: str) -> Failure:
+    """A timeout from a device that did send us something: what it sent was unusable."""
+    return unusable_answers() if garbled else no_answer(silence)
+
+
 def from_indication(indication: object, silence: str) -> Failure:
     """A pysnmp error indication (the first member of its result tuple)."""
     if isinstance(indication, errind.RequestTimedOut):

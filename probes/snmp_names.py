@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from pysnmp.proto.rfc1905 import EndOfMibView
-
 from monitor.inventory import Device
 from probes import snmp_failures
 from probes import snmpdata as oids
 from probes.snmp_failures import Failure
 from probes.snmp_session import Answer, SnmpSession
-from probes.snmp_values import read_text
+from probes.snmp_values import absent, oid_of, read_text
+from probes.snmpwire import Absent
 
 BULK_VARBINDS = 40  # varbinds per GETBULK answer, all columns together
 MAX_WALK_REQUESTS = 250  # a 10,000-row table: enough; an agent that never ends is cut short
@@ -89,8 +88,8 @@ def absorb(varbinds: Sequence[tuple[Any, Any]], active: list[str],
         column = active[position % len(active)]
         if column in ended:
             continue
-        oid = tuple(name.asTuple())
-        if not _next_row(oid, column, cursor[column]) or isinstance(value, EndOfMibView):
+        oid = oid_of(name)
+        if not _next_row(oid, column, cursor[column]) or absent(value) is Absent.END_OF_MIB_VIEW:
             ended.add(column)
             continue
         cursor[column] = oid

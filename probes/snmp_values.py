@@ -6,6 +6,10 @@ noSuchInstance, endOfMibView), the wrong SMI type (an OctetString where a
 Counter64 belongs), or a number that cannot be (an ifOperStatus of 99, a
 negative minutes-left). Each becomes a `Problem` and the value None; the
 rest of the answer stands.
+
+Values come from pysnmp (v3: pyasn1 objects, told apart by their tags) or
+from our v2c codec (`snmpwire`: Python types named after the SMI ones);
+both are checked here alike.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from enum import StrEnum
 from pysnmp.proto import rfc1902, rfc1905
 
 from probes import snmpdata as oids
+from probes import snmpwire as wire
 from probes.snmpdata import Problem, ValueProblem
 
 INT32_MAX = 2**31 - 1
@@ -44,6 +49,24 @@ _BY_TAG = {
     rfc1902.Counter64.tagSet: Syntax.COUNTER64,
     rfc1902.OctetString.tagSet: Syntax.OCTETS,
 }
+_BY_TYPE: dict[type, Syntax] = {
+    wire.Integer32: Syntax.INTEGER,
+    wire.Counter32: Syntax.COUNTER32,
+    wire.Gauge32: Syntax.GAUGE32,
+    wire.TimeTicks: Syntax.TIMETICKS,
+    wire.Counter64: Syntax.COUNTER64,
+    bytes: Syntax.OCTETS,  # IpAddress and Opaque are subclasses, not OCTET STRINGs
+}
+_ABSENT = {
+    wire.Absent.NO_SUCH_OBJECT: (ValueProblem.NO_SUCH_OBJECT, "the agent does not implement it"),
+    wire.Absent.NO_SUCH_INSTANCE: (ValueProblem.NO_SUCH_INSTANCE, "no such instance"),
+    wire.Absent.END_OF_MIB_VIEW: (ValueProblem.END_OF_MIB, "end of the agent's MIB view"),
+}
+_PYSNMP_ABSENT = (
+    (rfc1905.NoSuchObject, wire.Absent.NO_SUCH_OBJECT),
+    (rfc1905.NoSuchInstance, wire.Absent.NO_SUCH_INSTANCE),
+    (rfc1905.EndOfMibView, wire.Absent.END_OF_MIB_VIEW),
+)
 _NUMERIC = frozenset(
     (Syntax.INTEGER, Syntax.COUNTER32, Syntax.GAUGE32, Syntax.TIMETICKS, Syntax.COUNTER64)
 )
@@ -114,6 +137,9 @@ SPECS_BY_OID: dict[str, ValueSpec] = {
 
 
 def syntax_of(value: object) -> Syntax | None:
+    syntax = _BY_TYPE.get(type(value))
+    if syntax is not None:
+        return syntax
     tag_set = getattr(value, "tagSet", None)
     return _BY_TAG.get(tag_set) if tag_set is not None else None
 
@@ -123,15 +149,23 @@ def type_name(value: object) -> str:
     return syntax.value if syntax is not None else type(value).__name__
 
 
+def absent(value: object) -> wire.Absent | None:
+    """The RFC 3416 exception value this is, from either decoder (None for data)."""
+    if isinstance(value, wire.Absent):
+        return value
+    for cls, kind in _PYSNMP_ABSENT:
+        if isinstance(value, cls):
+            return kind
+    return None
+
+
 def exception_problem(value: object, what: str) -> Problem | None:
     """The problem an RFC 3416 exception value stands for (None for data)."""
-    if isinstance(value, rfc1905.NoSuchObject):
-        return Problem(ValueProblem.NO_SUCH_OBJECT, what, "the agent does not implement it")
-    if isinstance(value, rfc1905.NoSuchInstance):
-        return Problem(ValueProblem.NO_SUCH_INSTANCE, what, "no such instance")
-    if isinstance(value, rfc1905.EndOfMibView):
-        return Problem(ValueProblem.END_OF_MIB, what, "end of the agent's MIB view")
-    return None
+    kind = absent(value)
+    if kind is None:
+        return None
+    problem, detail = _ABSENT[kind]
+    return Problem(problem, what, detail)
 
 
 def check_range(number: int, spec: ValueSpec, what: str) -> Problem | None:
@@ -189,6 +223,13 @@ def _parse_number(raw: bytes) -> float | None:
         return float(raw.decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):
         return None
+
+
+def oid_of(name: object) -> tuple[int, ...]:
+    """A varbind's name as a tuple: ours already is one, pysnmp's ObjectName has one."""
+    if type(name) is tuple:
+        return name
+    return tuple(name.asTuple())  # type: ignore[attr-defined]
 
 
 def read_text(value: object) -> str | None:

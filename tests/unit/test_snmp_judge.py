@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitor.counters import InterfaceRates
-from monitor.inventory import Thresholds
-from monitor.snmp_judge import (
+from monitor.evaluation.snmp import (
     DeviceState,
     DeviceStatus,
     InterfaceState,
@@ -15,6 +14,7 @@ from monitor.snmp_judge import (
     judge_interface,
     judge_power,
 )
+from monitor.inventory import Thresholds
 from probes.snmpdata import UpsReading
 
 T0 = datetime(2027, 6, 3, 0, 30, tzinfo=UTC)
