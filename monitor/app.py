@@ -19,7 +19,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from monitor.clock import Clock, SystemClock
-from monitor.evaluate import Evaluator
+from monitor.evaluation import Evaluator
 from monitor.http import HttpServer, health_handler, metrics_handler
 from monitor.inventory import Device, Inventory, Lab, Target
 from monitor.lab.guard import lab_route_present, targets_in_lab
@@ -143,8 +143,12 @@ class Monitor:
         )
         self.store.upgrade()
         devices = tuple(inventory.devices())
-        self.store.register_targets([*inventory.targets(), *(d.as_target() for d in devices)])
-        self.evaluator = Evaluator(inventory, self.store.latest_states())
+        self.store.register_targets(
+            [*inventory.targets(), *inventory.control_targets(), *(d.as_target() for d in devices)]
+        )
+        self.evaluator = Evaluator(
+            inventory, self.store.latest_states(), self.store.open_incidents()
+        )
         self.pipeline = Pipeline(inventory, self.store, self.metrics, self.evaluator)
         self.devices = DevicePipeline(
             inventory, self.store, self.metrics, self.evaluator, self.pipeline.record
@@ -153,7 +157,7 @@ class Monitor:
         if devices:
             schedules.append(snmp_schedule(inventory, self.run_poll))
         self.scheduler = ProbeScheduler(
-            inventory, schedules, self.metrics, clock, on_replan=self.pipeline.reassess_sites
+            inventory, schedules, self.metrics, clock, on_replan=self.pipeline.on_calendar
         )
         self.http = HttpServer(
             options.listen,
@@ -189,6 +193,8 @@ class Monitor:
             interval=self.scheduler.interval("icmp"),
             devices=list(self.devices.snapshots.values()),
             device_troubles={key: self.snmp.counts(key) for key in self.devices.snapshots},
+            open_incidents=[c for c in self.evaluator.book.active.values() if not c.quiet],
+            blind=self.evaluator.blind,
         )
 
     def health(self) -> tuple[bool, Mapping[str, Any]]:

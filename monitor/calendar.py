@@ -7,7 +7,7 @@ the evaluator and metrics ask which phase and session a moment falls in.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.inventory import Calendar, Inventory, Phase, Session, Target
 
@@ -45,6 +45,8 @@ def _boundaries(inventory: Inventory) -> Iterable[datetime]:
     for session in inventory.calendar.sessions:
         yield session.start
         yield session.end
+        for seconds in inventory.readiness:  # readiness snapshots before the session
+            yield session.start - timedelta(seconds=seconds)
     for target in inventory.targets():
         if target.active is not None:
             yield target.active.start

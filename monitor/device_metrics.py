@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from monitor.evaluation.snmp import DeviceStatus, PowerStatus
 from monitor.snapshot import DeviceSnapshot
-from monitor.snmp_judge import DeviceStatus, PowerStatus
 from probes.snmpdata import BatteryStatus, OutputSource
 
 if TYPE_CHECKING:

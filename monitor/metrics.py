@@ -23,8 +23,9 @@ from prometheus_client.registry import Collector
 
 from monitor.calendar import phase_at, session_at
 from monitor.device_metrics import device_families
-from monitor.evaluate import SiteStatus, TargetStatus
-from monitor.inventory import Inventory, Phase
+from monitor.evaluation import SiteStatus, TargetStatus
+from monitor.evaluation.conditions import Condition
+from monitor.inventory import Inventory, Phase, TargetKind
 from monitor.snapshot import RTT_BUCKETS, DeviceSnapshot, SiteSnapshot, TargetSnapshot
 from probes.pinger import PingerStats
 
@@ -54,6 +55,8 @@ class View:
     interval: float
     devices: Sequence[DeviceSnapshot] = ()
     device_troubles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    open_incidents: Sequence[Condition] = ()
+    blind: bool = False
 
 
 class Metrics:
@@ -86,6 +89,18 @@ class Metrics:
             registry=r,
         )
         self.up = Gauge("examnet_up", "1 while the monitor runs its schedule.", registry=r)
+        self.incidents_opened = Counter(
+            "examnet_incidents_opened",
+            "Incidents opened, by kind and severity at opening.",
+            ["kind", "severity"],
+            registry=r,
+        )
+        self.readiness = Gauge(
+            "examnet_readiness_ready",
+            "1 if the last readiness snapshot before the session found every site ready, 0 if not.",
+            ["session"],
+            registry=r,
+        )
         self.polls = Counter(
             "examnet_snmp_polls",
             "SNMP polls, by result (answered, or the failure kind).",
@@ -116,6 +131,8 @@ class _StateCollector(Collector):
         yield from _site_families(view)
         yield from _calendar_families(view)
         yield from device_families(view)
+        yield from _incident_families(view)
+        yield from _carrier_families(view)
         yield from _store_families(view.store)
         yield from _pinger_families(view.pinger)
         interval = GaugeMetricFamily(
@@ -291,3 +308,43 @@ def _pinger_families(stats: PingerStats | None) -> Iterator[Metric]:
         family = CounterMetricFamily(name, doc)
         family.add_metric([], value)
         yield family
+
+
+def _incident_families(view: View) -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        "examnet_open_incidents", "Incidents open now.", labels=["kind", "severity", "carrier"]
+    )
+    counts: dict[tuple[str, str, str], int] = {}
+    for c in view.open_incidents:
+        key = (str(c.kind), str(c.severity), c.carrier or "")
+        counts[key] = counts.get(key, 0) + 1
+    for key, count in sorted(counts.items()):
+        family.add_metric(list(key), count)
+    blind = GaugeMetricFamily(
+        "examnet_blind",
+        "1 while examnet's own network is down (control target and most targets failing together).",
+    )
+    blind.add_metric([], 1.0 if view.blind else 0.0)
+    yield from (family, blind)
+
+
+def _carrier_families(view: View) -> Iterator[Metric]:
+    links = GaugeMetricFamily(
+        "examnet_carrier_links", "A carrier's links, by state.", labels=["carrier", "state"]
+    )
+    endpoints = GaugeMetricFamily(
+        "examnet_carrier_endpoints_down", "A carrier's endpoints that are down.", labels=["carrier"]
+    )
+    counts = {(c.id, s.value): 0 for c in view.inventory.carriers for s in TargetStatus}
+    down = {c.id: 0 for c in view.inventory.carriers}
+    for snap in view.targets:
+        carrier = snap.target.carrier
+        if snap.target.kind is TargetKind.LINK and (carrier, snap.status.value) in counts:
+            counts[(carrier, snap.status.value)] += 1
+        elif snap.target.kind is TargetKind.ENDPOINT and snap.status is TargetStatus.DOWN:
+            down[carrier] = down.get(carrier, 0) + 1
+    for (carrier, state), count in sorted(counts.items()):
+        links.add_metric([carrier, state], count)
+    for carrier, count in sorted(down.items()):
+        endpoints.add_metric([carrier], count)
+    yield from (links, endpoints)

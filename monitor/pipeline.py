@@ -6,19 +6,34 @@ Runs on the event loop and never blocks: the store only queues rows.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from monitor.evaluate import Evaluator, RoundOutcome, commonest_loss_reason
+from monitor.evaluation import Evaluator, Event, RoundOutcome
+from monitor.evaluation.readiness import words as readiness_words
 from monitor.figures import RoundFigures, summarize
 from monitor.inventory import Inventory, Target
 from monitor.metrics import Metrics
-from monitor.records import RoundRecord, StateChange, SubjectKind
+from monitor.records import (
+    DeviceEvent,
+    DeviceValue,
+    IncidentRecord,
+    InterfaceSample,
+    PollRecord,
+    PowerSample,
+    ReadinessRecord,
+    RoundRecord,
+    StateChange,
+    SubjectKind,
+)
 from monitor.snapshot import SiteSnapshot, TargetSnapshot
 from probes.icmp import IcmpObservation
 
 log = logging.getLogger("examnet.state")
+incidents = logging.getLogger("examnet.incidents")
 
 _BAD_STATES = {
     "down",
@@ -34,12 +49,30 @@ _BAD_STATES = {
 }
 
 
+Added = (
+    PollRecord
+    | InterfaceSample
+    | PowerSample
+    | DeviceValue
+    | DeviceEvent
+    | IncidentRecord
+    | ReadinessRecord
+)
+
+
 class RowSink(Protocol):
     """The part of the store the pipeline uses: queue rows, never wait."""
 
     def add_round(self, record: RoundRecord) -> None: ...
 
     def add_state_change(self, record: StateChange) -> None: ...
+
+    def add(self, record: Added) -> None: ...
+
+
+def commonest_loss_reason(reasons: list[str | None]) -> str | None:
+    counted = Counter(r for r in reasons if r)
+    return counted.most_common(1)[0][0] if counted else None
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -73,7 +106,8 @@ class Pipeline:
         self.evaluator = evaluator
         self._names = {site.id: site.name for site in inventory.sites}
         self.targets: dict[str, TargetSnapshot] = {
-            t.key: TargetSnapshot(t, evaluator.status(t.key)) for t in inventory.targets()
+            t.key: TargetSnapshot(t, evaluator.status(t.key))
+            for t in (*inventory.targets(), *inventory.control_targets())
         }
 
     def handle(self, target: Target, observation: IcmpObservation) -> None:
@@ -96,19 +130,45 @@ class Pipeline:
         )
         self.record(changes)
 
-    def reassess_sites(self, at: datetime) -> None:
-        """After the set of active links changed (a mobile BTS came or went)."""
-        changes: list[StateChange] = []
-        for site in self.inventory.sites:
-            changes += self.evaluator.reassess_site(site.id, at)
-        self.record(changes)
+    def on_calendar(self, at: datetime) -> None:
+        """A calendar boundary or a periodic tick: re-judge what time changes."""
+        self.record(self.evaluator.reassess_sites(at))
+        self.record(self.evaluator.tick(at))
+        snapshots, events = self.evaluator.readiness(at)
+        for snapshot in snapshots:
+            self.store.add(snapshot)
+            self.metrics.readiness.labels(snapshot.session).set(1 if snapshot.ready else 0)
+            level = logging.INFO if snapshot.ready else logging.WARNING
+            incidents.log(level, "readiness: %s", readiness_words(snapshot))
+        self.record(events)
 
-    def record(self, changes: Iterable[StateChange]) -> None:
-        for change in changes:
-            self.store.add_state_change(change)
-            self.metrics.state_changes.labels(change.subject_kind, change.state).inc()
-            level = logging.WARNING if change.state in _BAD_STATES else logging.INFO
-            log.log(level, "%s", self.describe(change))
+    def record(self, events: Iterable[Event]) -> None:
+        for event in events:
+            if isinstance(event, IncidentRecord):
+                self._incident(event)
+                continue
+            self.store.add_state_change(event)
+            self.metrics.state_changes.labels(event.subject_kind, event.state).inc()
+            snapshot = self.targets.get(event.subject)
+            if event.subject_kind is SubjectKind.TARGET and snapshot is not None:
+                # a target's state can change in another's round (its parent's, the
+                # control's): keep what /metrics shows in step with what is stored
+                self.targets[event.subject] = replace(
+                    snapshot, status=self.evaluator.status(event.subject))
+            level = logging.WARNING if event.state in _BAD_STATES else logging.INFO
+            log.log(level, "%s", self.describe(event))
+
+    def _incident(self, incident: IncidentRecord) -> None:
+        self.store.add(incident)
+        what = f"{incident.kind} of {incident.subject} ({incident.severity})"
+        if incident.ended_at is not None:
+            lasted = (incident.ended_at - incident.started_at).total_seconds()
+            incidents.info("incident closed: %s after %.0f s", what, lasted)
+        elif incident.updated_at == incident.started_at:
+            self.metrics.incidents_opened.labels(incident.kind, incident.severity).inc()
+            incidents.warning("incident opened: %s: %s", what, incident.reason)
+        else:
+            incidents.debug("incident updated: %s: %s", what, incident.reason)
 
     def describe(self, change: StateChange) -> str:
         kind = change.subject_kind

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.counters import DeviceDelta, InterfaceRates, compare
-from monitor.evaluate import Evaluator
+from monitor.evaluation import Evaluator, Event
+from monitor.evaluation.snmp import DeviceStatus, PowerVerdict, judge_power
 from monitor.inventory import Device, Inventory, Target, Thresholds
 from monitor.metrics import Metrics
 from monitor.records import (
@@ -21,10 +22,8 @@ from monitor.records import (
     InterfaceSample,
     PollRecord,
     PowerSample,
-    StateChange,
 )
 from monitor.snapshot import DeviceSnapshot
-from monitor.snmp_judge import DeviceStatus, PowerVerdict, judge_power
 from probes.snmpdata import OutputSource, PollFailure, SnmpObservation
 
 log = logging.getLogger("examnet.devices")
@@ -48,7 +47,7 @@ class DevicePipeline:
         store: DeviceSink,
         metrics: Metrics,
         evaluator: Evaluator,
-        record: Callable[[Iterable[StateChange]], None],
+        record: Callable[[Iterable[Event]], None],
     ) -> None:
         self.inventory = inventory
         self.store = store
@@ -121,12 +120,10 @@ class DevicePipeline:
         )
         self._record(changes)
 
-    def _interfaces(
-        self, device: Device, obs: SnmpObservation, delta: DeviceDelta
-    ) -> list[StateChange]:
+    def _interfaces(self, device: Device, obs: SnmpObservation, delta: DeviceDelta) -> list[Event]:
         end = obs.started_at
         start = end - timedelta(seconds=delta.seconds or 0)
-        changes: list[StateChange] = []
+        changes: list[Event] = []
         for rates, reading in zip(delta.interfaces, obs.interfaces, strict=True):
             link = self._links.get((device.key, rates.configured))
             self.store.add(_sample(device, obs.started_at, rates, link, reading.oper_status))

@@ -114,3 +114,51 @@ class DeviceEvent:
     at: datetime
     kind: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRecord:
+    """A period in which a subject was not OK, as it stands now (open while `ended_at` is None).
+
+    Written again whenever it changes (severity rose, a session touched it,
+    worse figures, it ended): the natural key (subject_kind, subject, kind,
+    started_at) makes each write an upsert, so replays never duplicate it.
+    """
+
+    subject_kind: str  # target | site | device | power | monitor | readiness
+    subject: str  # e.g. "link:thpt-a/vt-fibre", "endpoint:vt-core", "thpt-a", "examnet"
+    kind: str  # a ConditionKind: down, isolated, endpoint_down, congested, ...
+    started_at: datetime
+    severity: str  # the highest it reached: info, warning, critical
+    phase: str  # calendar phase when it started
+    reason: str  # plain words, the latest
+    updated_at: datetime
+    ended_at: datetime | None = None
+    carrier: str | None = None
+    site: str | None = None
+    sessions: tuple[str, ...] = ()  # exam sessions it overlapped
+    worst_loss: float | None = None
+    worst_rtt_ms: float | None = None
+    worst_utilisation: float | None = None
+    cause: str | None = None  # "subject_kind|subject|kind" of the incident it follows from
+    affected: tuple[str, ...] = ()  # e.g. the sites an endpoint outage touches
+
+    @property
+    def key(self) -> tuple[str, str, str, datetime]:
+        return (self.subject_kind, self.subject, self.kind, self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessRecord:
+    """A snapshot taken some minutes before an exam session: is every site ready?"""
+
+    session: str
+    session_start: datetime
+    taken_at: datetime
+    minutes_before: int
+    ready: bool
+    sites_total: int
+    sites_ready: int
+    # per site that is not ready: {"site", "state", "power", "reason"}
+    not_ready: tuple[dict[str, str | None], ...] = ()
+    open_incidents: int = 0

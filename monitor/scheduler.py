@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SLOT = 1.0  # seconds: width of one spread slot
 RESYNC_EVERY = 60.0  # seconds: re-plan check, in case the wall clock jumped
+TICK_EVERY = 30.0  # seconds: the calendar's effects that come with time (power at risk, ...)
 _PLAN_JOB = "plan"
 _RESYNC_JOB = "resync"
 
@@ -98,8 +99,13 @@ def plan_at(inventory: Inventory, moment: datetime) -> Plan:
 
 
 def icmp_schedule(inventory: Inventory, run: Callable[[Any], Awaitable[None]]) -> Schedule:
+    """Links and endpoints active now, and the control targets that tell blindness."""
+    controls = inventory.control_targets()
     return Schedule(
-        "icmp", lambda m: active_targets(inventory, m), lambda m: interval_at(inventory, m), run
+        "icmp",
+        lambda m: (*active_targets(inventory, m), *controls),
+        lambda m: interval_at(inventory, m),
+        run,
     )
 
 
@@ -151,12 +157,17 @@ class ProbeScheduler:
         self._scheduler = scheduler
         scheduler.start()
         scheduler.add_job(self._replan_job, "interval", seconds=RESYNC_EVERY, id=_RESYNC_JOB)
+        scheduler.add_job(self._tick_job, "interval", seconds=TICK_EVERY, id="tick")
         self.replan()
         self._metrics.up.set(1)
 
     async def _replan_job(self) -> None:
         # a coroutine, so APScheduler runs it on the loop, not in its threads
         self.replan()
+
+    async def _tick_job(self) -> None:
+        if self._on_replan is not None:
+            self._on_replan(self._clock.now())
 
     @property
     def _jobs(self) -> AsyncIOScheduler:
@@ -167,14 +178,12 @@ class ProbeScheduler:
     def replan(self) -> None:
         """Plan every schedule for now, and a wake-up at the next calendar boundary."""
         now = self._clock.now()
-        changed = False
         for schedule in self._schedules.values():
             new = plan(schedule.items_at(now), schedule.interval_at(now))
             old = self._plans.get(schedule.name)
             if old is None or new.signature != old.signature:
                 self._install(schedule, new, now)
-                changed = True
-        if changed and self._on_replan is not None:
+        if self._on_replan is not None:  # a boundary: sessions, windows, readiness moments
             self._on_replan(now)
         boundary = next_change_after(self.inventory, now)
         if boundary is not None:

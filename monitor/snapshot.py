@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.counters import InterfaceRates
-from monitor.evaluate import SiteVerdict, TargetStatus
+from monitor.evaluation import SiteVerdict, TargetStatus
+from monitor.evaluation.snmp import DeviceStatus, PowerVerdict
 from monitor.figures import RoundFigures
 from monitor.inventory import Device, Site, Target
-from monitor.snmp_judge import DeviceStatus, PowerVerdict
 from probes.snmpdata import SnmpObservation
 
 # RTT buckets in seconds, from a LAN hop to a congested satellite path.

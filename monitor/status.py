@@ -15,6 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.calendar import phase_at, session_at
 from monitor.inventory import Inventory, Site
+from monitor.records import IncidentRecord
+from monitor.redundancy import fake_redundancy
 from monitor.storage import Store
 from monitor.storage.engine import safe_url
 from monitor.storage.store import PollSummary
@@ -27,12 +29,17 @@ class StatusError(Exception):
     """The database cannot say anything yet; the message says why."""
 
 
+_WORSE = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}
+
+
 def collect(
     inventory: Inventory,
     states: States,
     now: datetime,
     polls: dict[str, PollSummary] | None = None,
+    incidents: list[IncidentRecord] | None = None,
 ) -> dict[str, Any]:
+    open_ = incidents or []
     session = session_at(inventory.calendar, now)
     endpoints = {
         e.id: states.get(("target", f"endpoint:{e.id}"), "unknown") for e in inventory.endpoints
@@ -41,13 +48,54 @@ def collect(
         "plan": inventory.plan.name,
         "phase": str(phase_at(inventory.calendar, now)),
         "session": session.name if session else None,
-        "sites": [_site(site, states) for site in inventory.sites],
+        "sites": [_site(site, states, open_) for site in inventory.sites],
         "endpoints": endpoints,
+        "carriers": _carriers(inventory, states),
         "devices": _devices(inventory, states, polls or {}),
+        "open_incidents": [
+            _incident(i, now)
+            for i in sorted(open_, key=lambda i: (_SEVERITY_ORDER.get(i.severity, 9), i.started_at))
+        ],
+        "warnings": [w for site in inventory.sites for w in fake_redundancy(site)],
     }
 
 
-def _site(site: Site, states: States) -> dict[str, Any]:
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _incident(incident: IncidentRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "severity": incident.severity,
+        "kind": incident.kind,
+        "subject": incident.subject,
+        "carrier": incident.carrier,
+        "site": incident.site,
+        "since": incident.started_at.isoformat(timespec="seconds"),
+        "minutes": round((now - incident.started_at).total_seconds() / 60),
+        "sessions": list(incident.sessions),
+        "reason": incident.reason,
+        "cause": incident.cause,
+    }
+
+
+def _carriers(inventory: Inventory, states: States) -> list[dict[str, Any]]:
+    out = []
+    for carrier in inventory.carriers:
+        counts = {"up": 0, "degraded": 0, "down": 0, "unknown": 0}
+        for link in inventory.links():
+            if link.carrier == carrier.id:
+                state = states.get(("target", f"link:{link.key}"), "unknown")
+                counts[state if state in counts else "unknown"] += 1
+        down = [
+            e.id
+            for e in inventory.endpoints
+            if e.carrier == carrier.id and states.get(("target", f"endpoint:{e.id}")) == "down"
+        ]
+        out.append({"carrier": carrier.id, "links": counts, "endpoints_down": down})
+    return out
+
+
+def _site(site: Site, states: States, incidents: list[IncidentRecord]) -> dict[str, Any]:
     links = [
         {
             "link": link.id,
@@ -68,6 +116,10 @@ def _site(site: Site, states: States) -> dict[str, Any]:
         "min_carriers": site.min_carriers,
         "not_up": [f"{link['link']} ({link['state']})" for link in links if link["state"] != "up"],
         "power": states.get(("power", site.id)),
+        "worst_link": min(links, key=lambda link: _WORSE.get(str(link["state"]), 2))["link"]
+        if links and any(link["state"] != "up" for link in links)
+        else None,
+        "open_incidents": sum(1 for i in incidents if i.site == site.id),
     }
 
 
@@ -94,14 +146,16 @@ def render(
     inventory: Inventory, db_url: str, *, as_json: bool = False, now: datetime | None = None
 ) -> str:
     moment = now or datetime.now(UTC)
-    states, polls = _read(db_url, moment)
-    data = collect(inventory, states, moment, polls)
+    states, polls, incidents = _read(db_url, moment)
+    data = collect(inventory, states, moment, polls, incidents)
     if as_json:
         return json.dumps(data, ensure_ascii=False, indent=2)
     return _table(data)
 
 
-def _read(db_url: str, now: datetime) -> tuple[States, dict[str, PollSummary]]:
+def _read(
+    db_url: str, now: datetime
+) -> tuple[States, dict[str, PollSummary], list[IncidentRecord]]:
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
         raise StatusError(
@@ -115,7 +169,11 @@ def _read(db_url: str, now: datetime) -> tuple[States, dict[str, PollSummary]]:
                 f"{safe_url(db_url)} holds no examnet data yet: start the monitor "
                 "(examnet run) or point --db / EXAMNET_DB at its database"
             )
-        return store.latest_states(), store.poll_summary(now - TROUBLE_WINDOW)
+        return (
+            store.latest_states(),
+            store.poll_summary(now - TROUBLE_WINDOW),
+            store.open_incidents(),
+        )
     except SQLAlchemyError as exc:
         raise StatusError(f"cannot read {safe_url(db_url)}: {type(exc).__name__}") from exc
     finally:
@@ -142,7 +200,22 @@ def _table(data: dict[str, Any]) -> str:
             lines.append(
                 f"{d['device']:<40} {d['state']:<10} {d['last_poll'] or '-':<26} {_troubles(d)}"
             )
+    lines += _incident_lines(data["open_incidents"])
+    lines += [f"warning: {w}" for w in data["warnings"]]
     return "\n".join(lines)
+
+
+def _incident_lines(incidents: list[dict[str, Any]]) -> list[str]:
+    if not incidents:
+        return ["", "open incidents: none"]
+    lines = ["", f"open incidents ({len(incidents)}):"]
+    for i in incidents:
+        during = f" during {', '.join(i['sessions'])}" if i["sessions"] else ""
+        lines.append(
+            f"  {i['severity']:<8} {i['kind']:<16} {i['subject']:<32} "
+            f"{i['minutes']:>5} min{during}: {i['reason']}"
+        )
+    return lines
 
 
 def _troubles(device: dict[str, Any]) -> str:

@@ -97,11 +97,13 @@ def test_a_saturated_link_is_measured_at_its_real_rate_and_congested_then_clears
     clean_lab.command("impair", "thpt-a/vt-fibre", "rate", "2mbit", "--protect-snmp")
     start = datetime.now(UTC)
     clean_lab.command("load", "thpt-a/vt-fibre", "--seconds", "30", "--rate", "10mbit")
-    congested = wait_for(lambda: next((c for c in polled.changes(link)
-                                       if c.state == "congested" and c.at > start), None),
-                         40, "the link CONGESTED")
+    congested = wait_for(lambda: next((i for i in polled.incidents(subject=link, kind="congested")
+                                       if i.started_at > start), None),
+                         40, "a congested incident")
+    assert congested.reason.startswith("interface vt-fibre at ")
+    assert congested.carrier == "viettel"
     # sustain 12 s, polls every 6 s: no sooner than 12 s, within two more polls
-    assert 12 <= (congested.at - start).total_seconds() <= 12 + 3 * POLL
+    assert 12 <= (congested.started_at - start).total_seconds() <= 12 + 3 * POLL
     steady = [s for s in polled.records(InterfaceSample, ROUTER_A)
               if s.interface == "vt-fibre" and s.started_at > start + timedelta(seconds=8)
               and s.in_bps is not None]
@@ -111,10 +113,13 @@ def test_a_saturated_link_is_measured_at_its_real_rate_and_congested_then_clears
         assert s.utilisation_in == pytest.approx(s.in_bps / 2e6)
     assert polled.state("site", "thpt-a") == "degraded"
     # the flood ends after 30 s; 12 s under the threshold clears it
-    cleared = wait_for(lambda: next((c for c in polled.changes(link)
-                                     if c.state == "up" and c.at > congested.at), None),
-                       60, "congestion cleared")
-    assert (cleared.at - start).total_seconds() >= 30 + 12 - POLL
+    cleared = wait_for(lambda: next((i for i in polled.incidents(subject=link, kind="congested")
+                                     if i.started_at == congested.started_at and i.ended_at),
+                                    None), 60, "congestion cleared")
+    assert cleared.ended_at is not None
+    assert (cleared.ended_at - start).total_seconds() >= 30 + 12 - POLL
+    assert cleared.worst_utilisation is not None
+    assert cleared.worst_utilisation >= 0.85
     wait_for(lambda: polled.state("site", "thpt-a") == "ok", 20, "site ok again")
 
 

@@ -45,7 +45,10 @@ def test_it_probes_faster_while_a_session_runs(inventory: Inventory) -> None:
 
 def test_it_knows_the_next_moment_the_schedule_changes(inventory: Inventory) -> None:
     assert next_change_after(inventory, at("2027-06-01T00:00")) == at("2027-06-02T00:00")
-    assert next_change_after(inventory, at("2027-06-03T07:00")) == at("2027-06-03T07:30")
+    # readiness snapshots 60 and 15 minutes before the session are moments too
+    assert next_change_after(inventory, at("2027-06-03T06:00")) == at("2027-06-03T06:30")
+    assert next_change_after(inventory, at("2027-06-03T07:00")) == at("2027-06-03T07:15")
+    assert next_change_after(inventory, at("2027-06-03T07:20")) == at("2027-06-03T07:30")
     assert next_change_after(inventory, at("2027-06-03T08:00")) == at("2027-06-03T09:30")
     assert next_change_after(inventory, at("2027-06-07T00:00")) is None
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from monitor.evaluate import Evaluator, RoundOutcome, TargetStatus
+from monitor.evaluation import Evaluator, RoundOutcome, TargetStatus
 from monitor.figures import RoundFigures
 from monitor.inventory import Inventory
 from monitor.metrics import Metrics, StoreFigures, View
@@ -84,6 +84,8 @@ def test_it_exports_site_state_calendar_and_its_own_health(inventory: Inventory)
     ev = Evaluator(inventory)
     target = next(t for t in inventory.targets() if t.key == "link:thpt-a/viettel-fibre")
     lost = RoundOutcome(RoundFigures(sent=3, received=0, loss=1.0))
+    gateway = next(t for t in inventory.targets() if t.key == "endpoint:viettel-gw")
+    ev.observe(gateway, RoundOutcome(RoundFigures(sent=3, received=3, loss=0.0)), NOW)
     for key in ("link:thpt-a/viettel-fibre", "link:thpt-a/vnpt-fibre",
                 "link:thpt-a/mobifone-bts"):
         target = next(t for t in inventory.targets() if t.key == key)

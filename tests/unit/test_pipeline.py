@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.evaluate import Evaluator
+from monitor.evaluation import Evaluator
 from monitor.inventory import Inventory, Target
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
@@ -26,12 +26,16 @@ class Rows:
     def __init__(self) -> None:
         self.rounds: list[RoundRecord] = []
         self.changes: list[StateChange] = []
+        self.others: list[object] = []
 
     def add_round(self, record: RoundRecord) -> None:
         self.rounds.append(record)
 
     def add_state_change(self, record: StateChange) -> None:
         self.changes.append(record)
+
+    def add(self, record: object) -> None:
+        self.others.append(record)
 
 
 @pytest.fixture
@@ -81,11 +85,13 @@ def test_it_records_and_logs_an_outage_with_its_reason(
     pipeline = Pipeline(inventory, rows, metrics, Evaluator(inventory))
     by_key = {t.key: t for t in inventory.targets()}
     viettel, vnpt = by_key["link:thpt-a/viettel-fibre"], by_key["link:thpt-a/vnpt-fibre"]
+    gateway = by_key["endpoint:viettel-gw"]  # viettel-fibre's upstream: it keeps answering
     pipeline.handle(viettel, _observation(viettel, T0, 0.001))
     pipeline.handle(vnpt, _observation(vnpt, T0, 0.001))
     with caplog.at_level(logging.INFO, logger="examnet.state"):
         for i in (1, 2):
             at = T0 + timedelta(seconds=10 * i)
+            pipeline.handle(gateway, _observation(gateway, at, 0.001))
             pipeline.handle(viettel, _observation(viettel, at, None, None, None))
     states = [(c.subject, c.state) for c in rows.changes]
     assert states[-2:] == [("link:thpt-a/viettel-fibre", "down"), ("thpt-a", "lost_redundancy")]

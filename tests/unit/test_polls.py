@@ -8,13 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from monitor.evaluate import Evaluator, RoundOutcome
+from monitor.evaluation import Evaluator, RoundOutcome
 from monitor.figures import RoundFigures
 from monitor.inventory import Device, Inventory
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
 from monitor.polls import DevicePipeline
-from monitor.records import DeviceEvent, InterfaceSample, PollRecord, PowerSample, StateChange
+from monitor.records import (
+    DeviceEvent,
+    IncidentRecord,
+    InterfaceSample,
+    PollRecord,
+    PowerSample,
+    StateChange,
+)
 from probes.icmp import IcmpObservation
 from probes.pinger import Echo
 from probes.snmpdata import InterfaceReading, PollFailure, SnmpObservation, UpsReading
@@ -93,11 +100,17 @@ def test_it_stores_rates_and_marks_a_saturated_link_congested_after_the_sustain(
     assert samples[1].in_bps == pytest.approx(9e6)
     assert samples[1].utilisation_in == pytest.approx(0.9)
     assert samples[1].link == "thpt-a/viettel-fibre"
-    assert ("link:thpt-a/viettel-fibre", "congested") in _states(rows)
+    assert ("link:thpt-a/viettel-fibre", "degraded") in _states(rows)
     assert ("thpt-a", "degraded") in _states(rows)
-    congested_at = next(c.at for c in rows.of(StateChange) if c.state == "congested")
-    assert congested_at == T0 + timedelta(seconds=60)  # 60 s sustained: the 2nd busy sample
-    assert pipeline.evaluator.status("link:thpt-a/viettel-fibre") == "congested"
+    degraded = next(c for c in rows.of(StateChange) if c.state == "degraded")
+    assert degraded.at == T0 + timedelta(seconds=60)  # 60 s sustained: the 2nd busy sample
+    assert degraded.reason == "interface eth1 near capacity (utilisation 90%, sustained)"
+    assert pipeline.evaluator.status("link:thpt-a/viettel-fibre") == "degraded"
+    [incident] = [i for i in rows.of(IncidentRecord) if i.kind == "congested"]
+    assert incident.subject == "link:thpt-a/viettel-fibre"
+    assert incident.started_at == T0 + timedelta(seconds=60)
+    assert incident.worst_utilisation == pytest.approx(0.9)
+    assert incident.carrier == "viettel"
     assert len(rows.of(PollRecord)) == 4
 
 

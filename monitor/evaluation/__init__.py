@@ -1,0 +1,26 @@
+"""Judging the network against the plan: states, conditions, incidents.
+
+`Evaluator` is the entry point; the judging is in pure functions: `ping`
+(reachability, quality, baseline), `snmp` (interfaces, power, devices),
+`sites` (roll-up), `dependencies` (parents, blindness), `power`.
+"""
+
+from monitor.evaluation.conditions import Event
+from monitor.evaluation.evaluator import Evaluator
+from monitor.evaluation.states import (
+    RoundOutcome,
+    SiteStatus,
+    SiteVerdict,
+    TargetStatus,
+    Transition,
+)
+
+__all__ = [
+    "Evaluator",
+    "Event",
+    "RoundOutcome",
+    "SiteStatus",
+    "SiteVerdict",
+    "TargetStatus",
+    "Transition",
+]

@@ -1,0 +1,208 @@
+"""Who depends on whom, and what is whose fault.
+
+A link hangs off its upstream endpoint (Nagios parent/child). When the
+endpoint is down, the links behind it are down *because of it*: one
+carrier-level incident names the endpoint and the sites it touches, and the
+links' own conditions are quiet. Two races are handled so a parent's outage
+never turns into a burst of child incidents:
+
+- going down: a child that failed before its parent was judged waits
+  (DEFER) until the parent's next round says whether it is the parent;
+- coming back: children need K answered rounds to come back up, later than
+  their parent; for that grace they stay attributed to it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+from monitor.calendar import interval_at
+from monitor.evaluation.conditions import Raise, cause_of
+from monitor.evaluation.ping import PingState
+from monitor.evaluation.states import TargetStatus
+from monitor.inventory import ConditionKind, Inventory, Site, Target, TargetKind
+
+if TYPE_CHECKING:
+    from monitor.evaluation.evaluator import Evaluator
+
+
+class Defer:
+    """Not yet known whose fault it is: the parent has not been judged since."""
+
+    def __repr__(self) -> str:
+        return "DEFER"
+
+
+DEFER: Final = Defer()
+
+
+class Graph:
+    """Parents and children among the inventory's targets."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._children: dict[str, list[Target]] = {}
+        for target in inventory.targets():
+            if target.kind is TargetKind.LINK and target.endpoint is not None:
+                self._children.setdefault(f"endpoint:{target.endpoint}", []).append(target)
+
+    @staticmethod
+    def parent(target: Target) -> str | None:
+        if target.kind is TargetKind.LINK and target.endpoint is not None:
+            return f"endpoint:{target.endpoint}"
+        return None
+
+    def children(self, endpoint: Target, at: datetime) -> list[Target]:
+        return [c for c in self._children.get(endpoint.key, []) if c.is_active(at)]
+
+    def affected_sites(self, target: Target) -> tuple[str, ...]:
+        kids = self._children.get(target.key, [])
+        return tuple(sorted({c.site for c in kids if c.site is not None}))
+
+
+def down_kind(target: Target) -> ConditionKind | None:
+    if target.kind is TargetKind.LINK:
+        return ConditionKind.DOWN
+    if target.kind is TargetKind.ENDPOINT:
+        return ConditionKind.ENDPOINT_DOWN
+    return None  # control targets only decide blindness
+
+
+class Watch:
+    """Timelines the judges need: state flips, last round lost, when things fell and rose."""
+
+    def __init__(self) -> None:
+        self.flips: dict[str, deque[datetime]] = {}
+        self.lost: dict[str, bool] = {}
+        self.down_since: dict[str, datetime] = {}
+        self.back_at: dict[str, datetime] = {}
+        self.last_round: dict[str, datetime] = {}
+        self.lost_since: dict[str, datetime] = {}
+
+    def round(self, key: str, at: datetime, lost: bool) -> None:
+        self.lost[key] = lost
+        self.last_round[key] = at
+        if not lost:
+            self.lost_since.pop(key, None)
+        else:
+            self.lost_since.setdefault(key, at)
+
+    def changed(self, key: str, at: datetime, _status: str) -> None:
+        self.flips.setdefault(key, deque()).append(at)
+
+    def recent(self, key: str, at: datetime, window: float) -> int:
+        flips = self.flips.get(key)
+        if not flips:
+            return 0
+        while flips and (at - flips[0]).total_seconds() > window:
+            flips.popleft()
+        return len(flips)
+
+    def went(self, key: str, previous: TargetStatus, status: TargetStatus, at: datetime) -> None:
+        if status is TargetStatus.DOWN:
+            self.down_since[key] = at
+        elif previous is TargetStatus.DOWN:
+            self.back_at[key] = at
+
+
+def attribution(ev: Evaluator, target: Target, at: datetime) -> str | Defer | None:
+    """Whose fault a DOWN is: a parent's (a cause), not yet known, or the target's own.
+
+    examnet's own uplink (the control targets) is everyone's parent: until
+    it has been judged, no target is called down.
+    """
+    if _control_undecided(ev, target.key):
+        return DEFER
+    if ev.book.holds("target", target.key, ConditionKind.FLAPPING) is not None:
+        return cause_of(("target", target.key, str(ConditionKind.FLAPPING)))
+    parent = Graph.parent(target)
+    return None if parent is None else _parents_part(ev, parent, target, at)
+
+
+def _parents_part(ev: Evaluator, parent: str, target: Target, at: datetime) -> str | Defer | None:
+    parent_down = cause_of(("target", parent, str(ConditionKind.ENDPOINT_DOWN)))
+    ping = ev.pings.get(parent, PingState())
+    if ping.status is TargetStatus.DOWN:
+        return parent_down
+    if ev.book.holds("target", parent, ConditionKind.CHILDREN_DOWN) is not None:
+        return cause_of(("target", parent, str(ConditionKind.CHILDREN_DOWN)))
+    if _parent_undecided(ev, parent, target.key, ping):
+        return DEFER
+    return parent_down if _in_recovery_grace(ev, parent, target, at) else None
+
+
+def _control_undecided(ev: Evaluator, key: str) -> bool:
+    for control in ev.controls:
+        if control == key:
+            return False
+        ping = ev.pings.get(control, PingState())
+        if ping.status is not TargetStatus.DOWN and _parent_undecided(ev, control, key, ping):
+            return True
+    return False
+
+
+def _parent_undecided(ev: Evaluator, parent: str, child: str, ping: PingState) -> bool:
+    if ping.lost_rounds > 0:
+        return True  # the parent is failing too: wait for its verdict
+    since = ev.watch.lost_since.get(child)
+    seen = ev.watch.last_round.get(parent)
+    return since is not None and (seen is None or seen < since)  # not probed since
+
+
+def _in_recovery_grace(ev: Evaluator, parent: str, child: Target, at: datetime) -> bool:
+    back = ev.watch.back_at.get(parent)
+    since = ev.watch.down_since.get(child.key)
+    if back is None or since is None or since > back:
+        return False
+    grace = (child.thresholds.up_after + 1) * interval_at(ev.inventory, at)
+    return (at - back).total_seconds() < grace
+
+
+def children_down(ev: Evaluator, endpoint: Target, at: datetime) -> Raise | None:
+    """The endpoint answers, but every link behind it (two or more) is down."""
+    if ev.pings.get(endpoint.key, PingState()).status is not TargetStatus.UP:
+        return None
+    kids = ev.graph.children(endpoint, at)
+    if len(kids) < 2:
+        return None
+    if not all(ev.pings.get(k.key, PingState()).status is TargetStatus.DOWN for k in kids):
+        return None
+    sites = ev.graph.affected_sites(endpoint)
+    return Raise(
+        f"{endpoint.endpoint} answers, but all {len(kids)} links behind it are down "
+        f"(sites: {', '.join(sites)})",
+        carrier=endpoint.carrier,
+        affected=sites,
+    )
+
+
+def site_cause(ev: Evaluator, site: Site, at: datetime) -> str | None:
+    """The one parent condition that explains every down link of the site, if there is one."""
+    causes = set()
+    for link in site.links:
+        if not (link.active is None or link.active.contains(at)):
+            continue
+        key = f"link:{link.key}"
+        if ev.status(key) is not TargetStatus.DOWN:
+            continue
+        held = ev.book.holds("target", key, ConditionKind.DOWN)
+        causes.add(held.cause if held is not None else None)
+    return causes.pop() if len(causes) == 1 else None
+
+
+def control_down(ev: Evaluator) -> bool:
+    return any(ev.pings.get(k, PingState()).status is TargetStatus.DOWN for k in ev.controls)
+
+
+def is_blind(ev: Evaluator) -> bool:
+    """A control target down, and most targets failing with it."""
+    if not control_down(ev):
+        return False
+    others = [
+        k for k, t in ev.targets.items() if t.kind is not TargetKind.CONTROL and k in ev.watch.lost
+    ]
+    if not others:
+        return False
+    share = sum(ev.watch.lost[k] for k in others) / len(others)
+    return share >= ev.inventory.monitor.blind_share

@@ -1,0 +1,454 @@
+"""The evaluator: observations in, state changes and incidents out.
+
+It keeps the current judgement of every target, site, device and power
+source; the judging itself is in pure functions (ping, snmp, sites,
+dependencies). Every public call returns the events it caused, in order:
+state changes (the headline history) and incident records (open, update,
+close). Time comes from the observations and `tick(now)`, never a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from monitor.counters import InterfaceRates
+from monitor.evaluation import dependencies as deps
+from monitor.evaluation import readiness as ready
+from monitor.evaluation.conditions import Book, Event, Figures, Raise
+from monitor.evaluation.ping import (
+    QUALITY_KINDS,
+    PingState,
+    judge_quality,
+    judge_reachability,
+    quality_words,
+)
+from monitor.evaluation.power import power_conditions
+from monitor.evaluation.restore import restore
+from monitor.evaluation.sites import judge_site
+from monitor.evaluation.snmp import (
+    DeviceState,
+    DeviceStatus,
+    InterfaceState,
+    PowerVerdict,
+    judge_device,
+    judge_interface,
+)
+from monitor.evaluation.states import (
+    RoundOutcome,
+    SiteStatus,
+    SiteVerdict,
+    TargetStatus,
+)
+from monitor.inventory import ConditionKind, Inventory, Target, TargetKind
+from monitor.records import IncidentRecord, ReadinessRecord, StateChange, SubjectKind
+
+_SITE_KINDS = {
+    SiteStatus.ISOLATED: ConditionKind.ISOLATED,
+    SiteStatus.LOST_REDUNDANCY: ConditionKind.LOST_REDUNDANCY,
+    SiteStatus.DEGRADED: ConditionKind.DEGRADED,
+}
+
+
+class Evaluator:
+    def __init__(
+        self,
+        inventory: Inventory,
+        initial: Mapping[tuple[str, str], str] | None = None,
+        incidents: Iterable[IncidentRecord] = (),
+    ) -> None:
+        self.inventory = inventory
+        self.book = Book(inventory)
+        self.targets = {t.key: t for t in (*inventory.targets(), *inventory.control_targets())}
+        self.controls = tuple(t.key for t in inventory.control_targets())
+        self._sites = {site.id: site for site in inventory.sites}
+        self.inventory_sites = set(self._sites)
+        self.graph = deps.Graph(inventory)
+        self.pings: dict[str, PingState] = {}
+        self.interfaces: dict[str, InterfaceState] = {}
+        self.reported: dict[str, TargetStatus] = {}
+        self.reasons: dict[str, str] = {}  # the last reachability verdict's reason
+        self.sites: dict[str, SiteVerdict] = {}
+        self.devices: dict[str, DeviceState] = {}
+        self.power: dict[str, PowerVerdict] = {}
+        self.watch = deps.Watch()
+        self.readiness_taken: set[tuple[str, float]] = set()
+        restore(self, initial or {}, incidents)
+
+    # --- reading --------------------------------------------------------------
+
+    def status(self, target: str) -> TargetStatus:
+        return self.reported.get(target, TargetStatus.UNKNOWN)
+
+    @property
+    def blind(self) -> bool:
+        return self.book.holds("monitor", "examnet", ConditionKind.BLIND) is not None
+
+    # --- observations ------------------------------------------------------------
+
+    def observe(self, target: Target, outcome: RoundOutcome, at: datetime) -> list[Event]:
+        """A ping round of a link, endpoint or control target."""
+        t = target.thresholds
+        state, transition = judge_reachability(self.pings.get(target.key, PingState()), outcome, t)
+        if transition is not None:
+            self.reasons[target.key] = transition.reason
+            self.watch.changed(target.key, at, str(transition.status))
+        self.pings[target.key] = judge_quality(state, outcome, t)
+        self.watch.round(target.key, at, outcome.error is not None or outcome.figures.all_lost)
+        if self._blindness(at):
+            return self.book.drain()
+        self._settle(target, at, _round_figures(outcome))
+        if target.kind is TargetKind.ENDPOINT:
+            self._settle_children(target, at)
+        elif target.kind is TargetKind.CONTROL:
+            for other in self.targets.values():  # verdicts that waited for examnet's uplink
+                if other.kind is not TargetKind.CONTROL:
+                    self._settle(other, at, {})
+        return self.book.drain()
+
+    def observe_interface(
+        self, target: Target, rates: InterfaceRates, start: datetime, end: datetime
+    ) -> list[Event]:
+        """An SNMP interval of the interface that carries a link."""
+        state = self.interfaces.get(target.key, InterfaceState())
+        self.interfaces[target.key] = judge_interface(state, rates, start, end, target.thresholds)
+        figures: Figures = {"utilisation": rates.utilisation, "interface": rates.configured}
+        self._settle(target, end, figures)
+        return self.book.drain()
+
+    def observe_device(
+        self,
+        device: str,
+        error: str | None,
+        at: datetime,
+        *,
+        timed_out: bool,
+        down_after: int,
+        note: str = "",
+    ) -> list[Event]:
+        """A poll of an SNMP agent: answered, or why not (`note` adds context)."""
+        old = self.devices.get(device, DeviceState())
+        new = judge_device(old, error, timed_out, down_after)
+        self.devices[device] = new
+        if new.status is not old.status:
+            reason = (
+                "answers" if error is None else (f"{new.failed_polls} polls failed: {error}{note}")
+            )
+            self._emit(
+                StateChange(
+                    SubjectKind.DEVICE,
+                    device,
+                    at,
+                    old.status,
+                    new.status,
+                    reason,
+                    {"failed_polls": new.failed_polls},
+                )
+            )
+            unreachable = new.status in (DeviceStatus.NO_ANSWER, DeviceStatus.REFUSED)
+            self.book.settle(
+                "device",
+                device,
+                ConditionKind.DEVICE_UNREACHABLE,
+                at,
+                Raise(reason) if unreachable else None,
+            )
+        return self.book.drain()
+
+    def observe_power(self, owner: str, verdict: PowerVerdict, at: datetime) -> list[Event]:
+        """A UPS reading for a site or an endpoint."""
+        old = self.power.get(owner)
+        self.power[owner] = verdict
+        before = old.status if old is not None else None
+        if before is not verdict.status:
+            self._emit(
+                StateChange(
+                    SubjectKind.POWER,
+                    owner,
+                    at,
+                    before or "unknown",
+                    verdict.status,
+                    verdict.reason,
+                    {"minutes_remaining": verdict.minutes_remaining},
+                )
+            )
+        self._settle_power(owner, at)
+        return self.book.drain()
+
+    def tick(self, at: datetime) -> list[Event]:
+        """Time passed (a session started or ended): severities and power at risk follow."""
+        self.book.tick(at)
+        for session in self.inventory.calendar.sessions:
+            if session.start <= at:  # readiness is moot once the papers are open
+                self.book.clear("readiness", session.name, ConditionKind.NOT_READY, at)
+        for owner in self.power:
+            self._settle_power(owner, at)
+        for key in list(self.watch.flips):
+            target = self.targets.get(key)
+            if target is not None:
+                self._settle_flapping(target, at)
+        return self.book.drain()
+
+    def readiness(self, at: datetime) -> tuple[list[ReadinessRecord], list[Event]]:
+        """Snapshots due by now (configured minutes before each session)."""
+        records = []
+        for session, offset in ready.due(
+            self.inventory.calendar, self.inventory.readiness, at, self.readiness_taken
+        ):
+            open_count = sum(1 for c in self.book.active.values() if not c.quiet)
+            record = ready.snapshot(
+                session,
+                offset,
+                at,
+                sites=self.inventory.sites,
+                verdicts=self.sites,
+                power=self.power,
+                open_incidents=open_count,
+            )
+            records.append(record)
+            what = None if record.ready else Raise(ready.words(record))
+            self.book.settle("readiness", session.name, ConditionKind.NOT_READY, at, what)
+        return records, self.book.drain()
+
+    def reassess_sites(self, at: datetime) -> list[Event]:
+        """After the set of active links changed (a mobile BTS came or went)."""
+        self._reassess_all(at)
+        return self.book.drain()
+
+    def _reassess_all(self, at: datetime) -> None:
+        for site in self.inventory.sites:
+            self._reassess_site(site.id, at)
+
+    # --- targets ---------------------------------------------------------------
+
+    def _headline(self, target: Target) -> tuple[TargetStatus, str]:
+        ping = self.pings.get(target.key, PingState())
+        down = self._down_reason(target, ping)
+        if down is not None:
+            return TargetStatus.DOWN, down
+        if ping.status is TargetStatus.UNKNOWN:
+            return TargetStatus.UNKNOWN, self.reasons.get(target.key, "no verdict yet")
+        troubles = [
+            quality_words(k, ping, target.thresholds)[0] for k in QUALITY_KINDS if k in ping.quality
+        ]
+        iface = self.interfaces.get(target.key)
+        if iface is not None and iface.congested:
+            troubles.append(
+                f"interface {iface.name} near capacity "
+                f"(utilisation {iface.utilisation or 0:.0%}, sustained)"
+            )
+        if troubles:
+            return TargetStatus.DEGRADED, "; ".join(troubles)
+        if self.reported.get(target.key) is TargetStatus.DEGRADED:
+            return TargetStatus.UP, "back to normal"
+        return TargetStatus.UP, self.reasons.get(target.key, "answers")
+
+    def _down_reason(self, target: Target, ping: PingState) -> str | None:
+        """Why the target is down (its interface, its parent, its rounds), or None."""
+        iface = self.interfaces.get(target.key)
+        if iface is not None and iface.oper_up is False:
+            return f"interface {iface.name} is down (ifOperStatus)"
+        if ping.status is not TargetStatus.DOWN:
+            return None
+        parent = self.graph.parent(target)
+        if parent is not None and self.status(parent) is TargetStatus.DOWN:
+            return f"its upstream {parent} is down"
+        return self.reasons.get(target.key, "down")
+
+    def _settle(self, target: Target, at: datetime, figures: Figures) -> None:
+        status, reason = self._headline(target)
+        previous = self.reported.get(target.key, TargetStatus.UNKNOWN)
+        if (
+            status is TargetStatus.DOWN
+            and previous is not TargetStatus.DOWN
+            and isinstance(deps.attribution(self, target, at), deps.Defer)
+        ):
+            return  # a parent (or examnet's own uplink) is failing too: wait for its verdict
+        self._settle_down(target, at, status, reason, figures)
+        if target.kind is not TargetKind.CONTROL:
+            self._settle_quality(target, at, figures)
+            self._settle_congestion(target, at)
+            self._settle_flapping(target, at)
+        if status is previous:
+            return
+        self.reported[target.key] = status
+        self.watch.went(target.key, previous, status, at)
+        self._emit(
+            StateChange(SubjectKind.TARGET, target.key, at, previous, status, reason, dict(figures))
+        )
+        if target.site is not None:
+            self._reassess_site(target.site, at)
+
+    def _settle_down(
+        self, target: Target, at: datetime, status: TargetStatus, reason: str, figures: Figures
+    ) -> None:
+        kind = deps.down_kind(target)
+        if kind is None:
+            return
+        if status is not TargetStatus.DOWN:
+            self.book.clear("target", target.key, kind, at)
+            return
+        cause = deps.attribution(self, target, at)
+        if isinstance(cause, deps.Defer):
+            return  # its parent may be going down: wait for the parent's verdict
+        affected = self.graph.affected_sites(target)
+        self.book.raise_(
+            "target",
+            target.key,
+            kind,
+            at,
+            Raise(
+                reason,
+                carrier=target.carrier,
+                site=target.site,
+                figures=figures,
+                cause=cause,
+                affected=affected,
+                quiet=cause is not None,
+            ),
+        )
+
+    def _settle_quality(self, target: Target, at: datetime, figures: Figures) -> None:
+        ping = self.pings.get(target.key, PingState())
+        for kind in QUALITY_KINDS:
+            what = None
+            if kind in ping.quality and ping.status is not TargetStatus.DOWN:
+                reason, critical = quality_words(kind, ping, target.thresholds)
+                what = Raise(reason, critical, target.carrier, target.site, figures)
+            self.book.settle("target", target.key, kind, at, what)
+
+    def _settle_congestion(self, target: Target, at: datetime) -> None:
+        iface = self.interfaces.get(target.key)
+        what = None
+        if iface is not None and iface.congested and iface.oper_up is not False:
+            util = iface.utilisation or 0.0
+            what = Raise(
+                f"interface {iface.name} at {util:.0%} of its capacity, sustained",
+                util >= target.thresholds.utilisation_crit,
+                target.carrier,
+                target.site,
+                {"utilisation": util},
+            )
+        self.book.settle("target", target.key, ConditionKind.CONGESTED, at, what)
+
+    def _settle_flapping(self, target: Target, at: datetime) -> None:
+        t = target.thresholds
+        changes = self.watch.recent(target.key, at, t.flap_window)
+        active = self.book.holds("target", target.key, ConditionKind.FLAPPING) is not None
+        flapping = changes >= t.flap_changes or (active and changes > t.flap_changes // 2)
+        what = (
+            Raise(
+                f"{changes} state changes in the last {t.flap_window / 60:.0f} min",
+                carrier=target.carrier,
+                site=target.site,
+            )
+            if flapping
+            else None
+        )
+        self.book.settle("target", target.key, ConditionKind.FLAPPING, at, what)
+
+    def _settle_children(self, endpoint: Target, at: datetime) -> None:
+        for child in self.graph.children(endpoint, at):
+            self._settle(child, at, {})
+        what = deps.children_down(self, endpoint, at)
+        self.book.settle("target", endpoint.key, ConditionKind.CHILDREN_DOWN, at, what)
+
+    # --- sites, power, blindness --------------------------------------------------
+
+    def _reassess_site(self, site_id: str, at: datetime) -> None:
+        previous = self.sites.get(site_id)
+        settled = previous is not None and previous.status is not SiteStatus.UNKNOWN
+        verdict = judge_site(self._sites[site_id], self.reported, at, settled=settled)
+        self.sites[site_id] = verdict
+        cause = deps.site_cause(self, self._sites[site_id], at)
+        for status, kind in _SITE_KINDS.items():
+            what = (
+                Raise(verdict.reason, site=site_id, cause=cause)
+                if (verdict.status is status)
+                else None
+            )
+            if verdict.status is not SiteStatus.UNKNOWN:
+                self.book.settle("site", site_id, kind, at, what)
+        before = previous.status if previous is not None else SiteStatus.UNKNOWN
+        if before is verdict.status or (previous is None and verdict.status is SiteStatus.UNKNOWN):
+            return
+        self._emit(
+            StateChange(
+                SubjectKind.SITE,
+                site_id,
+                at,
+                before,
+                verdict.status,
+                verdict.reason,
+                {
+                    "links_up": verdict.links_up,
+                    "carriers_up": len(verdict.carriers_up),
+                    "independent_up": verdict.independent_up,
+                },
+            )
+        )
+
+    def _settle_power(self, owner: str, at: datetime) -> None:
+        verdict = self.power.get(owner)
+        site = owner if owner in self._sites else None
+        for kind, what in power_conditions(self.inventory, verdict, at, site):
+            self.book.settle("power", owner, kind, at, what)
+
+    def _blindness(self, at: datetime) -> bool:
+        """Enter or leave BLIND; True while blind (judgements are frozen, not cleared)."""
+        # enter when the control and most targets fail; leave only when the control is back
+        blind_now = deps.control_down(self) if self.blind else deps.is_blind(self)
+        if blind_now == self.blind:
+            return blind_now
+        if blind_now:
+            self.book.raise_(
+                "monitor",
+                "examnet",
+                ConditionKind.BLIND,
+                at,
+                Raise(
+                    "the control target and most targets stopped answering together: "
+                    "examnet's own network is down, not the sites'"
+                ),
+            )
+            for key in self.targets:
+                self._blank(key, at)
+            return True
+        self.book.clear("monitor", "examnet", ConditionKind.BLIND, at)
+        for target in self.targets.values():
+            self._settle(target, at, {})
+        self._reassess_all(at)
+        return False
+
+    def _blank(self, key: str, at: datetime) -> None:
+        previous = self.reported.get(key, TargetStatus.UNKNOWN)
+        if previous is not TargetStatus.UNKNOWN:
+            self.reported[key] = TargetStatus.UNKNOWN
+            self._emit(
+                StateChange(
+                    SubjectKind.TARGET,
+                    key,
+                    at,
+                    previous,
+                    TargetStatus.UNKNOWN,
+                    "examnet is blind: its own network is down",
+                    {},
+                )
+            )
+
+    def _emit(self, change: StateChange) -> None:
+        # states are stored as their plain values
+        self.book.out.append(
+            replace(change, previous=str(change.previous), state=str(change.state))
+        )
+
+
+def _round_figures(outcome: RoundOutcome) -> Figures:
+    f = outcome.figures
+    return {
+        "sent": f.sent,
+        "received": f.received,
+        "loss": f.loss,
+        "rtt_ms": None if f.rtt_median is None else round(f.rtt_median * 1000, 3),
+    }

@@ -1,0 +1,72 @@
+"""Picking up where a previous run left off, from what the database says.
+
+The last stored state of every subject stands, and every open incident is a
+condition that still holds, so a restart neither repeats a transition nor
+opens a duplicate incident nor closes one falsely: conditions clear only
+when new observations say so.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from monitor.evaluation.ping import QUALITY_KINDS, PingState
+from monitor.evaluation.snmp import (
+    DeviceState,
+    DeviceStatus,
+    InterfaceState,
+    PowerStatus,
+    PowerVerdict,
+)
+from monitor.evaluation.states import SiteStatus, SiteVerdict, TargetStatus
+from monitor.inventory import ConditionKind
+from monitor.records import IncidentRecord, SubjectKind
+
+if TYPE_CHECKING:
+    from monitor.evaluation.evaluator import Evaluator
+
+_OLD_NAMES = {"congested": "degraded"}  # stored by examnet before 0.2
+
+
+def restore(
+    ev: Evaluator, states: Mapping[tuple[str, str], str], incidents: Iterable[IncidentRecord]
+) -> None:
+    for (kind, subject), status in states.items():
+        _restore_state(ev, kind, subject, _OLD_NAMES.get(status, status))
+    open_ = [i for i in incidents if i.ended_at is None]
+    ev.book.restore(open_)
+    for incident in open_:
+        _restore_condition(ev, incident)
+
+
+def _restore_state(ev: Evaluator, kind: str, subject: str, status: str) -> None:
+    if kind == SubjectKind.TARGET and status in TargetStatus._value2member_map_:
+        reported = TargetStatus(status)
+        ev.reported[subject] = reported
+        ping = TargetStatus.UP if reported is TargetStatus.DEGRADED else reported
+        ev.pings[subject] = PingState(status=ping)
+    elif kind == SubjectKind.SITE and status in SiteStatus._value2member_map_:
+        if subject in ev.inventory_sites:
+            ev.sites[subject] = SiteVerdict(SiteStatus(status), 0, (), "restored")
+    elif kind == SubjectKind.DEVICE and status in DeviceStatus._value2member_map_:
+        ev.devices[subject] = DeviceState(DeviceStatus(status))
+    elif kind == SubjectKind.POWER and status in PowerStatus._value2member_map_:
+        ev.power[subject] = PowerVerdict(PowerStatus(status), "restored")
+
+
+def _restore_condition(ev: Evaluator, incident: IncidentRecord) -> None:
+    kind = ConditionKind(incident.kind)
+    key = incident.subject
+    if kind in QUALITY_KINDS:
+        ping = ev.pings.get(key, PingState(status=TargetStatus.UP))
+        ev.pings[key] = replace(ping, quality=ping.quality | {kind})
+    elif kind is ConditionKind.CONGESTED:
+        ev.interfaces[key] = InterfaceState(oper_up=True, congested=True)
+    elif kind is ConditionKind.FLAPPING and key in ev.targets:
+        # the flips themselves are not stored: it still flaps, as far as we know,
+        # until a window without them passes (else a restart would close it falsely)
+        changes = ev.targets[key].thresholds.flap_changes
+        ev.watch.flips[key] = deque([incident.updated_at] * changes)

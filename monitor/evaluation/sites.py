@@ -1,0 +1,51 @@
+"""Rolling links up into a site: isolated, lost redundancy, degraded, ok.
+
+Redundancy counts independent groups, not carriers: two carriers' links that
+hang off one endpoint, or one UPS, fail together and count once towards
+`min_carriers` (fake redundancy; `monitor.redundancy`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from monitor.evaluation.states import WORKING, SiteStatus, SiteVerdict, TargetStatus
+from monitor.inventory import Site
+from monitor.redundancy import independent_groups
+
+
+def judge_site(
+    site: Site, statuses: Mapping[str, TargetStatus], moment: datetime, *, settled: bool = False
+) -> SiteVerdict:
+    """`statuses` by link target key; `settled`: the site already had a verdict.
+
+    Until it has, links without a verdict might still make up the groups it
+    needs, so it stays unknown rather than claim lost redundancy at start-up.
+    """
+    links = [link for link in site.links if link.active is None or link.active.contains(moment)]
+    status_of = {link.id: statuses.get(f"link:{link.key}", TargetStatus.UNKNOWN) for link in links}
+    up = [link for link in links if status_of[link.id] in WORKING]
+    carriers = tuple(sorted({link.carrier for link in up}))
+    groups = independent_groups(site, [link.id for link in up])
+    down = [link.id for link in links if status_of[link.id] is TargetStatus.DOWN]
+    if links and len(down) == len(links):
+        return SiteVerdict(SiteStatus.ISOLATED, 0, (), "no link up: " + ", ".join(down) + " down")
+    pending = [link.id for link in links if status_of[link.id] is TargetStatus.UNKNOWN]
+    if len(groups) < site.min_carriers and pending and not settled:
+        reason = "no verdict yet on " + ", ".join(pending)
+        return SiteVerdict(SiteStatus.UNKNOWN, len(up), carriers, reason, len(groups))
+    if len(groups) < site.min_carriers:
+        shared = " (their links share an endpoint or UPS)" if len(carriers) > len(groups) else ""
+        reason = (
+            f"{len(groups)} of {site.min_carriers} required independent carriers up"
+            f"{shared}: {', '.join(carriers) or 'none'}; down: {', '.join(down) or 'none'}"
+        )
+        return SiteVerdict(SiteStatus.LOST_REDUNDANCY, len(up), carriers, reason, len(groups))
+    degraded = [link.id for link in links if status_of[link.id] is TargetStatus.DEGRADED]
+    if degraded:
+        reason = f"degraded: {', '.join(degraded)}; {len(carriers)} carriers up"
+        return SiteVerdict(SiteStatus.DEGRADED, len(up), carriers, reason, len(groups))
+    return SiteVerdict(
+        SiteStatus.OK, len(up), carriers, f"{len(carriers)} carriers up", len(groups)
+    )
