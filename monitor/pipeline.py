@@ -154,7 +154,8 @@ class Pipeline:
                 # a target's state can change in another's round (its parent's, the
                 # control's): keep what /metrics shows in step with what is stored
                 self.targets[event.subject] = replace(
-                    snapshot, status=self.evaluator.status(event.subject))
+                    snapshot, status=self.evaluator.status(event.subject)
+                )
             level = logging.WARNING if event.state in _BAD_STATES else logging.INFO
             log.log(level, "%s", self.describe(event))
 

@@ -155,7 +155,7 @@ class ReadinessRecord:
     session: str
     session_start: datetime
     taken_at: datetime
-    minutes_before: int
+    seconds_before: int  # how long before the session start it was due
     ready: bool
     sites_total: int
     sites_ready: int

@@ -73,15 +73,21 @@ class Schedule:
     interval_at: Callable[[datetime], float]
     run: Callable[[Any], Awaitable[None]]
     noun: str = "targets"
+    budget: float = 0.0  # the longest one run can take (seconds)
 
 
 def _spread(key: str) -> int:
     return zlib.crc32(key.encode())
 
 
-def offset_in_slot(item: Scheduled) -> float:
-    """A stable delay inside the slot, so one slot's items do not start together."""
-    return (_spread(item.key) >> 16) / 0x10000 * SLOT * 0.9
+def offset_in_slot(item: Scheduled, interval: float, budget: float) -> float:
+    """A stable delay inside the slot, so one slot's items do not start together.
+
+    Never so long that the delayed run could outlast its interval: the next
+    run would find it still going and be skipped, halving the cadence.
+    """
+    room = max(0.0, min(SLOT, interval - budget) * 0.9)
+    return (_spread(item.key) >> 16) / 0x10000 * room
 
 
 def plan(items: Sequence[Scheduled], interval: float) -> Plan:
@@ -106,6 +112,7 @@ def icmp_schedule(inventory: Inventory, run: Callable[[Any], Awaitable[None]]) -
         lambda m: (*active_targets(inventory, m), *controls),
         lambda m: interval_at(inventory, m),
         run,
+        budget=inventory.probe.round_budget,
     )
 
 
@@ -116,7 +123,8 @@ def snmp_schedule(inventory: Inventory, run: Callable[[Any], Awaitable[None]]) -
         return settings.session_interval if running else settings.interval
 
     devices: tuple[Device, ...] = tuple(inventory.devices())
-    return Schedule("snmp", lambda _m: devices, interval, run, noun="devices")
+    budget = max((d.poll_budget for d in devices), default=0.0)
+    return Schedule("snmp", lambda _m: devices, interval, run, noun="devices", budget=budget)
 
 
 class ProbeScheduler:
@@ -226,7 +234,12 @@ class ProbeScheduler:
                 log.warning("%s: previous run still going; this one skipped", item.key)
                 continue
             task = asyncio.create_task(
-                self._guarded(schedule, item, offset_in_slot(item)), name=f"run {item.key}"
+                self._guarded(
+                    schedule,
+                    item,
+                    offset_in_slot(item, self.interval(schedule.name), schedule.budget),
+                ),
+                name=f"run {item.key}",
             )
             self._running[item.key] = task
 

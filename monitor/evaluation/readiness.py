@@ -72,7 +72,7 @@ def snapshot(
         session=session.name,
         session_start=session.start,
         taken_at=at,
-        minutes_before=round(offset / 60),
+        seconds_before=round(offset),
         ready=not not_ready,
         sites_total=len(all_sites),
         sites_ready=len(all_sites) - len(not_ready),
@@ -82,7 +82,7 @@ def snapshot(
 
 
 def words(record: ReadinessRecord) -> str:
-    head = f"{record.session} in {record.minutes_before} min"
+    head = f"{record.session} in {_lead(record.seconds_before)}"
     if record.ready:
         return f"ready for {head}: all {record.sites_total} sites ready"
     listed = ", ".join(_site_words(n) for n in record.not_ready)
@@ -95,3 +95,7 @@ def words(record: ReadinessRecord) -> str:
 def _site_words(entry: dict[str, str | None]) -> str:
     power = f", power {entry['power']}" if entry["power"] else ""
     return f"{entry['site']} ({entry['state']}{power})"
+
+
+def _lead(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"

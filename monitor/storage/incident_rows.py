@@ -19,7 +19,7 @@ from monitor.records import IncidentRecord, ReadinessRecord
 from monitor.storage.schema import ACK_COLUMNS, incidents, readiness_snapshots
 
 INCIDENT_KEY = ("subject_kind", "subject", "kind", "started_at")
-READINESS_KEY = ("session", "session_start", "minutes_before")
+READINESS_KEY = ("session", "session_start", "seconds_before")
 # What a later write of an incident may change: all but its id, key and ack.
 _UPDATED = tuple(c.name for c in incidents.c if c.name not in {"id", *INCIDENT_KEY, *ACK_COLUMNS})
 
@@ -65,7 +65,7 @@ def describe(rec: IncidentRecord | ReadinessRecord) -> str:
             f"started at {rec.started_at.isoformat()}"
         )
     return (
-        f"the readiness snapshot {rec.minutes_before} min before session {rec.session} "
+        f"the readiness snapshot {rec.seconds_before} s before session {rec.session} "
         f"at {rec.session_start.isoformat()}"
     )
 

@@ -256,13 +256,13 @@ readiness_snapshots = Table(
     Column("session", Text, nullable=False),
     Column("session_start", UtcDateTime, nullable=False),
     Column("taken_at", UtcDateTime, nullable=False),
-    Column("minutes_before", Integer, nullable=False),
+    Column("seconds_before", Integer, nullable=False),
     Column("ready", Boolean, nullable=False),
     Column("sites_total", Integer, nullable=False),
     Column("sites_ready", Integer, nullable=False),
     Column("not_ready", JSON, nullable=False),
     Column("open_incidents", Integer, nullable=False),
     # One snapshot per session and lead time: a second one is a replay.
-    UniqueConstraint("session", "session_start", "minutes_before"),
+    UniqueConstraint("session", "session_start", "seconds_before"),
     CheckConstraint("sites_ready >= 0 AND sites_ready <= sites_total", name="site_counts"),
 )

@@ -264,7 +264,7 @@ def test_readiness_before_a_session_says_not_ready_when_a_site_is_isolated(
     w.rounds(2, {"link:s9/vt": LOST, "link:s9/vnpt": LOST}, default=answered())
     records, events = w.ev.readiness(SESSION - timedelta(minutes=60))
     [snapshot] = records
-    assert (snapshot.session, snapshot.minutes_before, snapshot.ready) == ("Ngữ văn", 60, False)
+    assert (snapshot.session, snapshot.seconds_before, snapshot.ready) == ("Ngữ văn", 3600, False)
     assert {n["site"] for n in snapshot.not_ready} == {"s9", "shared"}
     [not_ready] = [e for e in events if isinstance(e, IncidentRecord)]
     assert not_ready.kind == "not_ready"
@@ -272,7 +272,7 @@ def test_readiness_before_a_session_says_not_ready_when_a_site_is_isolated(
     assert w.ev.readiness(SESSION - timedelta(minutes=59))[0] == []  # taken once
     w.rounds(2, {}, default=answered())
     records, _ = w.ev.readiness(SESSION - timedelta(minutes=15))
-    assert [r.minutes_before for r in records] == [15]
+    assert [r.seconds_before for r in records] == [900]
 
 
 def test_a_restart_neither_duplicates_nor_falsely_closes_an_incident(

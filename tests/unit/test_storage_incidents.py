@@ -70,7 +70,7 @@ def a_snapshot(minutes_before: int, **changes: object) -> ReadinessRecord:
         session="toan-sang",
         session_start=session_start,
         taken_at=session_start - timedelta(minutes=minutes_before),
-        minutes_before=minutes_before,
+        seconds_before=minutes_before * 60,
         ready=False,
         sites_total=3,
         sites_ready=2,

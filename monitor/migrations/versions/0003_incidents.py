@@ -94,7 +94,7 @@ def _create_readiness_snapshots() -> None:
         sa.Column("session", sa.Text(), nullable=False),
         sa.Column("session_start", _time(), nullable=False),
         sa.Column("taken_at", _time(), nullable=False),
-        sa.Column("minutes_before", sa.Integer(), nullable=False),
+        sa.Column("seconds_before", sa.Integer(), nullable=False),
         sa.Column("ready", sa.Boolean(), nullable=False),
         sa.Column("sites_total", sa.Integer(), nullable=False),
         sa.Column("sites_ready", sa.Integer(), nullable=False),
@@ -104,8 +104,8 @@ def _create_readiness_snapshots() -> None:
         sa.UniqueConstraint(
             "session",
             "session_start",
-            "minutes_before",
-            name="uq_readiness_snapshots_session_session_start_minutes_before",
+            "seconds_before",
+            name="uq_readiness_snapshots_session_session_start_seconds_before",
         ),
         sa.CheckConstraint(
             "sites_ready >= 0 AND sites_ready <= sites_total",
