@@ -31,6 +31,7 @@ check: test
 ## Benchmarks: ICMP throughput, CPU, RSS and fidelity beside fping.
 bench: setup
 	$(BIN)/python benchmarks/icmp.py --allow-ping-sockets --lab sites.toml
+	$(BIN)/python benchmarks/snmp.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
