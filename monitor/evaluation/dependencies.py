@@ -168,6 +168,9 @@ def children_down(ev: Evaluator, endpoint: Target, at: datetime) -> Raise | None
         return None
     if not all(ev.pings.get(k.key, PingState()).status is TargetStatus.DOWN for k in kids):
         return None
+    # just back: its children need their up_after rounds to say so (no 10-second incident)
+    if any(_in_recovery_grace(ev, endpoint.key, k, at) for k in kids):
+        return None
     sites = ev.graph.affected_sites(endpoint)
     return Raise(
         f"{endpoint.endpoint} answers, but all {len(kids)} links behind it are down "
@@ -193,6 +196,11 @@ def site_cause(ev: Evaluator, site: Site, at: datetime) -> str | None:
 
 def control_down(ev: Evaluator) -> bool:
     return any(ev.pings.get(k, PingState()).status is TargetStatus.DOWN for k in ev.controls)
+
+
+def control_up(ev: Evaluator) -> bool:
+    """Every control target answers again (unknown, as after a restart, is not back)."""
+    return all(ev.pings.get(k, PingState()).status is TargetStatus.UP for k in ev.controls)
 
 
 def is_blind(ev: Evaluator) -> bool:

@@ -397,8 +397,9 @@ class Evaluator:
 
     def _blindness(self, at: datetime) -> bool:
         """Enter or leave BLIND; True while blind (judgements are frozen, not cleared)."""
-        # enter when the control and most targets fail; leave only when the control is back
-        blind_now = deps.control_down(self) if self.blind else deps.is_blind(self)
+        # enter when the control and most targets fail; leave only when the control is
+        # back up (not merely "not down": after a restart its state is unknown)
+        blind_now = not deps.control_up(self) if self.blind else deps.is_blind(self)
         if blind_now == self.blind:
             return blind_now
         if blind_now:

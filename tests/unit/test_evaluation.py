@@ -177,6 +177,22 @@ def test_an_endpoint_with_ten_children_down_is_one_carrier_incident_and_no_link_
     assert all(w.ev.sites[f"s{i}"].status == "ok" for i in range(10))
 
 
+def test_an_endpoint_and_its_children_repaired_together_raise_no_children_down(
+    inventory: Inventory,
+) -> None:
+    """The gateway answers first (its children need up_after rounds): no 10-second incident.
+
+    Found end to end: every repair of a gateway sent a "children down" page.
+    """
+    w = World(inventory, BEFORE)
+    healthy(w)
+    children = {f"link:s{i}/vt": LOST for i in range(10)}
+    w.rounds(3, {"endpoint:vt-gw": LOST, **children}, default=answered())
+    w.rounds(4, {}, default=answered())
+    assert not w.incidents(kind="children_down")
+    assert all(i.ended_at is not None for k, i in w.incidents().items() if k[0] != "shared")
+
+
 def test_children_failing_before_their_parent_is_judged_wait_for_its_verdict(
     inventory: Inventory,
 ) -> None:
