@@ -162,3 +162,37 @@ class ReadinessRecord:
     # per site that is not ready: {"site", "state", "power", "reason"}
     not_ready: tuple[dict[str, str | None], ...] = ()
     open_incidents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A notification to deliver, queued like any record: it is sent only once stored.
+
+    `notification` is its JSON (alerts.model.Notification.to_json), kept as
+    text so storage needs nothing from alerts; `id` is the notification's.
+    """
+
+    id: str
+    receiver: str
+    group_key: str
+    notification: str
+    created_at: datetime
+    expires_at: datetime  # given up (state "expired") if still undelivered then
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRecord:
+    """Alerts matching every matcher between starts_at and ends_at are not notified.
+
+    Kept with who made it and why, and who ended it early: the audit.
+    """
+
+    id: str
+    matchers: tuple[str, ...]  # e.g. 'carrier="viettel"', 'site=~"lso-.*"'
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    created_at: datetime
+    comment: str
+    expired_by: str | None = None
+    expired_at: datetime | None = None

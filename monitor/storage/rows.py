@@ -23,6 +23,7 @@ from monitor.records import (
     DeviceValue,
     IncidentRecord,
     InterfaceSample,
+    OutboxRecord,
     PollRecord,
     PowerSample,
     ReadinessRecord,
@@ -30,12 +31,13 @@ from monitor.records import (
     StateChange,
     SubjectKind,
 )
-from monitor.storage import incident_rows
+from monitor.storage import alert_rows, incident_rows
 from monitor.storage.schema import (
     device_events,
     device_values,
     incidents,
     interface_samples,
+    outbox,
     power_samples,
     probe_rounds,
     readiness_snapshots,
@@ -45,7 +47,7 @@ from monitor.storage.schema import (
 )
 
 DeviceRecord = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
-Record = RoundRecord | StateChange | DeviceRecord | IncidentRecord | ReadinessRecord
+Record = RoundRecord | StateChange | DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord
 
 # A device record's fields are its table's columns, `device` becoming target_id;
 # the second element is the natural key that makes a replay a no-op.
@@ -82,6 +84,8 @@ class Statements:
             StateChange: self.state_changes,
             IncidentRecord: incident_rows.upsert_incidents(_insert(dialect, incidents)),
             ReadinessRecord: incident_rows.insert_readiness(_insert(dialect, readiness_snapshots)),
+            # a notification is written once; a replay must not reset its delivery state
+            OutboxRecord: _insert(dialect, outbox).on_conflict_do_nothing(index_elements=["id"]),
         }
         for kind, (table, key) in DEVICE_TABLES.items():
             self.by_type[kind] = _insert(dialect, table).on_conflict_do_nothing(
@@ -165,6 +169,8 @@ def describe(rec: Record) -> str:
     """A record named for a log line (no figures: they may be long)."""
     if isinstance(rec, IncidentRecord | ReadinessRecord):
         return incident_rows.describe(rec)
+    if isinstance(rec, OutboxRecord):
+        return f"the notification {rec.id} to {rec.receiver} ({rec.group_key})"
     if isinstance(rec, RoundRecord):
         return f"the round of {rec.target} at {rec.started_at.isoformat()}"
     if isinstance(rec, DeviceEvent):
@@ -238,6 +244,7 @@ _ROW_MAKERS: dict[type[Any], Callable[[Any, dict[str, int]], dict[str, Any]]] = 
     StateChange: _change_row,
     IncidentRecord: incident_rows.incident_row,
     ReadinessRecord: incident_rows.readiness_row,
+    OutboxRecord: alert_rows.outbox_row,
 }
 
 

@@ -266,3 +266,50 @@ readiness_snapshots = Table(
     UniqueConstraint("session", "session_start", "seconds_before"),
     CheckConstraint("sites_ready >= 0 AND sites_ready <= sites_total", name="site_counts"),
 )
+
+# --- alerting (migration 0004) ------------------------------------------------------
+
+# pending: waiting for its next attempt; sending: claimed by a worker until
+# claimed_until (a lease: a worker that died lets it go); the rest are final.
+OUTBOX_STATES = ("pending", "sending", "delivered", "failed", "expired")
+OUTBOX_OPEN = ("pending", "sending")
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Text, primary_key=True),  # the notification's id
+    Column("receiver", Text, nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("notification", Text, nullable=False),  # its JSON, sent exactly as written
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),  # attempts finished (a crash mid-way is not one)
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),  # delivered, failed or expired
+    Column("expires_at", UtcDateTime, nullable=False),
+    CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in OUTBOX_STATES) + ")", name="state"),
+    CheckConstraint("attempts >= 0", name="attempts"),
+    # what is due: claims scan the open states by time
+    Index(None, "state", "next_attempt_at"),
+    # a group's notifications in order: the oldest open one goes first
+    Index(None, "receiver", "group_key", "created_at"),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("matchers", JSON, nullable=False),  # a list of matcher strings, all must match
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("expired_by", Text, nullable=True),
+    Column("expired_at", UtcDateTime, nullable=True),
+    CheckConstraint("ends_at > starts_at", name="period"),
+    Index(None, "ends_at"),
+)

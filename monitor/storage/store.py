@@ -17,18 +17,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from monitor.clock import Clock, SystemClock
 from monitor.inventory import Target
 from monitor.records import (
     DeviceEvent,
     IncidentRecord,
+    OutboxRecord,
     ReadinessRecord,
     RoundRecord,
+    SilenceRecord,
     StateChange,
 )
-from monitor.storage import incident_rows, migrate, rows
+from monitor.storage import alert_rows, incident_rows, migrate, rows
+from monitor.storage.alert_rows import OutboxRow, StoredIncident
 from monitor.storage.engine import DEFAULT_SQLITE_BUSY_TIMEOUT, make_engine, safe_url
 from monitor.storage.rows import Record, Statements
 from monitor.storage.schema import SEVERITIES
@@ -98,6 +101,7 @@ class Store:
         )
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
+        self.alerting = AlertingStore(self._engine)
 
     @property
     def url(self) -> str:
@@ -133,8 +137,8 @@ class Store:
         _require_aware(rec.at, "at")
         self._spool.put(rec)
 
-    def add(self, rec: rows.DeviceRecord | IncidentRecord | ReadinessRecord) -> None:
-        """Queue a device record, an incident (written as an upsert) or a readiness snapshot.
+    def add(self, rec: rows.DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord) -> None:
+        """Queue a device record, an incident (an upsert), a readiness snapshot or a notification.
 
         Raises at once for what the database would refuse: naive times, an
         unregistered device, an unknown severity, an incident ending before it
@@ -144,6 +148,9 @@ class Store:
             _check_incident(rec)
         elif isinstance(rec, ReadinessRecord):
             _check_readiness(rec)
+        elif isinstance(rec, OutboxRecord):
+            _require_aware(rec.created_at, "created_at")
+            _require_aware(rec.expires_at, "expires_at")
         else:
             self._check_device_record(rec)
         self._spool.put(rec)
@@ -268,6 +275,98 @@ class Store:
         with self._engine.connect() as conn:
             result = conn.execute(rows.latest_states_query())
             return {(kind, subject): state for kind, subject, state in result}
+
+
+class AlertingStore:
+    """Alerting's synchronous calls: the outbox's progress, silences, acknowledgements.
+
+    Small transactions of their own, not through the spool: the outbox
+    worker must know a notification's state is stored before it moves on.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    # -- the outbox --------------------------------------------------------------
+
+    def release_outbox(self) -> int:
+        with self._engine.begin() as conn:
+            return alert_rows.release_outbox(conn)
+
+    def expire_outbox(self, now: datetime) -> list[OutboxRow]:
+        with self._engine.begin() as conn:
+            return alert_rows.expire_outbox(conn, now)
+
+    def claim_outbox(self, now: datetime, lease: float, limit: int = 50) -> list[OutboxRow]:
+        with self._engine.begin() as conn:
+            return alert_rows.claim_outbox(conn, now, lease, limit)
+
+    def outbox_delivered(self, ident: str, now: datetime) -> None:
+        with self._engine.begin() as conn:
+            alert_rows.outbox_delivered(conn, ident, now)
+
+    def outbox_retry(self, ident: str, error: str, next_at: datetime) -> None:
+        with self._engine.begin() as conn:
+            alert_rows.outbox_retry(conn, ident, error, next_at)
+
+    def outbox_failed(self, ident: str, error: str, now: datetime) -> None:
+        with self._engine.begin() as conn:
+            alert_rows.outbox_failed(conn, ident, error, now)
+
+    def outbox(
+        self, receiver: str | None = None, states: Sequence[str] | None = None
+    ) -> list[OutboxRow]:
+        """Notifications oldest first, optionally of one receiver and in some states."""
+        with self._engine.connect() as conn:
+            return alert_rows.outbox_rows(conn, receiver, states)
+
+    def outbox_latest(self) -> list[OutboxRow]:
+        with self._engine.connect() as conn:
+            return alert_rows.outbox_latest(conn)
+
+    def outbox_counts(self) -> dict[tuple[str, str], int]:
+        with self._engine.connect() as conn:
+            return alert_rows.outbox_counts(conn)
+
+    # -- silences ------------------------------------------------------------------
+
+    def add_silence(self, rec: SilenceRecord) -> None:
+        _require_aware(rec.starts_at, "starts_at")
+        _require_aware(rec.ends_at, "ends_at")
+        if rec.ends_at <= rec.starts_at:
+            raise ValueError("a silence must end after it starts")
+        with self._engine.begin() as conn:
+            alert_rows.upsert_silence(conn, self._dialect, rec)
+
+    def silences(self, active_at: datetime | None = None) -> list[SilenceRecord]:
+        with self._engine.connect() as conn:
+            return alert_rows.silence_records(conn, active_at)
+
+    def silence(self, ident: str) -> SilenceRecord | None:
+        with self._engine.connect() as conn:
+            return alert_rows.get_silence(conn, ident)
+
+    def expire_silence(self, ident: str, by: str, now: datetime) -> bool:
+        with self._engine.begin() as conn:
+            return alert_rows.expire_silence(conn, ident, by, now)
+
+    # -- incidents with their ids and acknowledgements -----------------------------
+
+    def incident_rows(self, *, open_only: bool = False) -> list[StoredIncident]:
+        query = incident_rows.incidents_query(
+            subject=None, carrier=None, site=None, since=None, until=None, open_only=open_only
+        )
+        with self._engine.connect() as conn:
+            return [alert_rows.stored_incident(r) for r in conn.execute(query)]
+
+    def incident(self, ident: int) -> StoredIncident | None:
+        with self._engine.connect() as conn:
+            return alert_rows.find_incident(conn, ident)
+
+    def acknowledge(self, ident: int, by: str, note: str, now: datetime) -> bool:
+        with self._engine.begin() as conn:
+            return alert_rows.acknowledge(conn, ident, by, note, now)
 
 
 def _require_aware(moment: datetime, name: str) -> None:
