@@ -1,0 +1,77 @@
+"""The registry of receiver kinds: settings in, a ready notifier out.
+
+`NOTIFIERS` and `settings.SETTINGS` are the only two lists of kinds, and a
+test holds them to the same keys and types. A settings value that does not
+pass its kind's `validate()` is refused here (a load error, never a
+notifier dropped with a warning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.model import Notifier
+from alerts.notifiers import alertmanager, chat, email, log, telegram, webhook
+from alerts.notifiers.settings import (
+    AlertmanagerSettings,
+    ChatSettings,
+    EmailSettings,
+    LogSettings,
+    NotifierSettings,
+    TelegramSettings,
+    WebhookSettings,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One receiver kind: its settings type, its checks and its notifier class."""
+
+    settings: type[Any]
+    validate: Callable[[Any], list[str]]
+    notifier: Callable[[Any, str], Notifier]
+
+
+NOTIFIERS: dict[str, Kind] = {
+    "log": Kind(LogSettings, log.validate, log.LogNotifier),
+    "webhook": Kind(WebhookSettings, webhook.validate, webhook.WebhookNotifier),
+    "alertmanager": Kind(
+        AlertmanagerSettings, alertmanager.validate, alertmanager.AlertmanagerNotifier
+    ),
+    "email": Kind(EmailSettings, email.validate, email.EmailNotifier),
+    "telegram": Kind(TelegramSettings, telegram.validate, telegram.TelegramNotifier),
+    "chat": Kind(ChatSettings, chat.validate, chat.ChatNotifier),
+}
+
+_BY_SETTINGS = {kind.settings: name for name, kind in NOTIFIERS.items()}
+
+
+class InvalidNotifierError(ValueError):
+    """Settings a notifier cannot work with; the message lists every problem."""
+
+
+def kind_of(settings: NotifierSettings) -> str:
+    try:
+        return _BY_SETTINGS[type(settings)]
+    except KeyError:
+        raise TypeError(f"no notifier for {type(settings).__name__}") from None
+
+
+def validate(settings: NotifierSettings) -> list[str]:
+    """Every problem with these settings, each a sentence naming the field."""
+    return NOTIFIERS[kind_of(settings)].validate(settings)
+
+
+def build(settings: NotifierSettings, language: str) -> Notifier:
+    """The notifier for these settings; raises InvalidNotifierError when they are unusable.
+
+    `language` is the receiver's: the default for text a notification does
+    not fix itself (a notification carries the language it was made in).
+    """
+    name = kind_of(settings)
+    problems = NOTIFIERS[name].validate(settings)
+    if problems:
+        raise InvalidNotifierError(f"{name} notifier: " + "; ".join(problems))
+    return NOTIFIERS[name].notifier(settings, language)

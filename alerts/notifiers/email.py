@@ -1,0 +1,127 @@
+"""E-mail over SMTP: STARTTLS with a verified certificate, AUTH, a plain UTF-8 body.
+
+smtplib blocks, so each message goes out in a thread of its own. The
+connection is never downgraded: a server that offers no STARTTLS when it is
+required is a permanent error, as is a certificate that does not verify
+(against `ca_file` when set, else the system's trust store). SMTP says
+itself what is worth retrying: 4xx replies are transient, 5xx permanent
+(RFC 5321 4.2.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from pathlib import Path
+from typing import ClassVar
+
+from alerts import http
+from alerts.model import DeliveryError, Notification
+from alerts.notifiers import text
+from alerts.notifiers.settings import EmailSettings
+from alerts.notifiers.webhook import NOTIFICATION_HEADER
+
+log = logging.getLogger("examnet.alerts")
+
+
+def validate(settings: EmailSettings) -> list[str]:
+    problems = []
+    if not settings.host:
+        problems.append("host is empty")
+    if "@" not in settings.sender:
+        problems.append(f"from must be an e-mail address, not {settings.sender!r}")
+    if not settings.to:
+        problems.append("to names no recipient")
+    problems += [f"to: {a!r} is not an e-mail address" for a in settings.to if "@" not in a]
+    if not 0 < settings.port < 65536:
+        problems.append(f"port {settings.port} is not a TCP port")
+    if (settings.username is None) != (settings.password is None):
+        problems.append("username and password go together")
+    if settings.password is not None and not settings.starttls:
+        problems.append("a password needs starttls = true (it would cross the network in clear)")
+    if settings.ca_file is not None and not Path(settings.ca_file).is_file():
+        problems.append(f"ca_file {settings.ca_file} is not a readable file")
+    return problems
+
+
+def message(notification: Notification, settings: EmailSettings) -> EmailMessage:
+    """The e-mail: headline as subject, summaries as a plain UTF-8 body."""
+    mail = EmailMessage(policy=SMTP)
+    mail["Subject"] = text.headline(notification)
+    mail["From"] = settings.sender
+    mail["To"] = ", ".join(settings.to)
+    mail["Date"] = format_datetime(notification.created_at)
+    # The id again: a mail system or a person can spot a retry's duplicate.
+    mail["Message-ID"] = f"<{notification.id}@examnet>"
+    mail[NOTIFICATION_HEADER] = notification.id
+    mail.set_content(text.body(notification, details=True), charset="utf-8")
+    return mail
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """4xx and lost connections pass; 5xx, no STARTTLS, an untrusted certificate do not."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return False
+    if isinstance(exc, smtplib.SMTPException | ssl.SSLCertVerificationError):
+        return True  # STARTTLS or AUTH not offered, no usable AUTH method, bad certificate
+    return not isinstance(exc, OSError)  # refused, reset, timed out, unreachable: transient
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{rcpt}: {code} {_text(reply)}" for rcpt, (code, reply)
+                         in sorted(exc.recipients.items()))  # fmt: skip
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return http.describe(exc)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+class EmailNotifier:
+    kind: ClassVar[str] = "email"
+
+    def __init__(self, settings: EmailSettings, language: str) -> None:
+        self.settings = settings
+        self.language = language
+
+    @property
+    def deadline(self) -> float:
+        """The whole send: `timeout` bounds each SMTP step (connect, TLS, AUTH, DATA)."""
+        return 5 * self.settings.timeout
+
+    def render(self, notification: Notification) -> EmailMessage:
+        return message(text.in_language(notification, self.language), self.settings)
+
+    async def send(self, rendered: EmailMessage) -> None:
+        s = self.settings
+        try:
+            refused = await http.run_blocking(_deliver, s, rendered)
+        except Exception as exc:
+            secrets = [s.password.reveal()] if s.password else []
+            reason = http.redact(f"SMTP {s.host}:{s.port}: {describe(exc)}", secrets)
+            raise DeliveryError(reason, permanent=is_permanent(exc)) from None
+        if refused:  # some took it: sending again would duplicate it for them
+            log.warning("e-mail %s: refused by %s for %s", rendered["Message-ID"], s.host,
+                        ", ".join(sorted(refused)))  # fmt: skip
+
+
+def _deliver(settings: EmailSettings, mail: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+        smtp.ehlo()
+        if settings.starttls:
+            smtp.starttls(context=ssl.create_default_context(cafile=settings.ca_file))
+            smtp.ehlo()
+        if settings.username is not None and settings.password is not None:
+            smtp.login(settings.username, settings.password.reveal())
+        return smtp.send_message(mail)

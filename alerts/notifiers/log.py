@@ -1,0 +1,38 @@
+"""Notifications written to examnet's own log: the embedded default, no network."""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from alerts.model import Notification
+from alerts.notifiers import text
+from alerts.notifiers.settings import LogSettings
+
+log = logging.getLogger("examnet.alerts")
+
+
+def validate(settings: LogSettings) -> list[str]:
+    return []
+
+
+class LogNotifier:
+    """One log line per alert; logging cannot fail, so neither does this receiver."""
+
+    kind: ClassVar[str] = "log"
+
+    def __init__(self, settings: LogSettings, language: str) -> None:
+        self.settings = settings
+        self.language = language
+
+    def render(self, notification: Notification) -> list[str]:
+        n = notification
+        head = f"notification {n.id} to {n.receiver} ({n.reason}, group {n.group_key}):"
+        language = n.language or self.language
+        firing = [f"{head} firing: {text.alert_line(a, language)[2:]}" for a in n.firing]
+        resolved = [f"{head} resolved: {text.alert_line(a, language)[2:]}" for a in n.resolved]
+        return firing + resolved
+
+    async def send(self, rendered: list[str]) -> None:
+        for line in rendered:
+            log.warning("%s", line)

@@ -1,0 +1,250 @@
+"""The outbox worker: sends what the outbox holds, until delivered or expired.
+
+Every notification is in the database before this worker sees it, so a
+crash or a restart loses nothing: the worker claims the head of each
+(receiver, group), sends it in a task of its own (a receiver that hangs
+holds up only itself), and records the outcome. A transient failure is
+retried with exponential backoff and jitter; a permanent one (a 4xx, a bad
+address) is given up at once; either way the next notification of that
+group waits until its predecessor is settled, so order holds.
+
+The database being down delays delivery, never loses it: claims wait, and an
+outcome that could not be recorded is kept and recorded later (a delivered
+notification must not be sent twice because its "delivered" was lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from alerts.model import DeliveryError, Notification, Notifier
+from monitor.clock import Clock
+from monitor.storage.alert_rows import OutboxRow
+from monitor.storage.writer import backoff_delay
+
+log = logging.getLogger("examnet.alerts")
+
+T = TypeVar("T")
+
+POLL_EVERY = 0.5  # seconds between two looks at the outbox
+# A claimed notification is this one's for so long; longer than any send may take.
+LEASE = 120.0
+RETRY_INITIAL = 2.0
+RETRY_MAX = 300.0
+SEND_GRACE = 5.0  # beyond the notifier's own timeout, before a send is called hung
+DEFAULT_SEND_TIMEOUT = 30.0
+
+
+class OutboxStore(Protocol):
+    """What the worker needs of the database (monitor.storage.AlertingStore)."""
+
+    def release_outbox(self) -> int: ...
+    def expire_outbox(self, now: datetime) -> list[OutboxRow]: ...
+    def claim_outbox(self, now: datetime, lease: float, limit: int = 50) -> list[OutboxRow]: ...
+    def outbox_delivered(self, ident: str, now: datetime) -> None: ...
+    def outbox_retry(self, ident: str, error: str, next_at: datetime) -> None: ...
+    def outbox_failed(self, ident: str, error: str, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One attempt's result, kept until it is stored."""
+
+    row: OutboxRow
+    result: str  # delivered | retry | failed
+    at: datetime
+    error: str | None = None
+    next_at: datetime | None = None
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: OutboxStore,
+        notifiers: Mapping[str, Notifier],
+        *,
+        clock: Clock,
+        retry_initial: float = RETRY_INITIAL,
+        retry_max: float = RETRY_MAX,
+        poll_every: float = POLL_EVERY,
+        on_attempt: Callable[[str, str, float], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.notifiers = dict(notifiers)
+        self.clock = clock
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.poll_every = poll_every
+        self.on_attempt = on_attempt
+        self.attempts: Counter[tuple[str, str]] = Counter()  # (receiver, result) → count
+        self._unrecorded: list[Outcome] = []
+        self._recording = threading.Lock()  # outcomes are stored one at a time, oldest first
+        self._sending: dict[str, asyncio.Task[None]] = {}
+        self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
+        self._db_trouble_logged = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: then let what is in flight finish (bounded by the send timeouts)."""
+        released = await self._db(self.store.release_outbox)
+        if not isinstance(released, _Failed) and released:
+            log.info("resuming %d notifications that were being sent at the last stop", released)
+        while not stop.is_set():
+            await self.step()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_every)
+        if self._sending:
+            await asyncio.wait(list(self._sending.values()))
+        await self._record_outcomes()
+
+    async def step(self) -> int:
+        """Record earlier outcomes, give up on expired ones, start the sends due now."""
+        if not await self._record_outcomes():
+            return 0
+        now = self.clock.now()
+        expired = await self._db(self.store.expire_outbox, now)
+        if isinstance(expired, _Failed):
+            return 0
+        for row in expired:
+            self._count(row.receiver, "expired", 0.0)
+            log.error(
+                "notification %s to %s given up: still undelivered at %s after %d attempts "
+                "(last error: %s)",
+                row.id, row.receiver, row.expires_at.isoformat(), row.attempts, row.last_error,
+            )  # fmt: skip
+        claimed = await self._db(self.store.claim_outbox, now, LEASE)
+        if isinstance(claimed, _Failed):
+            return 0
+        for row in claimed:
+            if row.id in self._sending:
+                continue
+            task = asyncio.create_task(self._deliver(row), name=f"notify-{row.receiver}")
+            self._sending[row.id] = task
+            task.add_done_callback(self._finished(row.id))
+        return len(claimed)
+
+    def _finished(self, ident: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            self._sending.pop(ident, None)
+
+        return done
+
+    async def idle(self) -> None:
+        """Wait for the sends in flight (tests)."""
+        while self._sending:
+            await asyncio.wait(list(self._sending.values()))
+
+    # --- one delivery ---------------------------------------------------------------
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        started = time.monotonic()
+        outcome = await self._attempt(row)
+        self._count(row.receiver, outcome.result, time.monotonic() - started)
+        self._unrecorded.append(outcome)
+        await self._record_outcomes()
+
+    async def _attempt(self, row: OutboxRow) -> Outcome:  # noqa: PLR0911 - one per outcome
+        notifier = self.notifiers.get(row.receiver)
+        if notifier is None:
+            error = f'no notifier "{row.receiver}" in sites.toml any more'
+            return Outcome(row, "failed", self.clock.now(), error)
+        try:
+            notification = Notification.from_json(row.notification)
+            rendered = notifier.render(notification)
+        except Exception as exc:  # a bug, not the receiver: retrying will not help
+            log.exception("notification %s to %s cannot be rendered", row.id, row.receiver)
+            return Outcome(row, "failed", self.clock.now(), f"cannot be rendered: {exc!r}")
+        settings = getattr(notifier, "settings", None)
+        timeout = getattr(notifier, "deadline", None) or getattr(settings, "timeout", None)
+        timeout = float(timeout or DEFAULT_SEND_TIMEOUT) + SEND_GRACE
+        try:
+            await asyncio.wait_for(notifier.send(rendered), timeout)
+        except DeliveryError as exc:
+            return self._failure(row, str(exc), permanent=exc.permanent)
+        except TimeoutError:
+            return self._failure(row, f"no answer within {timeout:.0f} s", permanent=False)
+        except OSError as exc:
+            return self._failure(row, f"{type(exc).__name__}: {exc.strerror or exc}", False)
+        except Exception as exc:
+            log.exception("notification %s to %s: unexpected error", row.id, row.receiver)
+            return self._failure(row, f"unexpected error {type(exc).__name__}", permanent=False)
+        if row.attempts:
+            log.info(
+                "notification %s to %s delivered at attempt %d", row.id, row.receiver,
+                row.attempts + 1,
+            )  # fmt: skip
+        return Outcome(row, "delivered", self.clock.now())
+
+    def _failure(self, row: OutboxRow, error: str, permanent: bool) -> Outcome:
+        now = self.clock.now()
+        if permanent:
+            log.error("notification %s to %s failed for good: %s", row.id, row.receiver, error)
+            return Outcome(row, "failed", now, error)
+        delay = backoff_delay(row.attempts + 1, self.retry_initial, self.retry_max, self._rng)
+        log.warning(
+            "notification %s to %s not delivered (attempt %d): %s; next try in %.0f s",
+            row.id, row.receiver, row.attempts + 1, error, delay,
+        )  # fmt: skip
+        return Outcome(row, "retry", now, error, now + timedelta(seconds=delay))
+
+    def _count(self, receiver: str, result: str, seconds: float) -> None:
+        self.attempts[(receiver, result)] += 1
+        if self.on_attempt is not None:
+            self.on_attempt(receiver, result, seconds)
+
+    # --- the database ---------------------------------------------------------------
+
+    async def _record_outcomes(self) -> bool:
+        """Store the outcomes not stored yet, oldest first; False while the database fails."""
+        return await asyncio.to_thread(self._record_pending)
+
+    def _record_pending(self) -> bool:
+        with self._recording:
+            while self._unrecorded:
+                o = self._unrecorded[0]
+                try:
+                    if o.result == "delivered":
+                        self.store.outbox_delivered(o.row.id, o.at)
+                    elif o.result == "retry":
+                        next_at = o.next_at or o.at
+                        self.store.outbox_retry(o.row.id, o.error or "", next_at)
+                    else:
+                        self.store.outbox_failed(o.row.id, o.error or "", o.at)
+                except Exception as exc:
+                    self._database_trouble(exc)
+                    return False
+                self._unrecorded.pop(0)
+            return True
+
+    async def _db(self, call: Callable[..., T], *args: Any) -> T | _Failed:
+        try:
+            return await asyncio.to_thread(call, *args)
+        except Exception as exc:
+            self._database_trouble(exc)
+            return _FAILED
+
+    def _database_trouble(self, exc: Exception) -> None:
+        """Logged once in 30 s: the database is down, notifications wait (none is lost)."""
+        now = time.monotonic()
+        if now - self._db_trouble_logged > 30:
+            self._db_trouble_logged = now
+            log.warning(
+                "outbox: the database is not answering (%s); notifications wait",
+                type(exc).__name__,
+            )
+
+
+class _Failed:
+    """The database call failed (logged): try again at the next step."""
+
+
+_FAILED = _Failed()

@@ -1,0 +1,118 @@
+"""From incidents to alerts: labels to route and group on, and words to read.
+
+The `group` label is the incident's cause when it has one, else the incident
+itself: a carrier endpoint that goes down and the sites it cuts therefore
+share one group, and one notification names them all.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from alerts.model import Alert, fingerprint
+from alerts.templates import Facts, summaries
+from monitor.inventory import Inventory, Site
+from monitor.records import IncidentRecord
+
+
+class Context(Protocol):
+    """What the evaluator knows now, for the words of a site's alert."""
+
+    def carriers_up(self, site: str) -> tuple[str, ...]: ...
+
+
+def group_of(record: IncidentRecord) -> str:
+    """What an alert is grouped with by default: its cause, else its site, else itself.
+
+    A carrier's endpoint and the sites it cuts off are one group (the sites name
+    it as cause); a link down and the redundancy its site lost are another.
+    """
+    if record.cause:
+        return record.cause
+    if record.site:
+        return f"site|{record.site}"
+    return f"{record.subject_kind}|{record.subject}|{record.kind}"
+
+
+def incident_fingerprint(record: IncidentRecord) -> str:
+    """The fingerprint of the incident's alert (what `examnet ack` also takes)."""
+    return fingerprint(record.subject_kind, record.subject, record.kind, record.started_at)
+
+
+def alert_for(
+    record: IncidentRecord, inventory: Inventory, context: Context, incident_id: int | None = None
+) -> Alert:
+    labels = labels_for(record, inventory, context)
+    return Alert(
+        fingerprint=incident_fingerprint(record),
+        labels=labels,
+        summary=summaries(facts_for(record, inventory, context, labels)),
+        starts_at=record.started_at,
+        ends_at=record.ended_at,
+        incident_id=incident_id,
+        details={
+            "reason": record.reason,
+            "cause": record.cause or "",
+            "affected": ",".join(record.affected),
+        },
+    )
+
+
+def labels_for(record: IncidentRecord, inventory: Inventory, context: Context) -> dict[str, str]:
+    site = _site(inventory, record.site)
+    labels = {
+        "kind": record.kind,
+        "severity": record.severity,
+        "phase": record.phase,
+        "session": record.sessions[-1] if record.sessions else "",
+        "subject": record.subject,
+        "subject_kind": record.subject_kind,
+        "group": group_of(record),
+        "site": record.site or "",
+        "district": site.district if site else "",
+        "carrier": record.carrier or (_lost(site, context) if site else ""),
+    }
+    prefix, _, rest = record.subject.partition(":")
+    if prefix in ("link", "endpoint", "device"):
+        labels[prefix] = rest.split("/", 1)[1] if prefix == "link" else rest
+    return labels
+
+
+def facts_for(
+    record: IncidentRecord, inventory: Inventory, context: Context, labels: dict[str, str]
+) -> Facts:
+    site = _site(inventory, record.site)
+    carriers = {c.id: c.name for c in inventory.carriers}
+    names = {s.id: s.name for s in inventory.sites}
+    lost = _lost(site, context) if site else ""
+    return Facts(
+        kind=record.kind,
+        subject=record.subject,
+        reason=record.reason,
+        site=site.name if site else "",
+        district=site.district if site else "",
+        carrier=carriers.get(record.carrier or "", record.carrier or ""),
+        link=labels.get("link", ""),
+        endpoint=labels.get("endpoint", ""),
+        device=labels.get("device", ""),
+        session=labels["session"] or _session(record),
+        carriers_lost=", ".join(carriers.get(c, c) for c in lost.split(",") if c),
+        carriers_up=len(context.carriers_up(site.id)) if site else 0,
+        min_carriers=site.min_carriers if site else 0,
+        sites=tuple(names.get(s, s) for s in record.affected),
+    )
+
+
+def _session(record: IncidentRecord) -> str:
+    # a `not_ready` incident is about the session it names
+    return record.subject if record.kind == "not_ready" else ""
+
+
+def _site(inventory: Inventory, site_id: str | None) -> Site | None:
+    return next((s for s in inventory.sites if s.id == site_id), None) if site_id else None
+
+
+def _lost(site: Site, context: Context) -> str:
+    """The carriers of the site that have no link up now (comma-separated ids)."""
+    up = set(context.carriers_up(site.id))
+    return ",".join(sorted({link.carrier for link in site.links} - up))
