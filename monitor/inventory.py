@@ -16,6 +16,15 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from monitor.alerting_config import (
+    DEFAULT_ROUTE,
+    AlertingSettings,
+    NotifierConfig,
+    Route,
+    SilenceConfig,
+    builtin_notifiers,
+)
+
 SCHEMA_VERSION = 1
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -589,6 +598,19 @@ class Inventory:
     severity: SeverityTable = DEFAULT_SEVERITY
     readiness: tuple[float, ...] = DEFAULT_READINESS  # seconds before a session, latest first
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    # alerting (monitor/alerting_config.py): `notifiers` always holds the built-in
+    # `log` first; routes are in file order, with the [alerting] defaults resolved
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
+    notifiers: tuple[NotifierConfig, ...] = field(default_factory=builtin_notifiers)
+    routes: tuple[Route, ...] = (DEFAULT_ROUTE,)
+    silences: tuple[SilenceConfig, ...] = ()
+
+    def notifier(self, ident: str) -> NotifierConfig:
+        """The notifier a route names; KeyError for an id the file does not declare."""
+        for notifier in self.notifiers:
+            if notifier.id == ident:
+                return notifier
+        raise KeyError(ident)
 
     def links(self) -> Iterator[Link]:
         for site in self.sites:

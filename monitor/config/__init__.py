@@ -8,8 +8,10 @@ operator fixes a whole file in one pass. docs/sites-toml.md is the reference.
 Modules: `problems` (Problem, ConfigError, message wording), `values` (value
 parsers), `secrets` (`${NAME}`), `reader` (the Reader), one module per
 section group (`calendar`, `probe`, `carriers`, `devices`, `sites`, and
-`judging` for `[severity]`, `[readiness]`, `[monitor]`), `loader` (syntax,
-top level, whole-file checks, fake-redundancy warnings) and `summary`.
+`judging` for `[severity]`, `[readiness]`, `[monitor]`, `notifiers` for
+`[[notifiers]]`, `alerting` for `[alerting]`, `[[routes]]` and
+`[[silences]]`), `loader` (syntax, top level, whole-file checks,
+fake-redundancy warnings) and `summary`.
 """
 
 from monitor.config.loader import lab_prefix_of, load_inventory, referenced_variables

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.config.alerting import read_alerting, read_routes, read_silences, warn_unused
 from monitor.config.calendar import read_calendar
 from monitor.config.carriers import Known, read_carriers, read_endpoints
 from monitor.config.devices import check_poll_budgets
 from monitor.config.judging import read_monitor, read_readiness, read_severity
+from monitor.config.notifiers import read_notifiers
 from monitor.config.probe import read_probe, read_snmp_settings, read_thresholds
 from monitor.config.problems import ConfigError, describe
 from monitor.config.reader import Context, Reader
@@ -41,7 +43,7 @@ from monitor.inventory import (
 from monitor.redundancy import fake_redundancy
 
 # --------------------------------------------------------------------------
-# top level: version, plan, lab, reserved sections
+# top level: version, plan, lab
 
 
 def read_version(root: Reader) -> bool:
@@ -82,13 +84,6 @@ def read_lab(root: Reader) -> Lab | None:
     if network is None or prefix is None:
         return None
     return Lab(network=network, prefix=prefix)
-
-
-def check_reserved(root: Reader, key: str) -> None:
-    """Sections a later version fills: accepted only while empty."""
-    value = root.raw(key)
-    if value is not None and value not in ([], {}):
-        root.problem(key, "is reserved for alerting, which this version does not implement yet")
 
 
 # --------------------------------------------------------------------------
@@ -194,8 +189,11 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
     severity = read_severity(root)
     readiness = read_readiness(root)
     monitor = read_monitor(root, lab)
-    check_reserved(root, "notifiers")
-    check_reserved(root, "routes")
+    alerting = read_alerting(root)
+    notifiers, receivers = read_notifiers(root, alerting.language)
+    routes = read_routes(root, alerting, receivers)
+    warn_unused(root, notifiers, routes)
+    silences = read_silences(root)
     root.done()
     check_addresses(ctx, lab)
     check_devices(ctx, sites, endpoints, snmp)
@@ -220,6 +218,10 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
         severity=severity,
         readiness=readiness,
         monitor=monitor,
+        alerting=alerting,
+        notifiers=tuple(notifiers),
+        routes=tuple(routes),
+        silences=tuple(silences),
     )
 
 

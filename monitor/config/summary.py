@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from monitor.alerting_config import AlertingSettings, Route
 from monitor.config.problems import duration_text, seconds_text
 from monitor.inventory import (
     DEFAULT_SEVERITY,
@@ -101,6 +102,54 @@ def severity_line(table: SeverityTable) -> str:
     return f"severity: the default table{cells}; {bump} during exam sessions"
 
 
+def alerting_line(a: AlertingSettings) -> str:
+    return (
+        f"alerting: summaries in {a.language}; group_wait {duration_text(a.group_wait)}, "
+        f"group_interval {duration_text(a.group_interval)}, repeat_interval "
+        f"{duration_text(a.repeat_interval)}; escalation after {duration_text(a.escalate_after)}; "
+        f"an undelivered notification is given up after {duration_text(a.outbox_expire)}"
+    )
+
+
+def route_line(number: int, route: Route, a: AlertingSettings) -> str:
+    """`1. severity="critical" -> oncall, noc (continue; ...)`: what, where, how."""
+    matched = ", ".join(str(m) for m in route.matchers) or "every alert"
+    notes = [f"by {', '.join(route.group_by) or 'nothing'}"]
+    for name in ("group_wait", "group_interval", "repeat_interval"):
+        if getattr(route, name) != getattr(a, name):
+            notes.append(f"{name} {duration_text(getattr(route, name))}")
+    if route.escalate_to is not None:
+        notes.append(f"escalate to {route.escalate_to} after {duration_text(route.escalate_after)}")
+    if route.continue_:
+        notes.append("continue")
+    return f"  {number}. {matched} -> {', '.join(route.receivers)} ({'; '.join(notes)})"
+
+
+def alerting_lines(inventory: Inventory) -> list[str]:
+    """Notifiers by id and kind (never a setting: some are secrets), routes, silences."""
+    a = inventory.alerting
+    rows = [["notifier", "kind", "language"]]
+    rows += [[n.id, n.kind, n.language] for n in inventory.notifiers]
+    lines = [alerting_line(a), *table_lines(rows, numeric_from=3), "routes (in order):"]
+    lines += [route_line(i, r, a) for i, r in enumerate(inventory.routes, start=1)]
+    lines.append(f"silences: {len(inventory.silences) or 'none'}")
+    if inventory.silences:
+        silences = [["silence", "from", "to", "matchers", "by", "comment"]]
+        silences += [
+            [
+                s.id,
+                f"{s.start:%Y-%m-%d %H:%M}",
+                f"{s.end:%Y-%m-%d %H:%M}",
+                ", ".join(str(m) for m in s.matchers),
+                s.by,
+                s.comment,
+            ]
+            for s in inventory.silences
+        ]
+        lines += table_lines(silences, numeric_from=len(silences[0]))
+    return lines
+
+
 def summarize(inventory: Inventory) -> str:
     """What `examnet check` prints for a file without problems."""
     links = list(inventory.links())
@@ -125,6 +174,7 @@ def summarize(inventory: Inventory) -> str:
     ]
     if inventory.lab is not None:
         lines += [f'lab: network {inventory.lab.network}, prefix "{inventory.lab.prefix}"', ""]
+    lines += [*alerting_lines(inventory), ""]
     lines.append(f"warnings: {len(inventory.warnings) or 'none'}")
     lines += [f"  {warning}" for warning in inventory.warnings]
     return "\n".join(lines)
