@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from ipaddress import ip_address
 from typing import Any
 
+from monitor import api
+from monitor.alerting import Alerting
 from monitor.clock import Clock, SystemClock
 from monitor.evaluation import Evaluator
 from monitor.http import HttpServer, health_handler, metrics_handler
@@ -46,6 +48,7 @@ class RunOptions:
     listen: tuple[str, int]
     socket_mode: SocketMode = SocketMode.AUTO
     max_rate: float | None = None
+    api_token: str | None = None  # writes to the HTTP API need it; none: read-only
 
 
 class LabDownError(RuntimeError):
@@ -150,6 +153,11 @@ class Monitor:
             inventory, self.store.latest_states(), self.store.open_incidents()
         )
         self.pipeline = Pipeline(inventory, self.store, self.metrics, self.evaluator)
+        self.alerting = Alerting(
+            inventory, self.store, self.evaluator, clock, registry=self.metrics.registry
+        )
+        self.alerting.restore()
+        self.pipeline.on_incident = self.alerting.incident
         self.devices = DevicePipeline(
             inventory, self.store, self.metrics, self.evaluator, self.pipeline.record
         )
@@ -162,9 +170,11 @@ class Monitor:
         self.http = HttpServer(
             options.listen,
             {
-                "/metrics": metrics_handler(self.metrics.registry),
-                "/healthz": health_handler(self.health),
+                ("GET", "/metrics"): metrics_handler(self.metrics.registry),
+                ("GET", "/healthz"): health_handler(self.health),
+                **api.routes(self.store.alerting, clock, self.alerting.reload),
             },
+            token=options.api_token,
         )
 
     async def run_round(self, target: Target) -> None:
@@ -220,6 +230,8 @@ class Monitor:
         host, port = self.http.address
         log.info("metrics at http://%s:%d/metrics, health at /healthz", host, port)
         beat = asyncio.create_task(self._beat())
+        alerting_stop = asyncio.Event()
+        alerting = asyncio.create_task(self.alerting.run(alerting_stop), name="alerting")
         self.scheduler.start()
         self._started = True
         try:
@@ -228,6 +240,9 @@ class Monitor:
             log.info("stopping")
             self._started = False
             await self.scheduler.stop(grace=self.inventory.probe.round_budget + 1.0)
+            # after the rounds: their last incidents still become notifications
+            alerting_stop.set()
+            await alerting
             await self.prober.aclose()
             await self.snmp.aclose()
             beat.cancel()

@@ -15,6 +15,8 @@ from monitor import config
 from monitor.http import DEFAULT_LISTEN, parse_listen
 from monitor.lab import cli as lab_cli
 from monitor.lab.environment import lab_environment
+from monitor.oncall_cli import add_parsers as add_oncall_parsers
+from monitor.oncall_cli import api_token
 from monitor.storage import cli as storage_cli
 from monitor.storage import database_url
 from probes.pinger import SocketMode
@@ -134,6 +136,7 @@ def _run_loaded(args: argparse.Namespace) -> int:
         listen=listen,
         socket_mode=SocketMode(args.socket_mode),
         max_rate=args.max_rate,
+        api_token=api_token(os.environ),
     )
     try:
         app.check_lab_guard(inventory)
@@ -175,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(sub)
     _add_run(sub)
     _add_status(sub)
+    add_oncall_parsers(sub)
     storage_cli.add_parser(sub)
     lab_cli.add_parser(sub)
     return parser

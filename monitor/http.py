@@ -1,15 +1,20 @@
-"""examnet's HTTP port: /metrics for Prometheus, /healthz for supervisors.
+"""examnet's HTTP port: /metrics, /healthz, and the small API.
 
 A threaded stdlib server, so scrapes are answered even while the event loop
-is busy probing. Routes are one table; handlers return (status, type, body).
+is busy probing. Routes are one table of (method, path) → handler; a path
+ending in `/*` takes the rest as an argument. Writes need the bearer token
+from EXAMNET_API_TOKEN: with none configured, the API is read-only (a safe
+default on a machine that may listen beyond loopback).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,9 +23,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 log = logging.getLogger(__name__)
 
 Response = tuple[int, str, bytes]
-Handler = Callable[[], Response]
+MAX_BODY = 64 * 1024
 
 DEFAULT_LISTEN = "127.0.0.1:9108"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    path: str
+    argument: str  # what `/*` matched
+    query: str
+    body: bytes
+
+
+Handler = Callable[[Request], Response]
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -32,25 +49,41 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def json_response(status: int, data: object) -> Response:
+    body = json.dumps(data, ensure_ascii=False, default=str, indent=1).encode()
+    return status, "application/json", body
+
+
 def metrics_handler(registry: CollectorRegistry) -> Handler:
-    def handle() -> Response:
+    def handle(_request: Request) -> Response:
         return 200, CONTENT_TYPE_LATEST, generate_latest(registry)
 
     return handle
 
 
 def health_handler(check: Callable[[], tuple[bool, Mapping[str, Any]]]) -> Handler:
-    def handle() -> Response:
+    def handle(_request: Request) -> Response:
         healthy, details = check()
-        body = json.dumps({"status": "ok" if healthy else "failing", **details}, default=str)
-        return (200 if healthy else 503), "application/json", body.encode()
+        return json_response(
+            200 if healthy else 503, {"status": "ok" if healthy else "failing", **details}
+        )
 
     return handle
 
 
 class HttpServer:
-    def __init__(self, listen: tuple[str, int], routes: Mapping[str, Handler]) -> None:
-        self._routes = dict(routes)
+    def __init__(
+        self,
+        listen: tuple[str, int],
+        routes: Mapping[str, Handler] | Mapping[tuple[str, str], Handler],
+        *,
+        token: str | None = None,
+    ) -> None:
+        self._routes: dict[tuple[str, str], Handler] = {
+            (key if isinstance(key, tuple) else ("GET", key)): handler
+            for key, handler in routes.items()
+        }
+        self._token = token
         self._server = ThreadingHTTPServer(listen, self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -70,25 +103,67 @@ class HttpServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    def _find(self, method: str, path: str) -> tuple[Handler | None, str]:
+        handler = self._routes.get((method, path))
+        if handler is not None:
+            return handler, ""
+        for (m, pattern), candidate in self._routes.items():
+            if m == method and pattern.endswith("/*") and path.startswith(pattern[:-1]):
+                return candidate, path[len(pattern) - 1 :]
+        return None, ""
+
+    def _allowed(self, method: str, authorization: str | None) -> Response | None:
+        if method == "GET":
+            return None
+        if not self._token:
+            return json_response(
+                403, {"error": "the API is read-only: set EXAMNET_API_TOKEN to allow changes"}
+            )
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), self._token.encode()):
+            return json_response(401, {"error": "a valid bearer token is required"})
+        return None
+
+    def _respond(
+        self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        path, _, query = raw_path.partition("?")
+        handler, argument = self._find(method, path)
+        if handler is None:
+            return 404, "text/plain", b"not found\n"
+        refused = self._allowed(method, headers.get("Authorization"))
+        if refused is not None:
+            return refused
+        try:
+            return handler(Request(method, path, argument, query, body))
+        except Exception:
+            log.exception("HTTP %s %s failed", method, path)
+            return 500, "text/plain", b"internal error\n"
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        routes = self._routes
+        server = self
 
         class _Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                handler = routes.get(self.path.split("?", 1)[0])
-                if handler is None:
-                    status, kind, body = 404, "text/plain", b"not found\n"
-                else:
-                    try:
-                        status, kind, body = handler()
-                    except Exception:
-                        log.exception("HTTP %s failed", self.path)
-                        status, kind, body = 500, "text/plain", b"internal error\n"
+            def _serve(self, method: str) -> None:
+                length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY)
+                body = self.rfile.read(length) if length else b""
+                status, kind, payload = server._respond(
+                    method, self.path, dict(self.headers.items()), body
+                )
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+            def do_DELETE(self) -> None:
+                self._serve("DELETE")
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s - %s", self.address_string(), format % args)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
@@ -104,6 +104,8 @@ class Pipeline:
         self.store = store
         self.metrics = metrics
         self.evaluator = evaluator
+        # alerting, once stored: every incident that opens, changes or ends
+        self.on_incident: Callable[[IncidentRecord], None] | None = None
         self._names = {site.id: site.name for site in inventory.sites}
         self.targets: dict[str, TargetSnapshot] = {
             t.key: TargetSnapshot(t, evaluator.status(t.key))
@@ -161,6 +163,8 @@ class Pipeline:
 
     def _incident(self, incident: IncidentRecord) -> None:
         self.store.add(incident)
+        if self.on_incident is not None:
+            self.on_incident(incident)
         what = f"{incident.kind} of {incident.subject} ({incident.severity})"
         if incident.ended_at is not None:
             lasted = (incident.ended_at - incident.started_at).total_seconds()

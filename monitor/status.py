@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from alerts.rules import incident_fingerprint
 from monitor.calendar import phase_at, session_at
 from monitor.inventory import Inventory, Site
 from monitor.records import IncidentRecord
 from monitor.redundancy import fake_redundancy
 from monitor.storage import Store
+from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.engine import safe_url
 from monitor.storage.store import PollSummary
 
@@ -38,8 +40,12 @@ def collect(
     now: datetime,
     polls: dict[str, PollSummary] | None = None,
     incidents: list[IncidentRecord] | None = None,
+    *,
+    stored: list[StoredIncident] | None = None,
 ) -> dict[str, Any]:
-    open_ = incidents or []
+    """The status as data; `stored` adds incident ids and acknowledgements."""
+    open_ = incidents if incidents is not None else [s.record for s in stored or []]
+    by_key = {s.record.key: s for s in stored or []}
     session = session_at(inventory.calendar, now)
     endpoints = {
         e.id: states.get(("target", f"endpoint:{e.id}"), "unknown") for e in inventory.endpoints
@@ -53,7 +59,7 @@ def collect(
         "carriers": _carriers(inventory, states),
         "devices": _devices(inventory, states, polls or {}),
         "open_incidents": [
-            _incident(i, now)
+            _incident(i, now, by_key.get(i.key))
             for i in sorted(open_, key=lambda i: (_SEVERITY_ORDER.get(i.severity, 9), i.started_at))
         ],
         "warnings": [w for site in inventory.sites for w in fake_redundancy(site)],
@@ -63,8 +69,14 @@ def collect(
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
-def _incident(incident: IncidentRecord, now: datetime) -> dict[str, Any]:
+def _incident(
+    incident: IncidentRecord, now: datetime, stored: StoredIncident | None
+) -> dict[str, Any]:
     return {
+        "id": stored.id if stored else None,
+        "fingerprint": incident_fingerprint(incident),
+        "acknowledged_by": stored.acknowledged_by if stored else None,
+        "ack_note": stored.ack_note if stored else None,
         "severity": incident.severity,
         "kind": incident.kind,
         "subject": incident.subject,
@@ -147,7 +159,7 @@ def render(
 ) -> str:
     moment = now or datetime.now(UTC)
     states, polls, incidents = _read(db_url, moment)
-    data = collect(inventory, states, moment, polls, incidents)
+    data = collect(inventory, states, moment, polls, stored=incidents)
     if as_json:
         return json.dumps(data, ensure_ascii=False, indent=2)
     return _table(data)
@@ -155,7 +167,7 @@ def render(
 
 def _read(
     db_url: str, now: datetime
-) -> tuple[States, dict[str, PollSummary], list[IncidentRecord]]:
+) -> tuple[States, dict[str, PollSummary], list[StoredIncident]]:
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
         raise StatusError(
@@ -172,7 +184,7 @@ def _read(
         return (
             store.latest_states(),
             store.poll_summary(now - TROUBLE_WINDOW),
-            store.open_incidents(),
+            store.alerting.incident_rows(open_only=True),
         )
     except SQLAlchemyError as exc:
         raise StatusError(f"cannot read {safe_url(db_url)}: {type(exc).__name__}") from exc
@@ -211,9 +223,14 @@ def _incident_lines(incidents: list[dict[str, Any]]) -> list[str]:
     lines = ["", f"open incidents ({len(incidents)}):"]
     for i in incidents:
         during = f" during {', '.join(i['sessions'])}" if i["sessions"] else ""
+        ack = ""
+        if i["acknowledged_by"]:
+            note = f": {i['ack_note']}" if i["ack_note"] else ""
+            ack = f" [acknowledged by {i['acknowledged_by']}{note}]"
+        number = f"#{i['id']}" if i["id"] is not None else "-"
         lines.append(
-            f"  {i['severity']:<8} {i['kind']:<16} {i['subject']:<32} "
-            f"{i['minutes']:>5} min{during}: {i['reason']}"
+            f"  {number:<6} {i['severity']:<8} {i['kind']:<16} {i['subject']:<32} "
+            f"{i['minutes']:>5} min{during}: {i['reason']}{ack}"
         )
     return lines
 

@@ -1,0 +1,270 @@
+"""The monitor's alerting: incidents become alerts, the engine's timers, the outbox.
+
+Incidents come from the pipeline as they are stored; every second the
+engine says which notifications are due; each is written to the outbox
+(through the store's spool) before the outbox worker sends it. Silences and
+acknowledgements are read back from the database every few seconds, so the
+CLI and the HTTP API (other processes, other threads) take effect at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from alerts.engine import AlertEngine
+from alerts.matchers import Matcher, parse_matcher
+from alerts.model import Alert, Notification, Notifier
+from alerts.notifiers import build
+from alerts.outbox import OutboxWorker
+from alerts.rules import alert_for, group_of, incident_fingerprint
+from monitor.calendar import session_at
+from monitor.clock import Clock
+from monitor.evaluation import Evaluator
+from monitor.inventory import Inventory
+from monitor.records import IncidentRecord, OutboxRecord, SilenceRecord
+from monitor.storage import Store
+from monitor.storage.alert_rows import StoredIncident
+
+log = logging.getLogger("examnet.alerts")
+
+FLUSH_EVERY = 1.0  # seconds between two looks at the groups' timers
+RELOAD_EVERY = 5.0  # seconds between two reads of silences and acknowledgements
+FILE_SILENCE_PREFIX = "file:"  # ids of silences planned in sites.toml, in the database
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSilence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    start: datetime
+    end: datetime
+
+
+class EvaluatorContext:
+    """What the evaluator knows now, for the words of an alert."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self._evaluator = evaluator
+
+    def carriers_up(self, site: str) -> tuple[str, ...]:
+        verdict = self._evaluator.sites.get(site)
+        return verdict.carriers_up if verdict is not None else ()
+
+
+class Alerting:
+    def __init__(
+        self,
+        inventory: Inventory,
+        store: Store,
+        evaluator: Evaluator,
+        clock: Clock,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.spool = store
+        self.store = store.alerting
+        self.clock = clock
+        self.context = EvaluatorContext(evaluator)
+        settings = inventory.alerting
+        languages = {n.id: n.language for n in inventory.notifiers}
+        self.engine = AlertEngine(
+            inventory.routes,
+            language_of=lambda receiver: languages.get(receiver, settings.language),
+            in_session=lambda now: session_at(inventory.calendar, now) is not None,
+        )
+        self.notifiers: dict[str, Notifier] = {
+            n.id: build(n.settings, n.language) for n in inventory.notifiers
+        }
+        self.worker = OutboxWorker(
+            self.store, self.notifiers, clock=clock, on_attempt=self._attempted
+        )
+        self.outbox_counts: dict[tuple[str, str], int] = {}
+        self._carriers: dict[str, str] = {}  # fingerprint → its carrier label at first
+        self.silenced = 0
+        self._attempts: Counter | None = None
+        self._send_seconds: Histogram | None = None
+        if registry is not None:
+            self._register(registry)
+
+    # --- start-up -----------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Silences from the file, what was told before a restart, what is open now."""
+        now = self.clock.now()
+        for s in self.inventory.silences:
+            matchers = tuple(str(m) for m in s.matchers)
+            record = SilenceRecord(
+                f"{FILE_SILENCE_PREFIX}{s.id}", matchers, s.start, s.end, s.by, now, s.comment
+            )
+            self.store.add_silence(record)
+        last = [Notification.from_json(row.notification) for row in self.store.outbox_latest()]
+        self.engine.restore(last, now)
+        for note in last:
+            for told in note.firing:
+                self._carriers.setdefault(told.fingerprint, told.labels.get("carrier", ""))
+        open_now: set[str] = set()
+        for stored in self.store.incident_rows(open_only=True):
+            alert = self._steady(alert_for(stored.record, self.inventory, self.context, stored.id))
+            open_now.add(alert.fingerprint)
+            self.engine.update(alert, now)
+        self.engine.settle(open_now, now)
+        self.reload()
+
+    # --- running -----------------------------------------------------------------
+
+    def incident(self, record: IncidentRecord) -> None:
+        """An incident opened, changed or closed (from the pipeline)."""
+        self.engine.update(
+            self._steady(alert_for(record, self.inventory, self.context)), self.clock.now()
+        )
+
+    def _steady(self, alert: Alert) -> Alert:
+        """A site alert keeps the carriers it named at first (what was lost then).
+
+        Labels are an alert's identity to receivers; the carriers down at a
+        site move while it lasts, and each move would resolve and re-fire it.
+        """
+        fp = alert.fingerprint
+        first = self._carriers.setdefault(fp, alert.labels.get("carrier", ""))
+        if not alert.firing:
+            del self._carriers[fp]
+        if alert.labels.get("carrier", "") == first:
+            return alert
+        return replace(alert, labels={**alert.labels, "carrier": first})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        worker = asyncio.create_task(self.worker.run(stop), name="outbox")
+        reloaded = self.clock.monotonic()
+        try:
+            while not stop.is_set():
+                self.flush()
+                if self.clock.monotonic() - reloaded >= RELOAD_EVERY:
+                    await asyncio.to_thread(self.reload)
+                    reloaded = self.clock.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), FLUSH_EVERY)
+        finally:
+            self.flush()
+            await worker
+
+    def flush(self) -> int:
+        """Write the notifications due now to the outbox (through the spool)."""
+        now = self.clock.now()
+        due = self.engine.flush(now)
+        expire = timedelta(seconds=self.inventory.alerting.outbox_expire)
+        for n in due:
+            record = OutboxRecord(n.id, n.receiver, n.group_key, n.to_json(), now, now + expire)
+            self.spool.add(record)
+            names = ", ".join(
+                sorted({a.labels.get("site") or a.labels["subject"] for a in n.alerts})
+            )
+            log.info(
+                "notification %s (%s) to %s: %d firing, %d resolved: %s",
+                n.id, n.reason, n.receiver, len(n.firing), len(n.resolved), names,
+            )  # fmt: skip
+        return len(due)
+
+    def reload(self) -> None:
+        """Silences and acknowledgements as the database has them now."""
+        now = self.clock.now()
+        try:
+            records = self.store.silences(active_at=now)
+            acked = acknowledged(self.store.incident_rows(open_only=True))
+            self.outbox_counts = self.store.outbox_counts()
+        except Exception as exc:  # a dead database must not stop alerting: keep what we had
+            log.warning(
+                "could not read silences and acknowledgements (%s); keeping the last known",
+                type(exc).__name__,
+            )
+            return
+        self.engine.set_silences(active_silences(records))
+        self.engine.set_acked(acked)
+        self.silenced = len(records)
+
+    # --- metrics -----------------------------------------------------------------
+
+    def _register(self, registry: CollectorRegistry) -> None:
+        self._attempts = Counter(
+            "examnet_notification_attempts",
+            "Attempts to deliver a notification, by receiver and result "
+            "(delivered, retry, failed, expired).",
+            ["receiver", "result"],
+            registry=registry,
+        )
+        self._send_seconds = Histogram(
+            "examnet_notification_send_seconds",
+            "Time one delivery attempt took, by receiver.",
+            ["receiver"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
+        registry.register(_AlertingCollector(self))
+
+    def _attempted(self, receiver: str, result: str, seconds: float) -> None:
+        if self._attempts is not None and self._send_seconds is not None:
+            self._attempts.labels(receiver, result).inc()
+            if result != "expired":
+                self._send_seconds.labels(receiver).observe(seconds)
+
+
+def acknowledged(rows: list[StoredIncident]) -> set[str]:
+    """Fingerprints of acknowledged alerts, and of the others of their problem.
+
+    An ack covers the incident's default group (alerts.rules.group_of): acking
+    a site's isolation covers its links; acking a carrier's endpoint outage
+    covers the sites it cuts off. One ack for one problem.
+    """
+    acked_groups = {group_of(r.record) for r in rows if r.acknowledged_by is not None}
+    return {incident_fingerprint(r.record) for r in rows if group_of(r.record) in acked_groups}
+
+
+def active_silences(records: list[SilenceRecord]) -> list[ActiveSilence]:
+    """Silences as the engine matches them; one with a bad matcher is skipped, loudly."""
+    found: list[ActiveSilence] = []
+    for s in records:
+        try:
+            matchers = tuple(parse_matcher(m) for m in s.matchers)
+        except ValueError as exc:
+            log.error("silence %s has a bad matcher and is ignored: %s", s.id, exc)  # noqa: TRY400
+            continue
+        found.append(ActiveSilence(s.id, matchers, s.starts_at, s.ends_at))
+    return found
+
+
+class _AlertingCollector(Collector):
+    def __init__(self, alerting: Alerting) -> None:
+        self._alerting = alerting
+
+    def collect(self) -> Iterator[Metric]:
+        a = self._alerting
+        outbox = GaugeMetricFamily(
+            "examnet_outbox_notifications",
+            "Notifications in the outbox, by receiver and state "
+            "(pending, sending, delivered, failed, expired).",
+            labels=["receiver", "state"],
+        )
+        for (receiver, state), count in sorted(a.outbox_counts.items()):
+            outbox.add_metric([receiver, state], count)
+        yield outbox
+        groups = GaugeMetricFamily(
+            "examnet_alert_groups", "Alert groups the engine holds, by receiver.",
+            labels=["receiver"],
+        )  # fmt: skip
+        by_receiver: dict[str, int] = {}
+        for group in list(a.engine.groups.values()):
+            by_receiver[group.receiver] = by_receiver.get(group.receiver, 0) + 1
+        for receiver, count in sorted(by_receiver.items()):
+            groups.add_metric([receiver], count)
+        yield groups
+        yield GaugeMetricFamily(
+            "examnet_silences_active", "Silences in effect now.", value=a.silenced
+        )

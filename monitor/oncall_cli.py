@@ -1,0 +1,177 @@
+"""`examnet silence add|list|expire` and `examnet ack`: on-call's commands.
+
+They act on the database (`--db`, else $EXAMNET_DB, else ./examnet.db), so
+they work beside a running monitor, which picks the change up within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from monitor.config.values import duration
+from monitor.operations import (
+    OperationError,
+    SilenceRequest,
+    acknowledge,
+    add_silence,
+    expire_silence,
+    silence_json,
+)
+from monitor.storage import database_url
+from monitor.storage.engine import ENV_VARIABLE
+from monitor.storage.store import Store
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+API_TOKEN_VARIABLE = "EXAMNET_API_TOKEN"  # noqa: S105 - a variable name
+
+
+def api_token(env: Mapping[str, str]) -> str | None:
+    """The API's bearer token: $EXAMNET_API_TOKEN, or the file $EXAMNET_API_TOKEN_FILE names."""
+    token = env.get(API_TOKEN_VARIABLE)
+    path = env.get(f"{API_TOKEN_VARIABLE}_FILE")
+    if not token and path:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    return token or None
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    silence = sub.add_parser("silence", help="hold notifications of matching alerts for a while")
+    commands = silence.add_subparsers(dest="silence_command", required=True)
+
+    p = commands.add_parser("add", help="silence alerts whose labels match every --matcher")
+    p.add_argument(
+        "matchers", nargs="+", metavar="MATCHER", help='e.g. carrier="viettel" site=~"thpt-.*"'
+    )
+    p.add_argument("--by", required=True, help="who (audited)")
+    p.add_argument("--comment", required=True, help="why (audited)")
+    p.add_argument("--start", type=_moment, help="ISO 8601 with a zone (default: now)")
+    end = p.add_mutually_exclusive_group(required=True)
+    end.add_argument("--end", type=_moment, help="ISO 8601 with a zone")
+    end.add_argument("--duration", type=_duration, help='e.g. "2h", "90m"')
+    _db_option(p)
+    p.set_defaults(func=_run_add)
+
+    p = commands.add_parser("list", help="silences in effect and to come (--all: and ended ones)")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
+    _db_option(p)
+    p.set_defaults(func=_run_list)
+
+    p = commands.add_parser("expire", help="end a silence now")
+    p.add_argument("id")
+    p.add_argument("--by", required=True, help="who (audited)")
+    _db_option(p)
+    p.set_defaults(func=_run_expire)
+
+    p = sub.add_parser(
+        "ack", help="acknowledge an incident: its alert stops repeating and escalating"
+    )
+    p.add_argument("incident", help="the incident id (examnet status) or the alert's fingerprint")
+    p.add_argument("--by", required=True, help="who (stored on the incident)")
+    p.add_argument("--note", default="", help="what is being done")
+    _db_option(p)
+    p.set_defaults(func=_run_ack)
+
+
+def _db_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL", help=f"default: ${ENV_VARIABLE}, else ./examnet.db")
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a zone, e.g. {text}+07:00")
+    return moment
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return timedelta(seconds=duration()(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _open(args: argparse.Namespace) -> Store:
+    store = Store(database_url(args.db, os.environ))
+    store.upgrade()
+    return store
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _run(args: argparse.Namespace, action: Any) -> int:
+    store = _open(args)
+    try:
+        return int(action(store))
+    except OperationError as exc:
+        print(f"examnet {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        store.close()
+
+
+def _run_add(args: argparse.Namespace) -> int:
+    def act(store: Store) -> int:
+        request = SilenceRequest(
+            tuple(args.matchers), args.by, args.comment, args.start, args.end, args.duration
+        )
+        s = add_silence(store.alerting, request, _now())
+        print(f"silence {s.id} until {s.ends_at.isoformat()}: {' '.join(s.matchers)}")
+        return EXIT_OK
+
+    return _run(args, act)
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    def act(store: Store) -> int:
+        now = _now()
+        found = [silence_json(s, now) for s in store.alerting.silences()]
+        if not args.all:
+            found = [s for s in found if s["state"] != "expired"]
+        if args.json:
+            print(json.dumps(found, ensure_ascii=False, indent=1))
+            return EXIT_OK
+        if not found:
+            print("no silences" if args.all else "no silence in effect or to come")
+        for s in found:
+            ended = f", ended by {s['expired_by']}" if s["expired_by"] else ""
+            print(
+                f"{s['id']}  {s['state']:<8} {s['starts_at']} → {s['ends_at']}  "
+                f"{' '.join(s['matchers'])}  (by {s['created_by']}: {s['comment']}{ended})"
+            )
+        return EXIT_OK
+
+    return _run(args, act)
+
+
+def _run_expire(args: argparse.Namespace) -> int:
+    def act(store: Store) -> int:
+        s = expire_silence(store.alerting, args.id, args.by, _now())
+        print(f"silence {s.id} ended at {s.ends_at.isoformat()} by {s.expired_by}")
+        return EXIT_OK
+
+    return _run(args, act)
+
+
+def _run_ack(args: argparse.Namespace) -> int:
+    def act(store: Store) -> int:
+        i = acknowledge(store.alerting, args.incident, args.by, args.note, _now())
+        r = i.record
+        print(f"incident {i.id} ({r.kind} of {r.subject}) acknowledged by {i.acknowledged_by}")
+        return EXIT_OK
+
+    return _run(args, act)

@@ -1,0 +1,429 @@
+"""Alerting through its real parts, on a fake clock (issue 5's acceptance).
+
+The evaluator, the pipeline, the SQLite store, the alert engine, the outbox
+and its worker, and real HTTP receivers on 127.0.0.1 (a webhook that checks
+the HMAC, a fake Telegram Bot API): only the probes are replaced by the
+rounds they would report, and time is a fake clock, so "two minutes of
+receiver outage" or "ten minutes until the repeat" take a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor import api
+from monitor.alerting import Alerting
+from monitor.clock import FakeClock
+from monitor.config import load_inventory
+from monitor.evaluation import Evaluator, RoundOutcome
+from monitor.figures import RoundFigures
+from monitor.http import HttpServer
+from monitor.inventory import Inventory, Target
+from monitor.metrics import Metrics
+from monitor.operations import SilenceRequest, acknowledge, add_silence, expire_silence
+from monitor.pipeline import Pipeline
+from monitor.storage import Store
+from tests.fixtures.inventories import province
+from tests.fixtures.monitor import calendar_around, free_port, local
+from tests.fixtures.receivers import FakeTelegram, RecordingServer
+
+SECRET = "hook-secret-for-the-test-3f9a"  # noqa: S105 - the test's own
+TOKEN = FakeTelegram.token
+STEP = 10.0  # seconds between two rounds of every target
+SITES = [f"s{i}" for i in range(10)]
+DOWN = {"endpoint:vt-gw": None, **{f"link:s{i}/vt": None for i in range(10)}}
+
+
+def answered() -> RoundOutcome:
+    return RoundOutcome(RoundFigures(sent=3, received=3, loss=0.0, rtt_min=0.002, rtt_avg=0.002,
+                                     rtt_median=0.002, rtt_max=0.002, jitter=0.0001))
+
+
+LOST = RoundOutcome(RoundFigures(sent=3, received=0, loss=1.0), loss_reason="timeout")
+
+
+def config_text(hook: RecordingServer, telegram: FakeTelegram, *, start: datetime,
+                session_in: timedelta = timedelta(hours=2), extra: str = "") -> str:
+    text = province()
+    head, _, rest = text.partition("[calendar]")
+    rest = rest[rest.index("[probe]"):]
+    calendar = calendar_around(start, session_in, timedelta(hours=2))
+    return head + calendar + rest + f'''
+[alerting]
+language = "en"
+group_wait = "5s"
+group_interval = "30s"
+repeat_interval = "10m"
+
+[[notifiers]]
+id = "oncall"
+kind = "webhook"
+url = "{hook.url}/oncall"
+secret = "${{EXAMNET_TEST_HOOK_SECRET}}"
+
+[[notifiers]]
+id = "boss"
+kind = "webhook"
+url = "{hook.url}/boss"
+
+[[notifiers]]
+id = "viettel-noc"
+kind = "telegram"
+token = "${{EXAMNET_TEST_TG_TOKEN}}"
+chat_id = "-1001"
+api_url = "{telegram.url}"
+language = "vi"
+
+[[routes]]
+matchers = ['carrier="viettel"']
+receivers = ["viettel-noc"]
+continue = true
+
+[[routes]]
+receivers = ["oncall"]
+escalate_to = "boss"
+escalate_after = "3m"
+
+# the leased site's two links share a gateway: known, and accepted until the new fibre
+[[silences]]
+id = "shared-known"
+matchers = ['site="shared"']
+start = {local(start - timedelta(days=1))}
+end = {local(start + timedelta(days=2))}
+by = "planning"
+comment = "fake redundancy known; second carrier ordered"
+{extra}
+'''
+
+
+class Desk:
+    """examnet's judging and alerting, wired as `examnet run` wires them, minus probes."""
+
+    def __init__(self, inventory: Inventory, db: Path, clock: FakeClock) -> None:
+        self.inventory = inventory
+        self.clock = clock
+        self.store = Store(f"sqlite:///{db}", flush_interval=0.02)
+        self.store.upgrade()
+        targets = [*inventory.targets(), *inventory.control_targets()]
+        self.store.register_targets(targets)
+        self.store.start()
+        self.targets: dict[str, Target] = {t.key: t for t in targets}
+        self.evaluator = Evaluator(inventory, self.store.latest_states(),
+                                   self.store.open_incidents())
+        self.pipeline = Pipeline(inventory, self.store, Metrics(), self.evaluator)
+        self.alerting = Alerting(inventory, self.store, self.evaluator, clock)
+        self.alerting.restore()
+        self.pipeline.on_incident = self.alerting.incident
+
+    def close(self) -> None:
+        self.store.close()
+
+    def round(self, lost: dict[str, object] | None = None) -> None:
+        """Every target answers but those in `lost`; then STEP seconds pass."""
+        for key, target in self.targets.items():
+            outcome = LOST if key in (lost or {}) else answered()
+            self.pipeline.record(self.evaluator.observe(target, outcome, self.clock.now()))
+        self.pipeline.on_calendar(self.clock.now())
+        self.clock.advance(STEP)
+
+    def pump(self) -> None:
+        """The notifications due now: into the outbox, stored, then sent (and awaited)."""
+        self.alerting.reload()
+        before = len(self.store.alerting.outbox())
+        written = self.alerting.flush()
+        deadline = time.monotonic() + 10
+        while len(self.store.alerting.outbox()) < before + written:
+            assert time.monotonic() < deadline, "notifications not written to the outbox"
+            time.sleep(0.02)
+        asyncio.run(self._send())
+
+    async def _send(self) -> None:
+        await self.alerting.worker.step()
+        await self.alerting.worker.idle()
+
+    def run(self, seconds: float, lost: dict[str, object] | None = None) -> None:
+        """Rounds for `seconds`, pumping the notifications after each."""
+        for _ in range(round(seconds / STEP)):
+            self.round(lost)
+            self.pump()
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    server = FakeTelegram()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def hook() -> Iterator[RecordingServer]:
+    server = RecordingServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_desk(tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+              start: datetime | None = None, **kwargs: Any) -> Desk:
+    start = start or datetime.now(UTC).replace(microsecond=0)
+    path = tmp_path / "sites.toml"
+    path.write_text(config_text(hook, telegram, start=start, **kwargs), encoding="utf-8")
+    env = {"EXAMNET_TEST_HOOK_SECRET": SECRET, "EXAMNET_TEST_TG_TOKEN": TOKEN}
+    inventory = load_inventory(path, env)
+    return Desk(inventory, tmp_path / "examnet.db", FakeClock(start))
+
+
+def posts(server: RecordingServer, path: str) -> list[dict[str, Any]]:
+    """The JSON bodies posted to `path`, each after checking its signature."""
+    found = []
+    for r in server.requests:
+        if r.path != path:
+            continue
+        if path == "/oncall":
+            expected = "sha256=" + hmac.new(SECRET.encode(), r.body, hashlib.sha256).hexdigest()
+            assert r.headers["X-Examnet-Signature"] == expected
+        found.append(json.loads(r.body))
+    return found
+
+
+def sites_in(body: dict[str, Any], status: str = "firing") -> set[str]:
+    return {a["labels"]["site"] for a in body["alerts"]
+            if a["status"] == status and a["labels"].get("site")}
+
+
+def telegram_texts(server: FakeTelegram) -> list[str]:
+    return [str(r.json()["text"]) for r in server.requests if r.path.endswith("/sendMessage")]
+
+
+def test_an_endpoint_down_with_ten_sites_is_one_notification_then_a_repeat_then_one_resolved(
+    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+) -> None:
+    desk = make_desk(tmp_path, hook, telegram)
+    try:
+        desk.run(30)
+        assert not hook.requests
+        desk.run(90, DOWN)  # K rounds, the parent's verdict, group_wait: all within this
+        [first] = posts(hook, "/oncall")
+        assert first["status"] == "firing"
+        assert first["reason"] == "new"
+        assert sites_in(first) == set(SITES)  # one notification naming the ten sites
+        kinds = {a["labels"]["kind"] for a in first["alerts"]}
+        assert "endpoint_down" in kinds
+        [noc] = telegram_texts(telegram)  # Viettel's NOC: its own outage, in Vietnamese
+        assert all(f"THPT {i}" in noc for i in range(10))
+        desk.run(8 * 60, DOWN)  # still down, nothing new: no update, no repeat yet
+        assert len(posts(hook, "/oncall")) == 1
+        desk.run(3 * 60, DOWN)  # past repeat_interval (10 min)
+        bodies = posts(hook, "/oncall")
+        assert [b["reason"] for b in bodies] == ["new", "repeat"]
+        assert sites_in(bodies[1]) == set(SITES)
+        desk.run(90)  # repaired
+        bodies = posts(hook, "/oncall")
+        assert [b["reason"] for b in bodies] == ["new", "repeat", "resolved"], [
+            (b["reason"], [(a["labels"]["kind"], a["labels"]["subject"], a["status"],
+                            a["starts_at"], a["ends_at"]) for a in b["alerts"]])
+            for b in bodies[2:]]
+        assert sites_in(bodies[-1], "resolved") == set(SITES)
+        assert not sites_in(bodies[-1])
+        desk.run(15 * 60)  # and nothing after
+        assert len(posts(hook, "/oncall")) == 3
+        assert len(telegram_texts(telegram)) == 3
+        assert not posts(hook, "/boss")  # before the exam session: no escalation
+        rows = desk.store.alerting.outbox()
+        assert {r.state for r in rows} == {"delivered"}
+        assert TOKEN not in json.dumps([r.last_error for r in rows])
+    finally:
+        desk.close()
+
+
+def test_a_receiver_down_for_two_minutes_gets_every_notification_once_in_order(
+    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+) -> None:
+    desk = make_desk(tmp_path, hook, telegram)
+    try:
+        desk.run(30)
+        hook.stop()  # the on-call webhook is down from here
+        desk.run(60, {"link:s0/vt": None})  # s0 loses Viettel
+        desk.run(30, {"link:s0/vt": None, "link:s1/vnpt": None})  # s1 loses VNPT
+        desk.run(30, {"link:s1/vnpt": None})  # s0 repaired
+        assert not hook.requests
+        pending = desk.store.alerting.outbox(receiver="oncall", states=("pending",))
+        assert len(pending) >= 3
+        assert max(r.attempts for r in pending) >= 2  # kept trying
+        hook.start()
+        desk.run(5 * 60)  # up again; everything repaired meanwhile
+        bodies = posts(hook, "/oncall")
+        ids = [b["id"] for b in bodies]
+        assert len(ids) == len(set(ids))  # once each
+        rows = desk.store.alerting.outbox(receiver="oncall")
+        assert {r.state for r in rows} == {"delivered"}
+        assert sorted(ids) == sorted(r.id for r in rows)  # none lost
+        by_group: dict[str, list[str]] = {}
+        for b in bodies:
+            by_group.setdefault(b["group_key"], []).append(b["created_at"])
+        assert all(times == sorted(times) for times in by_group.values())  # in order
+        s0 = [b for b in bodies if "s0" in sites_in(b) | sites_in(b, "resolved")]
+        assert [b["status"] for b in s0][-1] == "resolved"
+        assert len(telegram_texts(telegram)) >= 2  # the other receiver was never held up
+    finally:
+        desk.close()
+
+
+def test_silences_hold_notifications_not_incidents_and_never_hide_a_resolution(
+    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+) -> None:
+    desk = make_desk(tmp_path, hook, telegram)
+    now = desk.clock.now()
+    try:
+        desk.run(30)
+        quiet = add_silence(desk.store.alerting, SilenceRequest(
+            ('site="s0"',), "noc-on-duty", "planned Viettel work at s0",
+            duration=timedelta(hours=1)), now)
+        desk.run(60, {"link:s0/vt": None})
+        assert desk.store.incidents(site="s0", open_only=True)  # recorded as incidents
+        assert not hook.requests
+        assert not telegram.requests  # but nobody notified
+        expire_silence(desk.store.alerting, quiet.id, "noc-on-duty", desk.clock.now())
+        desk.run(20, {"link:s0/vt": None})  # still failing once the silence is gone
+        fired = posts(hook, "/oncall")
+        assert len(fired) == 1, [(b["reason"], [(a["labels"]["kind"], a["labels"]["subject"],
+                                   a["status"]) for a in b["alerts"]]) for b in fired]
+        assert sites_in(fired[0]) == {"s0"}
+
+        # fired, then silenced, then resolved under the silence: the resolution still goes
+        # to those who saw it fire
+        add_silence(desk.store.alerting, SilenceRequest(
+            ('site="s0"',), "noc-on-duty", "we know", duration=timedelta(hours=1)),
+            desk.clock.now())
+        desk.run(60)
+        bodies = posts(hook, "/oncall")
+        assert [b["status"] for b in bodies] == ["firing", "resolved"]
+        assert sites_in(bodies[1], "resolved") == {"s0"}
+        listed = [(s.created_by, s.comment) for s in desk.store.alerting.silences()]
+        assert ("noc-on-duty", "planned Viettel work at s0") in listed  # audited: who, why
+        assert ("noc-on-duty", "we know") in listed
+    finally:
+        desk.close()
+
+
+def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notifications(
+    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+) -> None:
+    desk = make_desk(tmp_path, hook, telegram)
+    port = free_port()
+    server = HttpServer(("127.0.0.1", port),
+                        api.routes(desk.store.alerting, desk.clock, desk.alerting.reload),
+                        token="api-token-for-the-test")  # noqa: S106 - the test's own
+    server.start()
+
+    def post(path: str, body: object, token: str | None) -> tuple[int, Any]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method="POST",
+            headers={"Authorization": f"Bearer {token}"} if token else {})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - loopback
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    try:
+        silence = {"matchers": ['carrier="viettel"'], "duration": "1h",
+                   "created_by": "an", "comment": "Viettel maintenance window"}
+        assert post("/api/silences", silence, None)[0] == 401
+        assert post("/api/silences", silence, "wrong")[0] == 401
+        status, body = post("/api/silences", {**silence, "matchers": ["carrier~viettel"]},
+                            "api-token-for-the-test")
+        assert status == 400
+        assert "matcher" in body["error"]
+        status, made = post("/api/silences", silence, "api-token-for-the-test")
+        assert status == 201
+        assert made["state"] == "active"
+        assert made["created_by"] == "an"
+        desk.run(30)
+        desk.run(60, {"link:s3/vt": None})
+        assert desk.store.incidents(site="s3", open_only=True)
+        assert not telegram.requests
+        assert not hook.requests
+        listing = f"http://127.0.0.1:{port}/api/silences"
+        with urllib.request.urlopen(listing, timeout=5) as a:
+            assert made["id"] in [s["id"] for s in json.loads(a.read())]
+    finally:
+        server.stop()
+        desk.close()
+
+
+def test_not_ready_for_a_session_reaches_on_call_before_it_starts(
+    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+) -> None:
+    # the session starts in 62 minutes; the first readiness snapshot is at 60
+    desk = make_desk(tmp_path, hook, telegram, session_in=timedelta(minutes=62))
+    session_start = desk.clock.now() + timedelta(minutes=62)
+    both = {"link:s4/vt": None, "link:s4/vnpt": None}  # s4 is cut off
+    try:
+        desk.run(30)
+        desk.run(4 * 60, both)
+        readiness = [b for b in posts(hook, "/oncall")
+                     if any(a["labels"]["kind"] == "not_ready" for a in b["alerts"])]
+        assert readiness, [b["alerts"][0]["labels"] for b in posts(hook, "/oncall")]
+        delivered_at = [r for r in hook.requests if json.loads(r.body)["id"] == readiness[0]["id"]]
+        assert delivered_at
+        assert datetime.fromisoformat(readiness[0]["created_at"]) < session_start
+        alert = next(a for a in readiness[0]["alerts"] if a["labels"]["kind"] == "not_ready")
+        assert alert["labels"]["session"] == "Ngữ văn" or "Ngữ văn" in alert["summary"]["en"]
+    finally:
+        desk.close()
+
+
+def test_an_ack_stops_repeats_and_escalation_which_otherwise_fires_in_a_session(
+    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+) -> None:
+    # the exam session is running: a site cut off is critical
+    desk = make_desk(tmp_path, hook, telegram, session_in=timedelta(minutes=-30))
+    cut = {"link:s5/vt": None, "link:s5/vnpt": None, "link:s6/vt": None, "link:s6/vnpt": None}
+    try:
+        desk.run(30)
+        desk.run(60, cut)
+        first = posts(hook, "/oncall")
+        assert len({b["group_key"] for b in first}) == 2, [  # a group per site
+            (b["reason"], b["created_at"], [(a["labels"]["kind"], a["labels"]["subject"],
+                                             a["status"]) for a in b["alerts"]]) for b in first]
+        assert set.union(*(sites_in(b) for b in first)) == {"s5", "s6"}
+        assert {a["labels"]["severity"] for b in first for a in b["alerts"]} == {"critical"}
+        # s6 is acknowledged at once; s5 is not: only s5 escalates after 3 minutes
+        s6 = next(i for i in desk.store.alerting.incident_rows(open_only=True)
+                  if i.record.site == "s6" and i.record.kind == "isolated")
+        acknowledge(desk.store.alerting, str(s6.id), "Lan", "on my way", desk.clock.now())
+        desk.run(4 * 60, cut)
+        [escalated] = posts(hook, "/boss")
+        assert escalated["reason"] == "escalation"
+        assert sites_in(escalated) == {"s5"}
+        s5 = next(i for i in desk.store.alerting.incident_rows(open_only=True)
+                  if i.record.site == "s5" and i.record.kind == "isolated")
+        acknowledge(desk.store.alerting, str(s5.id), "Minh", "calling Viettel",
+                    desk.clock.now())
+        count = len(posts(hook, "/oncall"))
+        desk.run(25 * 60, cut)  # two repeat intervals: both acknowledged, no repeat
+        assert len(posts(hook, "/oncall")) == count
+        assert len(posts(hook, "/boss")) == 1
+        stored = desk.store.alerting.incident(s6.id)
+        assert stored is not None
+        assert (stored.acknowledged_by, stored.ack_note) == ("Lan", "on my way")
+    finally:
+        desk.close()
+
