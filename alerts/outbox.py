@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from alerts.model import DeliveryError, Notification, Notifier
 from monitor.clock import Clock
+from monitor.records import OutboxRecord
 from monitor.storage.alert_rows import OutboxRow
 from monitor.storage.writer import backoff_delay
 
@@ -56,6 +57,17 @@ class OutboxStore(Protocol):
     def outbox_failed(self, ident: str, error: str, now: datetime) -> None: ...
 
 
+@dataclass(slots=True)
+class Direct:
+    """A notification sent from memory while the database cannot take it."""
+
+    notification: Notification
+    expires_at: datetime
+    next_at: datetime
+    attempts: int = 0
+    sending: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """One attempt's result, kept until it is stored."""
@@ -78,6 +90,7 @@ class OutboxWorker:
         retry_max: float = RETRY_MAX,
         poll_every: float = POLL_EVERY,
         on_attempt: Callable[[str, str, float], None] | None = None,
+        spool: Callable[[OutboxRecord], None] | None = None,
     ) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
@@ -86,6 +99,11 @@ class OutboxWorker:
         self.retry_max = retry_max
         self.poll_every = poll_every
         self.on_attempt = on_attempt
+        self.spool = spool  # where records of notifications sent from memory go
+        self._direct: list[Direct] = []
+        # written to the spool, not yet seen in the database: sent from memory if it goes down
+        self._limbo: dict[str, Direct] = {}
+        self._sent_direct: set[str] = set()  # delivered from memory: never sent again
         self.attempts: Counter[tuple[str, str]] = Counter()  # (receiver, result) → count
         self._unrecorded: list[Outcome] = []
         self._recording = threading.Lock()  # outcomes are stored one at a time, oldest first
@@ -108,6 +126,7 @@ class OutboxWorker:
 
     async def step(self) -> int:
         """Record earlier outcomes, give up on expired ones, start the sends due now."""
+        self._direct_step()
         if not await self._record_outcomes():
             return 0
         now = self.clock.now()
@@ -125,12 +144,87 @@ class OutboxWorker:
         if isinstance(claimed, _Failed):
             return 0
         for row in claimed:
+            self._limbo.pop(row.id, None)
             if row.id in self._sending:
+                continue
+            if row.id in self._sent_direct:  # delivered from memory while it was stored
+                self._unrecorded.append(Outcome(row, "delivered", now))
                 continue
             task = asyncio.create_task(self._deliver(row), name=f"notify-{row.receiver}")
             self._sending[row.id] = task
             task.add_done_callback(self._finished(row.id))
         return len(claimed)
+
+    # --- while the database is down ----------------------------------------------
+
+    def send_direct(self, notification: Notification, expires_at: datetime) -> None:
+        """Send from memory: the outbox cannot be written now (the database is down)."""
+        self._direct.append(Direct(notification, expires_at, notification.created_at))
+
+    def track(self, notification: Notification, expires_at: datetime) -> None:
+        """A notification handed to the spool: kept until the database is seen to have it."""
+        self._limbo[notification.id] = Direct(notification, expires_at, notification.created_at)
+
+    def fall_back(self) -> int:
+        """The database is down: what may still sit in the spool is sent from memory."""
+        waiting = sorted(self._limbo.values(), key=lambda d: d.notification.created_at)
+        self._limbo.clear()
+        self._direct = sorted([*self._direct, *waiting], key=lambda d: d.notification.created_at)
+        return len(waiting)
+
+    @property
+    def direct_waiting(self) -> int:
+        return len(self._direct)
+
+    def hand_over(self) -> int:
+        """The database is back: what is still undelivered goes to the outbox, in order."""
+        if self.spool is None:
+            return 0
+        moved = [d for d in self._direct if not d.sending]
+        for d in moved:
+            n = d.notification
+            self.spool(OutboxRecord(n.id, n.receiver, n.group_key, n.to_json(), n.created_at,
+                                    d.expires_at))  # fmt: skip
+        self._direct = [d for d in self._direct if d.sending]
+        return len(moved)
+
+    def _direct_step(self) -> None:
+        now = self.clock.now()
+        heads: dict[tuple[str, str], Direct] = {}
+        for d in self._direct:
+            heads.setdefault((d.notification.receiver, d.notification.group_key), d)
+        for d in heads.values():
+            if d.sending or d.next_at > now:
+                continue
+            if d.expires_at <= now:
+                self._direct.remove(d)
+                self._count(d.notification.receiver, "expired", 0.0)
+                log.error("notification %s to %s given up undelivered", d.notification.id,
+                          d.notification.receiver)  # fmt: skip
+                continue
+            d.sending = True
+            task = asyncio.create_task(self._deliver_direct(d), name="notify-direct")
+            self._sending[d.notification.id] = task
+            task.add_done_callback(self._finished(d.notification.id))
+
+    async def _deliver_direct(self, d: Direct) -> None:
+        n = d.notification
+        row = OutboxRow(n.id, n.receiver, n.group_key, n.to_json(), n.created_at, "sending",
+                        d.attempts, d.next_at, d.expires_at)  # fmt: skip
+        started = time.monotonic()
+        outcome = await self._attempt(row)
+        self._count(n.receiver, outcome.result, time.monotonic() - started)
+        d.sending = False
+        d.attempts += 1
+        if outcome.result == "retry":
+            d.next_at = outcome.next_at or outcome.at
+            return
+        self._direct.remove(d)
+        if outcome.result == "delivered":
+            self._sent_direct.add(n.id)
+        if outcome.result == "delivered" and self.spool is not None:
+            self.spool(OutboxRecord(n.id, n.receiver, n.group_key, n.to_json(), n.created_at,
+                                    d.expires_at, delivered_at=outcome.at))  # fmt: skip
 
     def _finished(self, ident: str) -> Callable[[asyncio.Task[None]], None]:
         def done(_task: asyncio.Task[None]) -> None:

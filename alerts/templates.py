@@ -55,6 +55,9 @@ VI = {
     "blind": "examnet mất kết nối mạng của chính mình — không giám sát được các điểm thi "
     "({reason})",
     "not_ready": "Chưa sẵn sàng cho buổi thi {session}: {reason}",
+    "database_down": "examnet không ghi được cơ sở dữ liệu — {reason}; cảnh báo vẫn được gửi",
+    "no_rounds": "examnet không còn đo: {reason}",
+    "probe_errors": "examnet không gửi được gói đo: {reason}",
     "rebooted": "Thiết bị {device} ({site}) vừa khởi động lại — {reason}",
     "_other": "{subject}: {kind} — {reason}{during}",
 }
@@ -80,6 +83,9 @@ EN = {
     "power_at_risk": "{site} ({district}): the UPS will not last the exam session — {reason}",
     "device_unreachable": "Cannot poll {device} ({site}) — {reason}",
     "blind": "examnet lost its own network — exam sites are not being watched ({reason})",
+    "database_down": "examnet cannot write its database — {reason}; alerts still go out",
+    "no_rounds": "examnet has stopped probing: {reason}",
+    "probe_errors": "examnet cannot send its probes: {reason}",
     "not_ready": "Not ready for the {session} session: {reason}",
     "rebooted": "{device} ({site}) rebooted — {reason}",
     "_other": "{subject}: {kind} — {reason}{during}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -31,6 +31,7 @@ from monitor.clock import Clock
 from monitor.evaluation import Evaluator
 from monitor.inventory import Inventory
 from monitor.records import IncidentRecord, OutboxRecord, SilenceRecord
+from monitor.selfwatch import Health, SelfWatch
 from monitor.storage import Store
 from monitor.storage.alert_rows import StoredIncident
 
@@ -67,7 +68,9 @@ class Alerting:
         store: Store,
         evaluator: Evaluator,
         clock: Clock,
+        *,
         registry: CollectorRegistry | None = None,
+        health: Callable[[], Health] | None = None,
     ) -> None:
         self.inventory = inventory
         self.spool = store
@@ -85,8 +88,14 @@ class Alerting:
             n.id: build(n.settings, n.language) for n in inventory.notifiers
         }
         self.worker = OutboxWorker(
-            self.store, self.notifiers, clock=clock, on_attempt=self._attempted
+            self.store,
+            self.notifiers,
+            clock=clock,
+            on_attempt=self._attempted,
+            spool=self.spool.add,
         )
+        self.health = health
+        self.watch = SelfWatch(inventory, clock.now())
         self.outbox_counts: dict[tuple[str, str], int] = {}
         self._carriers: dict[str, str] = {}  # fingerprint → its carrier label at first
         self.silenced = 0
@@ -146,6 +155,7 @@ class Alerting:
         reloaded = self.clock.monotonic()
         try:
             while not stop.is_set():
+                self.check_self()
                 self.flush()
                 if self.clock.monotonic() - reloaded >= RELOAD_EVERY:
                     await asyncio.to_thread(self.reload)
@@ -156,14 +166,41 @@ class Alerting:
             self.flush()
             await worker
 
+    def check_self(self) -> None:
+        """examnet's own troubles (database, rounds, probes) as alerts (monitor.selfwatch)."""
+        if self.health is None:
+            return
+        now = self.clock.now()
+        for alert in self.watch.check(self.health(), now):
+            level = logging.INFO if alert.ends_at else logging.ERROR
+            log.log(level, "examnet itself: %s%s", alert.summary["en"],
+                    " (resolved)" if alert.ends_at else "")  # fmt: skip
+            self.engine.update(alert, now)
+
     def flush(self) -> int:
-        """Write the notifications due now to the outbox (through the spool)."""
+        """Write the notifications due now to the outbox (through the spool).
+
+        While the database cannot be written they are sent from memory
+        instead (and recorded once it is back): a page must not wait for it.
+        """
         now = self.clock.now()
         due = self.engine.flush(now)
         expire = timedelta(seconds=self.inventory.alerting.outbox_expire)
+        database_down = self.watch.database_down
+        if database_down:
+            moved = self.worker.fall_back()
+            if moved:
+                log.warning("the database is down: %d notifications sent from memory", moved)
+        elif self.worker.direct_waiting:
+            moved = self.worker.hand_over()
+            log.info("the database is back: %d notifications moved to the outbox", moved)
         for n in due:
-            record = OutboxRecord(n.id, n.receiver, n.group_key, n.to_json(), now, now + expire)
-            self.spool.add(record)
+            if database_down:
+                self.worker.send_direct(n, now + expire)
+            else:
+                record = OutboxRecord(n.id, n.receiver, n.group_key, n.to_json(), now, now + expire)
+                self.spool.add(record)
+                self.worker.track(n, now + expire)
             names = ", ".join(
                 sorted({a.labels.get("site") or a.labels["subject"] for a in n.alerts})
             )

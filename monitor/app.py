@@ -29,6 +29,7 @@ from monitor.metrics import Metrics, StoreFigures, View
 from monitor.pipeline import Pipeline
 from monitor.polls import DevicePipeline
 from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
+from monitor.selfwatch import Health
 from monitor.storage import Store
 from probes.icmp import IcmpObservation, IcmpProber
 from probes.pinger import SocketMode
@@ -154,7 +155,12 @@ class Monitor:
         )
         self.pipeline = Pipeline(inventory, self.store, self.metrics, self.evaluator)
         self.alerting = Alerting(
-            inventory, self.store, self.evaluator, clock, registry=self.metrics.registry
+            inventory,
+            self.store,
+            self.evaluator,
+            clock,
+            registry=self.metrics.registry,
+            health=self.self_health,
         )
         self.alerting.restore()
         self.pipeline.on_incident = self.alerting.incident
@@ -205,6 +211,19 @@ class Monitor:
             device_troubles={key: self.snmp.counts(key) for key in self.devices.snapshots},
             open_incidents=[c for c in self.evaluator.book.active.values() if not c.quiet],
             blind=self.evaluator.blind,
+        )
+
+    def self_health(self) -> Health:
+        """What examnet knows of itself, for its alerts on itself."""
+        s = self.store.stats
+        return Health(
+            written_total=s.written_total,
+            write_errors_total=s.write_errors_total,
+            last_write_error=s.last_error,
+            rounds_total=self.pipeline.rounds_total,
+            rounds_failed=self.pipeline.rounds_failed,
+            last_probe_error=self.pipeline.last_error,
+            interval=self.scheduler.interval("icmp"),
         )
 
     def health(self) -> tuple[bool, Mapping[str, Any]]:

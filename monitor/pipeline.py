@@ -106,6 +106,10 @@ class Pipeline:
         self.evaluator = evaluator
         # alerting, once stored: every incident that opens, changes or ends
         self.on_incident: Callable[[IncidentRecord], None] | None = None
+        # for examnet's watch on itself (monitor.selfwatch)
+        self.rounds_total = 0
+        self.rounds_failed = 0
+        self.last_error: str | None = None
         self._names = {site.id: site.name for site in inventory.sites}
         self.targets: dict[str, TargetSnapshot] = {
             t.key: TargetSnapshot(t, evaluator.status(t.key))
@@ -118,7 +122,11 @@ class Pipeline:
             figures, observation.error, commonest_loss_reason([e.lost for e in observation.echoes])
         )
         self.store.add_round(round_record(observation, figures))
-        self.metrics.rounds.labels(observation.kind, _result(outcome)).inc()
+        result = _result(outcome)
+        self.metrics.rounds.labels(observation.kind, result).inc()
+        self.rounds_total += 1
+        self.rounds_failed += result == "failed"
+        self.last_error = outcome.error or self.last_error
         self.metrics.round_duration.labels(observation.kind).observe(observation.duration)
         changes = self.evaluator.observe(target, outcome, observation.started_at)
         previous = self.targets[target.key]

@@ -178,6 +178,9 @@ class OutboxRecord:
     notification: str
     created_at: datetime
     expires_at: datetime  # given up (state "expired") if still undelivered then
+    # set when it was delivered before it could be stored (the database was down):
+    # written for the record, never sent again
+    delivered_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,8 @@ class StoredIncident:
 def outbox_row(rec: OutboxRecord, _ids: object = None) -> dict[str, Any]:
     row = {f.name: getattr(rec, f.name) for f in fields(rec)}
     row.update(state="pending", attempts=0, next_attempt_at=rec.created_at)
+    if rec.delivered_at is not None:
+        row.update(state="delivered", attempts=1, finished_at=rec.delivered_at)
     return row
 
 

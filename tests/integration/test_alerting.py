@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import sqlite3
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from monitor.inventory import Inventory, Target
 from monitor.metrics import Metrics
 from monitor.operations import SilenceRequest, acknowledge, add_silence, expire_silence
 from monitor.pipeline import Pipeline
+from monitor.selfwatch import Health
 from monitor.storage import Store
 from tests.fixtures.inventories import province
 from tests.fixtures.monitor import calendar_around, free_port, local
@@ -113,24 +115,33 @@ class Desk:
     def __init__(self, inventory: Inventory, db: Path, clock: FakeClock) -> None:
         self.inventory = inventory
         self.clock = clock
-        self.store = Store(f"sqlite:///{db}", flush_interval=0.02)
+        self.store = Store(f"sqlite:///{db}", flush_interval=0.02, sqlite_busy_timeout=0.1,
+                           retry_initial=0.05, retry_max=0.2)
         self.store.upgrade()
         targets = [*inventory.targets(), *inventory.control_targets()]
         self.store.register_targets(targets)
         self.store.start()
         self.targets: dict[str, Target] = {t.key: t for t in targets}
+        self.rounds = 0
         self.evaluator = Evaluator(inventory, self.store.latest_states(),
                                    self.store.open_incidents())
         self.pipeline = Pipeline(inventory, self.store, Metrics(), self.evaluator)
-        self.alerting = Alerting(inventory, self.store, self.evaluator, clock)
+        self.alerting = Alerting(inventory, self.store, self.evaluator, clock,
+                                 health=self.health)
         self.alerting.restore()
         self.pipeline.on_incident = self.alerting.incident
 
     def close(self) -> None:
         self.store.close()
 
+    def health(self) -> Health:
+        s = self.store.stats
+        return Health(s.written_total, s.write_errors_total, s.last_error,
+                      self.rounds, 0, None, STEP)
+
     def round(self, lost: dict[str, object] | None = None) -> None:
         """Every target answers but those in `lost`; then STEP seconds pass."""
+        self.rounds += len(self.targets)
         for key, target in self.targets.items():
             outcome = LOST if key in (lost or {}) else answered()
             self.pipeline.record(self.evaluator.observe(target, outcome, self.clock.now()))
@@ -139,6 +150,7 @@ class Desk:
 
     def pump(self) -> None:
         """The notifications due now: into the outbox, stored, then sent (and awaited)."""
+        self.alerting.check_self()
         self.alerting.reload()
         before = len(self.store.alerting.outbox())
         written = self.alerting.flush()
@@ -427,3 +439,46 @@ def test_an_ack_stops_repeats_and_escalation_which_otherwise_fires_in_a_session(
     finally:
         desk.close()
 
+
+
+def test_with_the_database_down_alerts_still_go_out_and_are_recorded_once_it_is_back(
+    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+) -> None:
+    desk = make_desk(tmp_path, hook, telegram)
+    cut = {"link:s2/vt": None, "link:s2/vnpt": None}
+    try:
+        desk.run(30)
+        locker = sqlite3.connect(tmp_path / "examnet.db", timeout=5)
+        locker.execute("BEGIN EXCLUSIVE")  # nobody else may write now
+        try:
+            for _ in range(12):  # two minutes: s2 cut off, nothing can be stored
+                desk.round(cut)
+                time.sleep(0.3)  # the writer's real retries fail meanwhile
+                desk.alerting.check_self()
+                desk.alerting.flush()
+                asyncio.run(desk._send())
+            sent = posts(hook, "/oncall")
+            kinds = {a["labels"]["kind"] for b in sent for a in b["alerts"]}
+            assert {"isolated", "database_down"} <= kinds, kinds  # paged all the same
+        finally:
+            locker.rollback()
+            locker.close()
+        desk.run(60, cut)  # the database is back
+        ids = [b["id"] for b in posts(hook, "/oncall")]
+        assert len(ids) == len(set(ids))  # nothing sent twice
+        deadline = time.monotonic() + 10
+        while not set(ids) <= {r.id for r in desk.store.alerting.outbox(receiver="oncall")}:
+            assert time.monotonic() < deadline, "notifications sent from memory not recorded"
+            time.sleep(0.05)
+        desk.run(10, cut)  # a step to settle what was both spooled and sent from memory
+        rows = {r.id: r for r in desk.store.alerting.outbox(receiver="oncall")}
+        every = [b["id"] for b in posts(hook, "/oncall")]
+        assert every[:len(ids)] == ids  # what went before was not sent again
+        assert len(every) == len(set(every))
+        assert {r.state for r in rows.values()} == {"delivered"}
+        resolved = [a for b in posts(hook, "/oncall") for a in b["alerts"]
+                    if a["labels"]["kind"] == "database_down" and a["status"] == "resolved"]
+        assert resolved  # and examnet said so when the database came back
+        assert [i for i in desk.store.incidents(site="s2") if i.kind == "isolated"]  # stored
+    finally:
+        desk.close()
