@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,10 +21,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alerts.engine import AlertEngine
+from alerts.engine import AlertEngine, Group
 from alerts.matchers import Matcher, parse_matcher
-from alerts.model import Alert, Notification, Notifier
+from alerts.model import Alert, Notification, Notifier, Reason
 from alerts.notifiers import build
+from alerts.notifiers.settings import AlertmanagerSettings
 from alerts.outbox import OutboxWorker
 from alerts.rules import alert_for, group_of, incident_fingerprint
 from monitor.calendar import session_at
@@ -97,6 +99,8 @@ class Alerting:
         self.health = health
         self.watch = SelfWatch(inventory, clock.now())
         self.outbox_counts: dict[tuple[str, str], int] = {}
+        self._refreshed: dict[str, float] = {}  # receiver → monotonic time of its last refresh
+        self.notifiers_language = languages
         self._carriers: dict[str, str] = {}  # fingerprint → its carrier label at first
         self.silenced = 0
         self._attempts: Counter | None = None
@@ -153,10 +157,13 @@ class Alerting:
     async def run(self, stop: asyncio.Event) -> None:
         worker = asyncio.create_task(self.worker.run(stop), name="outbox")
         reloaded = self.clock.monotonic()
+        refreshing: asyncio.Task[int] | None = None
         try:
             while not stop.is_set():
                 self.check_self()
                 self.flush()
+                if refreshing is None or refreshing.done():
+                    refreshing = asyncio.create_task(self.refresh(), name="alertmanager-refresh")
                 if self.clock.monotonic() - reloaded >= RELOAD_EVERY:
                     await asyncio.to_thread(self.reload)
                     reloaded = self.clock.monotonic()
@@ -165,6 +172,47 @@ class Alerting:
         finally:
             self.flush()
             await worker
+
+    async def refresh(self) -> int:
+        """Push the firing alerts Alertmanager receivers were told again, when due.
+
+        Alertmanager times out an alert not pushed for `resolve_timeout`; this
+        is state kept in sync (as Prometheus does), not a notification: it
+        skips the outbox, and a failed push is made again at the next refresh.
+        """
+        now = self.clock.monotonic()
+        pushes = []
+        for group in list(self.engine.groups.values()):
+            notifier = self.notifiers.get(group.receiver)
+            settings = getattr(notifier, "settings", None)
+            if notifier is None or not isinstance(settings, AlertmanagerSettings):
+                continue
+            if now - self._refreshed.get(group.receiver, 0.0) < settings.refresh:
+                continue
+            told = tuple(a for fp, a in group.alerts.items() if a.firing and fp in group.notified)
+            if told:
+                pushes.append((notifier, settings, self._refresh_of(group, told)))
+        for receiver in {n.receiver for _, _, n in pushes}:
+            self._refreshed[receiver] = now
+        for notifier, settings, notification in pushes:
+            try:
+                rendered = notifier.render(notification)
+                await asyncio.wait_for(notifier.send(rendered), settings.timeout + 5)
+            except Exception as exc:  # the next refresh tries again
+                log.warning("refresh of %s failed: %s", notification.receiver, exc)
+        return len(pushes)
+
+    def _refresh_of(self, group: Group, alerts: tuple[Alert, ...]) -> Notification:
+        return Notification(
+            id=uuid.uuid4().hex,
+            receiver=group.receiver,
+            group_key=group.key,
+            group_labels=dict(group.labels),
+            reason=Reason.REPEAT,
+            alerts=alerts,
+            created_at=self.clock.now(),
+            language=self.notifiers_language.get(group.receiver, self.inventory.alerting.language),
+        )
 
     def check_self(self) -> None:
         """examnet's own troubles (database, rounds, probes) as alerts (monitor.selfwatch)."""

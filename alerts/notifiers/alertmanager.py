@@ -4,8 +4,9 @@
 alert by its label set, so the labels are stable for the alert's life and
 the words go in annotations. A firing alert is sent without `endsAt`:
 Alertmanager then considers it resolved `resolve_timeout` (5 min by
-default) after the last push, so the route of an Alertmanager receiver must
-repeat firing groups more often than that. A resolved alert carries its end.
+default) after the last push, so examnet pushes what still fires again every
+`refresh` (monitor.alerting), as Prometheus does. A resolved alert carries
+its end.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def validate(settings: AlertmanagerSettings) -> list[str]:
     problems = http.check_url(settings.url)
     if settings.timeout <= 0:
         problems.append("timeout must be positive")
+    if settings.refresh < 1:
+        problems.append("refresh must be at least 1s")
     return problems
 
 

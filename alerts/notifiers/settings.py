@@ -39,6 +39,9 @@ class AlertmanagerSettings:
 
     url: str
     timeout: float = _duration(DEFAULT_TIMEOUT)
+    # firing alerts are pushed again this often, below Alertmanager's resolve_timeout
+    # (5 min by default), so it never times out an alert that still fires
+    refresh: float = _duration(60.0)
 
 
 @dataclass(frozen=True, slots=True)

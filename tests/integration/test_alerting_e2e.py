@@ -31,7 +31,7 @@ from monitor.storage import Store
 from tests.fixtures.environment import need_programs, need_root
 from tests.fixtures.inventories import province
 from tests.fixtures.monitor import REPO, MonitorProcess, calendar_around, local, wait_for
-from tests.fixtures.receivers import Alertmanager, RecordingServer, SmtpServer
+from tests.fixtures.receivers import Alertmanager, RecordingServer, SmtpServer, run_alertmanager
 
 SECRET = "e2e-hook-secret-9d1c"  # noqa: S105 - the test's own
 TABLE = "examnet_e2e_outage"  # ours alone: created and deleted by this test
@@ -98,6 +98,7 @@ url = "{hook.url}/boss"
 id = "am"
 kind = "alertmanager"
 url = "{am.url}"
+refresh = "3s"
 
 [[notifiers]]
 id = "noc-mail"
@@ -147,6 +148,13 @@ def examnet(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
                           text=True, cwd=REPO, timeout=60, check=False,
                           env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
+    """Alertmanager timing out alerts not pushed for 12 s (5 min by default)."""
+    with run_alertmanager(tmp_path, resolve_timeout="12s") as server:
+        yield server
 
 
 def test_an_outage_end_to_end_through_kills_and_restarts(
@@ -205,6 +213,10 @@ def test_an_outage_end_to_end_through_kills_and_restarts(
         before = len(bodies(hook, "/oncall"))
         time.sleep(REPEAT * 1.5)
         assert len(bodies(hook, "/oncall")) == before  # no repeat once acknowledged
+        # 30 s without a notification, yet Alertmanager (resolve_timeout 12 s) still has
+        # them all: examnet keeps it in sync every `refresh`
+        active = {a["labels"].get("site") for a in alertmanager.alerts(active=True)}
+        assert active >= SITES
 
         # 5. the receiver goes down; the outage ends; the monitor is killed while the
         # resolved notification waits; both come back: delivered once, after the rest
