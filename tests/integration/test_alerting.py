@@ -344,9 +344,10 @@ def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notificat
                         token="api-token-for-the-test")  # noqa: S106 - the test's own
     server.start()
 
-    def post(path: str, body: object, token: str | None) -> tuple[int, Any]:
+    def post(path: str, body: object, token: str | None, method: str = "POST",
+             at: int = port) -> tuple[int, Any]:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method="POST",
+            f"http://127.0.0.1:{at}{path}", data=json.dumps(body).encode(), method=method,
             headers={"Authorization": f"Bearer {token}"} if token else {})
         try:
             with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - loopback
@@ -375,6 +376,31 @@ def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notificat
         listing = f"http://127.0.0.1:{port}/api/silences"
         with urllib.request.urlopen(listing, timeout=5) as a:
             assert made["id"] in [s["id"] for s in json.loads(a.read())]
+
+        # ended early through the API, while s3 still fails: now it is notified
+        token = "api-token-for-the-test"  # noqa: S105 - the test's own
+        status, ended = post(f"/api/silences/{made['id']}", {"by": "an"}, token, "DELETE")
+        assert status == 200
+        assert (ended["state"], ended["expired_by"]) == ("expired", "an")
+        desk.run(20, {"link:s3/vt": None})
+        assert sites_in(posts(hook, "/oncall")[0]) == {"s3"}
+
+        # acknowledged through the API, by the alert's fingerprint
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/incidents", timeout=5) as a:
+            link = next(i for i in json.loads(a.read()) if i["subject"] == "link:s3/vt")
+        status, acked = post("/api/acks", {"incident": link["fingerprint"], "by": "Lan",
+                                           "note": "on it"}, token)
+        assert status == 200
+        assert (acked["id"], acked["acknowledged_by"]) == (link["id"], "Lan")
+
+        # a monitor with no token configured answers writes with 403: read-only
+        readonly = HttpServer(("127.0.0.1", 0),
+                              api.routes(desk.store.alerting, desk.clock, desk.alerting.reload))
+        readonly.start()
+        try:
+            assert post("/api/silences", silence, token, at=readonly.address[1])[0] == 403
+        finally:
+            readonly.stop()
     finally:
         server.stop()
         desk.close()
