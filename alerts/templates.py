@@ -41,6 +41,8 @@ VI = {
     "isolated": "{site} ({district}) MẤT LIÊN LẠC hoàn toàn — không còn nhà mạng nào{during}",
     "lost_redundancy": "{site} ({district}) mất kết nối {carriers_lost} — còn "
     "{carriers_up}/{min_carriers} nhà mạng{during}",
+    "lost_redundancy/shared": "{site} ({district}) không đủ dự phòng: các nhà mạng dùng chung "
+    "một thiết bị hoặc UPS — {reason}{during}",
     "degraded": "{site} ({district}): kết nối suy giảm — {reason}{during}",
     "congested": "{site} ({district}): đường truyền {carrier} ({link}) bị nghẽn — {reason}{during}",
     "loss": "{site}: {carrier} ({link}) mất gói — {reason}{during}",
@@ -71,6 +73,8 @@ EN = {
     "isolated": "{site} ({district}) is ISOLATED — no carrier left{during}",
     "lost_redundancy": "{site} ({district}) lost {carriers_lost} — {carriers_up}/{min_carriers} "
     "carriers left{during}",
+    "lost_redundancy/shared": "{site} ({district}) has no real redundancy: its carriers share "
+    "one endpoint or UPS — {reason}{during}",
     "degraded": "{site} ({district}): degraded — {reason}{during}",
     "congested": "{site} ({district}): {carrier} link ({link}) congested — {reason}{during}",
     "loss": "{site}: packet loss on {carrier} ({link}) — {reason}{during}",
@@ -97,7 +101,10 @@ _TEMPLATES = {"vi": (VI, VI_DURING), "en": (EN, EN_DURING)}
 
 def summary(facts: Facts, language: str) -> str:
     templates, during = _TEMPLATES.get(language, _TEMPLATES["vi"])
-    template = templates.get(facts.kind, templates["_other"])
+    kind = facts.kind
+    if kind == "lost_redundancy" and not facts.carriers_lost:
+        kind = "lost_redundancy/shared"  # nothing lost: the links were never independent
+    template = templates.get(kind, templates["_other"])
     return template.format(
         site=facts.site or facts.subject,
         district=facts.district or "?",
