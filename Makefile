@@ -32,6 +32,7 @@ check: test
 bench: setup
 	$(BIN)/python benchmarks/icmp.py --allow-ping-sockets --lab sites.toml
 	$(BIN)/python benchmarks/snmp.py
+	$(BIN)/python benchmarks/alert_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
