@@ -36,8 +36,8 @@ from monitor.operations import SilenceRequest, acknowledge, add_silence, expire_
 from monitor.pipeline import Pipeline
 from monitor.selfwatch import Health
 from monitor.storage import Store
-from tests.fixtures.inventories import province
-from tests.fixtures.monitor import calendar_around, free_port, local
+from tests.fixtures.inventories import province, shared_site_silence
+from tests.fixtures.monitor import calendar_around, free_port
 from tests.fixtures.receivers import FakeTelegram, RecordingServer
 
 SECRET = "hook-secret-for-the-test-3f9a"  # noqa: S105 - the test's own
@@ -97,15 +97,7 @@ receivers = ["oncall"]
 escalate_to = "boss"
 escalate_after = "3m"
 
-# the leased site's two links share a gateway: known, and accepted until the new fibre
-[[silences]]
-id = "shared-known"
-matchers = ['site="shared"']
-start = {local(start - timedelta(days=1))}
-end = {local(start + timedelta(days=2))}
-by = "planning"
-comment = "fake redundancy known; second carrier ordered"
-{extra}
+{shared_site_silence(start)}{extra}
 '''
 
 

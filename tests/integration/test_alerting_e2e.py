@@ -29,8 +29,8 @@ import pytest
 
 from monitor.storage import Store
 from tests.fixtures.environment import need_programs, need_root
-from tests.fixtures.inventories import province
-from tests.fixtures.monitor import REPO, MonitorProcess, calendar_around, local, wait_for
+from tests.fixtures.inventories import province, shared_site_silence
+from tests.fixtures.monitor import REPO, MonitorProcess, calendar_around, wait_for
 from tests.fixtures.receivers import Alertmanager, RecordingServer, SmtpServer, run_alertmanager
 
 SECRET = "e2e-hook-secret-9d1c"  # noqa: S105 - the test's own
@@ -117,14 +117,7 @@ receivers = ["oncall", "am", "noc-mail"]
 escalate_to = "boss"
 escalate_after = "15s"
 
-[[silences]]
-id = "shared-known"
-matchers = ['site="shared"']
-start = {local(now - timedelta(days=1))}
-end = {local(now + timedelta(days=1))}
-by = "planning"
-comment = "fake redundancy known"
-''', encoding="utf-8")
+{shared_site_silence(now)}''', encoding="utf-8")
     return path
 
 
