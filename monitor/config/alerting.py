@@ -108,7 +108,7 @@ def read_alerting(root: Reader) -> AlertingSettings:
     default = AlertingSettings()
     settings = AlertingSettings(
         language=r.opt("language", choice(LANGUAGES), default.language),
-        group_wait=r.opt("group_wait", duration(), default.group_wait),
+        group_wait=r.opt("group_wait", duration(zero=True), default.group_wait),
         group_interval=r.opt("group_interval", duration(), default.group_interval),
         repeat_interval=r.opt("repeat_interval", duration(), default.repeat_interval),
         escalate_after=r.opt("escalate_after", duration(), default.escalate_after),
@@ -168,7 +168,7 @@ def read_route(r: Reader, alerting: AlertingSettings, known: Collection[str]) ->
         receivers=receivers,
         matchers=matchers,
         group_by=DEFAULT_GROUP_BY if group_by is None else tuple(group_by),
-        group_wait=r.opt("group_wait", duration(), alerting.group_wait),
+        group_wait=r.opt("group_wait", duration(zero=True), alerting.group_wait),
         group_interval=r.opt("group_interval", duration(), alerting.group_interval),
         repeat_interval=r.opt("repeat_interval", duration(), alerting.repeat_interval),
         continue_=r.opt("continue", boolean, False),

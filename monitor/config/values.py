@@ -150,10 +150,14 @@ def milliseconds(value: object) -> float:
     return ms
 
 
-def duration(minimum: float | None = None) -> Callable[[object], float]:
-    """A duration in seconds, optionally with a floor."""
+def duration(minimum: float | None = None, *, zero: bool = False) -> Callable[[object], float]:
+    """A duration in seconds, optionally with a floor; `zero`: "0s" is allowed too."""
 
     def parse(value: object) -> float:
+        if zero and isinstance(value, str) and _DURATION.fullmatch(value):
+            found = _DURATION.fullmatch(value)
+            if found is not None and Decimal(found[1]) == 0:
+                return 0.0
         seconds = milliseconds(value) / 1000
         if minimum is not None and seconds < minimum:
             raise BadValueError(

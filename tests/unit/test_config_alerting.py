@@ -365,6 +365,15 @@ def test_it_gives_the_default_route_the_alerting_timers(tmp_path: Path) -> None:
     assert inventory.notifiers == (log_notifier("en"),)
 
 
+def test_it_takes_a_zero_group_wait_but_no_zero_interval(tmp_path: Path) -> None:
+    """A page that should go out at once: Alertmanager accepts group_wait 0s too."""
+    path = write_config(tmp_path, top='[alerting]\ngroup_wait = "0s"\n')
+    assert load_inventory(path, {}).routes[0].group_wait == 0.0
+    path = write_config(tmp_path, top='[alerting]\ngroup_interval = "0s"\n')
+    with pytest.raises(ConfigError, match="group_interval"):
+        load_inventory(path, {})
+
+
 def test_it_reads_an_empty_routes_array_as_no_routes(tmp_path: Path) -> None:
     inventory = load_inventory(write_config(tmp_path, top="routes = []\n"), {})
 
