@@ -233,6 +233,13 @@ def test_an_outage_end_to_end_through_kills_and_restarts(
         assert sent[-1]["reason"] == "resolved"
         assert not sites_of(sent[-1])
         assert {r.state for r in db.outbox(receiver="oncall")} == {"delivered"}
+        # and /metrics says so: attempts by result, the outbox by state
+        delivered = monitor.sample("examnet_notification_attempts_total", receiver="oncall",
+                                   result="delivered")
+        assert delivered is not None
+        assert delivered >= 1
+        wait_for(lambda: monitor.sample("examnet_outbox_notifications", receiver="oncall",
+                                        state="delivered") == len(ids), 15, "outbox metrics")
         try:
             wait_for(lambda: not alertmanager.alerts(active=True), 30, "alertmanager resolved")
         except AssertionError:
