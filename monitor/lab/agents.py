@@ -252,7 +252,8 @@ def stop(processes: Iterable[AgentProcess]) -> None:
 def recorded_pids(directory: Path) -> list[AgentProcess]:
     """snmpd processes named by the pid files under `directory`, for a lost state file.
 
-    A PID counts only while its command line names that very agent's config,
+    A PID counts only while its command line names that very pid file (`-p
+    FILE`, an argument of its own: `-c` carries two configs joined by a comma),
     so a recycled PID is never signalled.
     """
     found = []
@@ -262,7 +263,7 @@ def recorded_pids(directory: Path) -> list[AgentProcess]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError, IndexError):
             continue
-        if str(pidfile.with_name("snmpd.conf")).encode() in cmdline:
+        if str(pidfile).encode() in cmdline:
             found.append(AgentProcess(pidfile.parent.name, pid, start_ticks(pid)))
     return found
 

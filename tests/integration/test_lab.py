@@ -131,11 +131,15 @@ def test_it_rebuilds_a_partial_lab_and_removes_one_whose_state_file_is_lost(
         rebuilt = handle.command("up")
         assert "is up" in rebuilt.stdout
         assert all(r.received == r.sent for r in handle.fping().values())
-        netns.StateStore(handle.plan.prefix).path.unlink()
+        store = netns.StateStore(handle.plan.prefix)
+        agents = [int(p.read_text().split()[0]) for p in store.agents_dir.glob("*/snmpd.pid")]
+        assert agents
+        store.path.unlink()
     finally:
         removed = handle.command("down")
     assert "removed" in removed.stdout
     assert _leftovers(handle) == []
+    assert [pid for pid in agents if _alive(pid)] == []  # its snmpd agents too, found by pid file
 
 
 def test_every_endpoint_and_link_answers_and_the_guard_sees_the_lab(
