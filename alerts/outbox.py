@@ -211,9 +211,7 @@ class OutboxWorker:
         n = d.notification
         row = OutboxRow(n.id, n.receiver, n.group_key, n.to_json(), n.created_at, "sending",
                         d.attempts, d.next_at, d.expires_at)  # fmt: skip
-        started = time.monotonic()
-        outcome = await self._attempt(row)
-        self._count(n.receiver, outcome.result, time.monotonic() - started)
+        outcome = await self._timed_attempt(row)
         d.sending = False
         d.attempts += 1
         if outcome.result == "retry":
@@ -240,11 +238,15 @@ class OutboxWorker:
     # --- one delivery ---------------------------------------------------------------
 
     async def _deliver(self, row: OutboxRow) -> None:
+        self._unrecorded.append(await self._timed_attempt(row))
+        await self._record_outcomes()
+
+    async def _timed_attempt(self, row: OutboxRow) -> Outcome:
+        """One attempt, counted with its duration (metrics)."""
         started = time.monotonic()
         outcome = await self._attempt(row)
         self._count(row.receiver, outcome.result, time.monotonic() - started)
-        self._unrecorded.append(outcome)
-        await self._record_outcomes()
+        return outcome
 
     async def _attempt(self, row: OutboxRow) -> Outcome:  # noqa: PLR0911 - one per outcome
         notifier = self.notifiers.get(row.receiver)

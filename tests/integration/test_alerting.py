@@ -16,7 +16,6 @@ import json
 import sqlite3
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,23 +163,13 @@ class Desk:
 
 
 @pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    server = FakeTelegram()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def telegram(telegram_api: FakeTelegram) -> FakeTelegram:
+    return telegram_api  # tests.fixtures.receivers, under a shorter name
 
 
 @pytest.fixture
-def hook() -> Iterator[RecordingServer]:
-    server = RecordingServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def hook(webhook_receiver: RecordingServer) -> RecordingServer:
+    return webhook_receiver
 
 
 def make_desk(tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
