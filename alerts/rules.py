@@ -7,6 +7,7 @@ share one group, and one notification names them all.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from alerts.model import Alert, fingerprint
@@ -70,7 +71,7 @@ def labels_for(record: IncidentRecord, inventory: Inventory, context: Context) -
         "group": group_of(record),
         "site": record.site or "",
         "district": site.district if site else "",
-        "carrier": record.carrier or (_lost(site, context) if site else ""),
+        "carrier": record.carrier or (_lost(site, context, record.updated_at) if site else ""),
     }
     prefix, _, rest = record.subject.partition(":")
     if prefix in ("link", "endpoint", "device"):
@@ -84,7 +85,7 @@ def facts_for(
     site = _site(inventory, record.site)
     carriers = {c.id: c.name for c in inventory.carriers}
     names = {s.id: s.name for s in inventory.sites}
-    lost = _lost(site, context) if site else ""
+    lost = _lost(site, context, record.updated_at) if site else ""
     return Facts(
         kind=record.kind,
         subject=record.subject,
@@ -112,7 +113,11 @@ def _site(inventory: Inventory, site_id: str | None) -> Site | None:
     return next((s for s in inventory.sites if s.id == site_id), None) if site_id else None
 
 
-def _lost(site: Site, context: Context) -> str:
-    """The carriers of the site that have no link up now (comma-separated ids)."""
+def _lost(site: Site, context: Context, moment: datetime) -> str:
+    """The carriers of the site that have no link up now (comma-separated ids).
+
+    Only links active at `moment` count: a mobile BTS before its window is
+    not part of the site, so its carrier is not lost (nor paged).
+    """
     up = set(context.carriers_up(site.id))
-    return ",".join(sorted({link.carrier for link in site.links} - up))
+    return ",".join(sorted({link.carrier for link in site.active_links(moment)} - up))

@@ -453,6 +453,25 @@ class Link:
     def key(self) -> str:
         return f"{self.site}/{self.id}"
 
+    @property
+    def target_key(self) -> str:
+        return link_target_key(self.site, self.id)
+
+    def is_active(self, moment: datetime) -> bool:
+        """Outside its window (a mobile BTS before or after the exam) a link is not part of
+        its site: not probed, not counted, not lost."""
+        return self.active is None or self.active.contains(moment)
+
+
+def link_target_key(site: str, link: str) -> str:
+    """The stable key of a link's target: `link:SITE/LINK`."""
+    return f"link:{site}/{link}"
+
+
+def endpoint_target_key(endpoint: str) -> str:
+    """The stable key of a carrier endpoint's target: `endpoint:ID`."""
+    return f"endpoint:{endpoint}"
+
 
 @dataclass(frozen=True, slots=True)
 class SnmpV2c:
@@ -501,6 +520,17 @@ class Device:
     retries: int = DEFAULT_SNMP_RETRIES
     site: str | None = None
     endpoint: str | None = None
+    # the target it is polled through (`link:SITE/LINK` or `endpoint:ID`), resolved at
+    # load: `via` in the file, else the link or endpoint at the device's address. While
+    # that target is down, the device's silence is an effect of the same cause.
+    parent: str | None = None
+
+    @property
+    def via(self) -> str | None:
+        """The id of the link it is polled over, for a site's device."""
+        if self.parent is None or not self.parent.startswith("link:"):
+            return None
+        return self.parent.rpartition("/")[2]
 
     @property
     def owner(self) -> str:
@@ -554,6 +584,10 @@ class Site:
     devices: tuple[Device, ...] = ()
     # the site's level of inheritance: its devices (a UPS) are judged with it
     thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def active_links(self, moment: datetime) -> tuple[Link, ...]:
+        """The links that are part of the site at `moment` (see Link.is_active)."""
+        return tuple(link for link in self.links if link.is_active(moment))
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,7 +661,7 @@ class Inventory:
         """Every probed address, endpoints first; keys are stable across reloads."""
         endpoints = tuple(
             Target(
-                key=f"endpoint:{e.id}",
+                key=endpoint_target_key(e.id),
                 kind=TargetKind.ENDPOINT,
                 address=e.address,
                 carrier=e.carrier,
@@ -638,7 +672,7 @@ class Inventory:
         )
         links = tuple(
             Target(
-                key=f"link:{link.key}",
+                key=link.target_key,
                 kind=TargetKind.LINK,
                 address=link.address,
                 carrier=link.carrier,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.config.devices import Owner, read_devices
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import identifier, member, nonempty_text, text
-from monitor.inventory import Carrier, Endpoint, EndpointKind
+from monitor.inventory import Carrier, Device, Endpoint, EndpointKind, endpoint_target_key
 
 
 @dataclass(slots=True)
@@ -54,7 +54,15 @@ def read_endpoints(root: Reader, known: Known) -> list[Endpoint]:
             continue
         known.endpoints.add(ident)
         if carrier is not None and kind is not None and addr is not None:
+            devices = [_behind(d, ident, addr) for d in devices]
             endpoints.append(
                 Endpoint(ident, carrier, kind, addr, name=name, devices=tuple(devices))
             )
     return endpoints
+
+
+def _behind(device: Device, endpoint: str, address: str) -> Device:
+    """A device at its endpoint's own address is reached through that endpoint."""
+    if device.address != address:
+        return device
+    return replace(device, parent=endpoint_target_key(endpoint))

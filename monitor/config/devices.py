@@ -143,6 +143,8 @@ def read_device(r: Reader, owner: Owner) -> Device | None:
     interfaces = read_watched(r)
     ups = r.opt("ups", boolean, False)
     oids = read_oids(r)
+    # checked against the site's links once they are read (monitor.config.sites)
+    via = None if owner.endpoint else r.get("via", identifier)
     r.done()
     if ident is None or addr is None or credentials is None:
         return None
@@ -158,6 +160,7 @@ def read_device(r: Reader, owner: Owner) -> Device | None:
         retries=retries,
         site=None if owner.endpoint else owner.id,
         endpoint=owner.id if owner.endpoint else None,
+        parent=via,  # the bare link id until the site resolves it
     )
 
 

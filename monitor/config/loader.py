@@ -46,6 +46,16 @@ from monitor.redundancy import fake_redundancy
 # top level: version, plan, lab
 
 
+def unattributed_devices(site: Site) -> list[str]:
+    """Devices whose link the addresses do not tell: their silence is never explained."""
+    return [
+        f'site "{site.id}" device "{d.id}": {d.address} is the address of no link, so its '
+        "outages are not attributed to a link that is down; set via = LINK"
+        for d in site.devices
+        if d.parent is None
+    ]
+
+
 def read_version(root: Reader) -> bool:
     """False when the file is another version: nothing else in it can be judged."""
     value = root.raw("version")
@@ -200,6 +210,9 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
     if ctx.problems or plan is None or calendar is None or snmp is None:
         return None
     # fake redundancy is judged on a complete file: a warning, as the file is usable
+    ctx.warnings += [
+        f"{ctx.file}: {warning}" for site in sites for warning in unattributed_devices(site)
+    ]
     ctx.warnings += [
         f"{ctx.file}: {warning}" for site in sites for warning in fake_redundancy(site)
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.config.calendar import read_range
 from monitor.config.carriers import Known
@@ -122,6 +122,28 @@ def check_min_carriers(r: Reader, minimum: int, links: Sequence[Link]) -> None:
         )
 
 
+def resolve_via(r: Reader, device: Device, links: Sequence[Link]) -> Device:
+    """The link a site's device is polled over: `via`, else the link at its address,
+    else the site's only link; None when the addresses do not say (a warning)."""
+    by_id = {link.id: link for link in links}
+    if device.parent is not None:  # `via` as written: a link id of this site
+        if device.parent in by_id:
+            return replace(device, parent=by_id[device.parent].target_key)
+        r.ctx.add(
+            f'{r.item} device "{device.id}"',
+            "via",
+            f'unknown link "{device.parent}"; expected a link of this site '
+            f"(known: {', '.join(sorted(by_id)) or 'none'})",
+        )
+        return replace(device, parent=None)
+    same = [link for link in links if link.address == device.address]
+    if len(same) == 1:
+        return replace(device, parent=same[0].target_key)
+    if len(links) == 1:
+        return replace(device, parent=links[0].target_key)
+    return device
+
+
 def read_site(r: Reader, known: Known, defaults: Thresholds) -> Site | None:
     ident = r.get("id", identifier, required=True)
     name = r.get("name", nonempty_text, required=True)
@@ -136,6 +158,7 @@ def read_site(r: Reader, known: Known, defaults: Thresholds) -> Site | None:
     r.done()
     if len(r.ctx.problems) == count_before:  # judge redundancy on a complete list only
         check_min_carriers(r, min_carriers, links)
+    devices = [resolve_via(r, device, links) for device in devices]
     if ident is None or name is None or district is None:
         return None
     return Site(

@@ -173,7 +173,9 @@ class Book:
             worst_loss=_worst(old.worst_loss, figures.get("loss")),
             worst_rtt_ms=_worst(old.worst_rtt_ms, figures.get("rtt_ms")),
             worst_utilisation=_worst(old.worst_utilisation, figures.get("utilisation")),
-            cause=what.cause if what.cause is not None else old.cause,
+            # re-attributed as judged now: a child that stays down after its parent is back
+            # becomes its site's problem, not the recovered parent's
+            cause=what.cause,
             affected=what.affected or old.affected,
             # an incident once open stays its own until it closes (only its cause
             # changes), or its close would never be written

@@ -9,7 +9,13 @@ never turns into a burst of child incidents:
 - going down: a child that failed before its parent was judged waits
   (DEFER) until the parent's next round says whether it is the parent;
 - coming back: children need K answered rounds to come back up, later than
-  their parent; for that grace they stay attributed to it.
+  their parent; for that grace they stay attributed to it — until a child
+  fails a round (or a poll) that started after its parent came back: then it
+  is down on its own, and its incident is its site's problem at once.
+
+SNMP devices hang off the link or endpoint they are polled over
+(`Device.parent`): a router polled over a link behind a dead gateway is
+silent because of the gateway, and says so.
 """
 
 from __future__ import annotations
@@ -36,6 +42,16 @@ class Defer:
 
 
 DEFER: Final = Defer()
+
+
+class Keep:
+    """The parent came back, but the child has not been looked at since: leave it be."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = Keep()
 
 
 class Graph:
@@ -79,6 +95,7 @@ class Watch:
         self.back_at: dict[str, datetime] = {}
         self.last_round: dict[str, datetime] = {}
         self.lost_since: dict[str, datetime] = {}
+        self.failed_poll: dict[str, datetime] = {}  # device -> start of its last failed poll
 
     def round(self, key: str, at: datetime, lost: bool) -> None:
         self.lost[key] = lost
@@ -87,6 +104,21 @@ class Watch:
             self.lost_since.pop(key, None)
         else:
             self.lost_since.setdefault(key, at)
+
+    def poll(self, device: str, at: datetime, failed: bool) -> None:
+        if failed:
+            self.failed_poll[device] = at
+        else:
+            self.failed_poll.pop(device, None)
+
+    def failed_since(self, key: str, moment: datetime) -> bool:
+        """The target lost a round, or the device failed a poll, that started at `moment`
+        or later (rounds of one instant: the parent's answer proves the path was back)."""
+        round_at = self.last_round.get(key)
+        if round_at is not None and round_at >= moment and self.lost.get(key, False):
+            return True
+        polled = self.failed_poll.get(key)
+        return polled is not None and polled >= moment
 
     def changed(self, key: str, at: datetime, _status: str) -> None:
         self.flips.setdefault(key, deque()).append(at)
@@ -151,12 +183,49 @@ def _parent_undecided(ev: Evaluator, parent: str, child: str, ping: PingState) -
 
 
 def _in_recovery_grace(ev: Evaluator, parent: str, child: Target, at: datetime) -> bool:
+    """The parent is back, the child not yet: it may be on its way (K answered rounds).
+
+    The grace ends as soon as the child loses a round that started after the
+    parent came back: that silence is its own.
+    """
     back = ev.watch.back_at.get(parent)
     since = ev.watch.down_since.get(child.key)
     if back is None or since is None or since > back:
         return False
+    if ev.watch.failed_since(child.key, back):
+        return False
     grace = (child.thresholds.up_after + 1) * interval_at(ev.inventory, at)
     return (at - back).total_seconds() < grace
+
+
+def down_cause(ev: Evaluator, parent: str) -> str | None:
+    """What a target's silence comes from while it is down: its own cause, else itself."""
+    if ev.status(parent) is not TargetStatus.DOWN:
+        return None
+    target = ev.targets.get(parent)
+    kind = down_kind(target) if target is not None else None
+    held = ev.book.holds("target", parent, kind) if kind is not None else None
+    if held is None:
+        return None
+    return held.cause or cause_of(held.key)
+
+
+def device_attribution(ev: Evaluator, device: str, at: datetime) -> str | Defer | Keep | None:
+    """Whose fault a silent device is: its link's (or endpoint's) outage, not yet known,
+    unchanged (the parent just came back), or its own."""
+    parent = ev.device_parents.get(device)
+    if parent is None:
+        return None
+    cause = down_cause(ev, parent)
+    if cause is not None:
+        return cause
+    ping = ev.pings.get(parent, PingState())
+    if ping.lost_rounds > 0 or ev.status(parent) is TargetStatus.DOWN:
+        return DEFER  # the link is failing too: wait for its verdict
+    back = ev.watch.back_at.get(parent)
+    if back is not None and not ev.watch.failed_since(device, back):
+        return KEEP  # not polled since its link came back
+    return None
 
 
 def children_down(ev: Evaluator, endpoint: Target, at: datetime) -> Raise | None:
@@ -183,10 +252,8 @@ def children_down(ev: Evaluator, endpoint: Target, at: datetime) -> Raise | None
 def site_cause(ev: Evaluator, site: Site, at: datetime) -> str | None:
     """The one parent condition that explains every down link of the site, if there is one."""
     causes = set()
-    for link in site.links:
-        if not (link.active is None or link.active.contains(at)):
-            continue
-        key = f"link:{link.key}"
+    for link in site.active_links(at):
+        key = link.target_key
         if ev.status(key) is not TargetStatus.DOWN:
             continue
         held = ev.book.holds("target", key, ConditionKind.DOWN)

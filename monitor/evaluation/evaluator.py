@@ -73,6 +73,10 @@ class Evaluator:
         self.devices: dict[str, DeviceState] = {}
         self.power: dict[str, PowerVerdict] = {}
         self.watch = deps.Watch()
+        self.device_parents = {d.key: d.parent for d in inventory.devices() if d.parent}
+        self._devices = {d.key: d for d in inventory.devices()}
+        self._polled: dict[str, tuple[str | None, str]] = {}  # device -> last error, note
+        self.judged_sites: set[str] = set()  # sites that have had a verdict since start
         self.readiness_taken: set[tuple[str, float]] = set()
         restore(self, initial or {}, incidents)
 
@@ -131,10 +135,9 @@ class Evaluator:
         old = self.devices.get(device, DeviceState())
         new = judge_device(old, error, timed_out, down_after)
         self.devices[device] = new
+        self.watch.poll(device, at, failed=error is not None)
+        self._polled[device] = (error, note)
         if new.status is not old.status:
-            reason = (
-                "answers" if error is None else (f"{new.failed_polls} polls failed: {error}{note}")
-            )
             self._emit(
                 StateChange(
                     SubjectKind.DEVICE,
@@ -142,19 +145,56 @@ class Evaluator:
                     at,
                     old.status,
                     new.status,
-                    reason,
+                    self._device_reason(device, new, error, note),
                     {"failed_polls": new.failed_polls},
                 )
             )
-            unreachable = new.status in (DeviceStatus.NO_ANSWER, DeviceStatus.REFUSED)
-            self.book.settle(
-                "device",
-                device,
-                ConditionKind.DEVICE_UNREACHABLE,
-                at,
-                Raise(reason) if unreachable else None,
-            )
+        self._settle_device(device, at)
         return self.book.drain()
+
+    def _device_reason(self, device: str, state: DeviceState, error: str | None, note: str) -> str:
+        if error is None:
+            return "answers"
+        parent = self.device_parents.get(device)
+        if parent is not None and self.status(parent) is TargetStatus.DOWN:
+            # not "wrong community or device down": the path to it is down
+            return (
+                f"{state.failed_polls} polls failed: no answer: it is polled over "
+                f"{parent}, which is down"
+            )
+        return f"{state.failed_polls} polls failed: {error}{note}"
+
+    def _settle_device(self, device: str, at: datetime) -> None:
+        """Its own unreachability, or an effect of the link it is polled over (quiet)."""
+        state = self.devices.get(device, DeviceState())
+        unreachable = state.status in (DeviceStatus.NO_ANSWER, DeviceStatus.REFUSED)
+        if not unreachable:
+            self.book.clear("device", device, ConditionKind.DEVICE_UNREACHABLE, at)
+            return
+        cause = deps.device_attribution(self, device, at)
+        if isinstance(cause, deps.Defer | deps.Keep):
+            return
+        error, note = self._polled.get(device, (state.last_error, ""))
+        parent = self.targets.get(self.device_parents.get(device, ""))
+        owner = self._devices.get(device)
+        self.book.raise_(
+            "device",
+            device,
+            ConditionKind.DEVICE_UNREACHABLE,
+            at,
+            Raise(
+                self._device_reason(device, state, error, note),
+                carrier=parent.carrier if parent is not None else None,
+                site=owner.site if owner is not None else None,
+                cause=cause,
+                quiet=cause is not None,
+            ),
+        )
+
+    def _settle_devices_behind(self, target: str, at: datetime) -> None:
+        for device, parent in self.device_parents.items():
+            if parent == target:
+                self._settle_device(device, at)
 
     def observe_power(self, owner: str, verdict: PowerVerdict, at: datetime) -> list[Event]:
         """A UPS reading for a site or an endpoint."""
@@ -265,7 +305,9 @@ class Evaluator:
             and isinstance(deps.attribution(self, target, at), deps.Defer)
         ):
             return  # a parent (or examnet's own uplink) is failing too: wait for its verdict
-        self._settle_down(target, at, status, reason, figures)
+        recaused = self._settle_down(target, at, status, reason, figures)
+        if recaused and status is previous and target.site is not None:
+            self._reassess_site(target.site, at)  # its cause changed: so may the site's
         if target.kind is not TargetKind.CONTROL:
             self._settle_quality(target, at, figures)
             self._settle_congestion(target, at)
@@ -277,21 +319,24 @@ class Evaluator:
         self._emit(
             StateChange(SubjectKind.TARGET, target.key, at, previous, status, reason, dict(figures))
         )
+        self._settle_devices_behind(target.key, at)
         if target.site is not None:
             self._reassess_site(target.site, at)
 
     def _settle_down(
         self, target: Target, at: datetime, status: TargetStatus, reason: str, figures: Figures
-    ) -> None:
+    ) -> bool:
+        """Raise or clear the target's own down condition; True when its cause changed."""
         kind = deps.down_kind(target)
         if kind is None:
-            return
+            return False
         if status is not TargetStatus.DOWN:
             self.book.clear("target", target.key, kind, at)
-            return
+            return False
         cause = deps.attribution(self, target, at)
         if isinstance(cause, deps.Defer):
-            return  # its parent may be going down: wait for the parent's verdict
+            return False  # its parent may be going down: wait for the parent's verdict
+        held = self.book.holds("target", target.key, kind)
         affected = self.graph.affected_sites(target)
         self.book.raise_(
             "target",
@@ -308,6 +353,7 @@ class Evaluator:
                 quiet=cause is not None,
             ),
         )
+        return held is not None and held.cause != cause
 
     def _settle_quality(self, target: Target, at: datetime, figures: Figures) -> None:
         ping = self.pings.get(target.key, PingState())
@@ -358,8 +404,10 @@ class Evaluator:
 
     def _reassess_site(self, site_id: str, at: datetime) -> None:
         previous = self.sites.get(site_id)
-        settled = previous is not None and previous.status is not SiteStatus.UNKNOWN
+        settled = site_id in self.judged_sites
         verdict = judge_site(self._sites[site_id], self.reported, at, settled=settled)
+        if verdict.status is not SiteStatus.UNKNOWN:
+            self.judged_sites.add(site_id)
         self.sites[site_id] = verdict
         cause = deps.site_cause(self, self._sites[site_id], at)
         for status, kind in _SITE_KINDS.items():

@@ -51,6 +51,8 @@ def _restore_state(ev: Evaluator, kind: str, subject: str, status: str) -> None:
     elif kind == SubjectKind.SITE and status in SiteStatus._value2member_map_:
         if subject in ev.inventory_sites:
             ev.sites[subject] = SiteVerdict(SiteStatus(status), 0, (), "restored")
+            if status != SiteStatus.UNKNOWN:
+                ev.judged_sites.add(subject)
     elif kind == SubjectKind.DEVICE and status in DeviceStatus._value2member_map_:
         ev.devices[subject] = DeviceState(DeviceStatus(status))
     elif kind == SubjectKind.POWER and status in PowerStatus._value2member_map_:

@@ -20,11 +20,15 @@ def judge_site(
 ) -> SiteVerdict:
     """`statuses` by link target key; `settled`: the site already had a verdict.
 
-    Until it has, links without a verdict might still make up the groups it
-    needs, so it stays unknown rather than claim lost redundancy at start-up.
+    A link without a verdict (not yet judged, or examnet could not measure it:
+    its own fault, a round over budget, a socket error) is neither up nor
+    lost: when the links that are up fall short only because such links are
+    not counted, the site is unknown, never short of carriers. Could not
+    measure is not down (Prometheus keeps `up == 0` apart from a target's
+    own alerts); examnet's failing probes are examnet's own alert.
     """
-    links = [link for link in site.links if link.active is None or link.active.contains(moment)]
-    status_of = {link.id: statuses.get(f"link:{link.key}", TargetStatus.UNKNOWN) for link in links}
+    links = list(site.active_links(moment))
+    status_of = {link.id: statuses.get(link.target_key, TargetStatus.UNKNOWN) for link in links}
     up = [link for link in links if status_of[link.id] in WORKING]
     carriers = tuple(sorted({link.carrier for link in up}))
     groups = independent_groups(site, [link.id for link in up])
@@ -32,9 +36,12 @@ def judge_site(
     if links and len(down) == len(links):
         return SiteVerdict(SiteStatus.ISOLATED, 0, (), "no link up: " + ", ".join(down) + " down")
     pending = [link.id for link in links if status_of[link.id] is TargetStatus.UNKNOWN]
-    if len(groups) < site.min_carriers and pending and not settled:
-        reason = "no verdict yet on " + ", ".join(pending)
-        return SiteVerdict(SiteStatus.UNKNOWN, len(up), carriers, reason, len(groups))
+    if len(groups) < site.min_carriers and pending:
+        unknown = [*(link.id for link in up), *pending]
+        if len(independent_groups(site, unknown)) >= site.min_carriers:
+            what = "could not measure" if settled else "no verdict yet on"
+            reason = f"{what} " + ", ".join(pending)
+            return SiteVerdict(SiteStatus.UNKNOWN, len(up), carriers, reason, len(groups))
     if len(groups) < site.min_carriers:
         shared = " (their links share an endpoint or UPS)" if len(carriers) > len(groups) else ""
         reason = (

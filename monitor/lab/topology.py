@@ -712,7 +712,7 @@ class _Builder:
         for address, sharing in by_address.items():
             own = address not in self._namespace_addresses(namespace)
             if own:
-                self._add_device_address(role, owner, namespace, address)
+                self._add_device_address(role, owner, namespace, address, sharing[0].via)
             self.agents.append(
                 AgentPlan(
                     name=f"{namespace}-{address}",
@@ -727,9 +727,10 @@ class _Builder:
             )
 
     def _add_device_address(
-        self, role: Role, owner: str, namespace: str, address: IPv4Address
+        self, role: Role, owner: str, namespace: str, address: IPv4Address, link: str | None
     ) -> None:
-        """An address of a device's own on `lo`: behind the endpoint, or the site's first link."""
+        """An address of a device's own on `lo`: behind the endpoint, or behind the site's
+        link the device is polled over (`via` in the file; the first link when it does not say)."""
         self.addresses.append(Address(Port(namespace, "lo"), IPv4Interface((address, 32))))
         host = f"{address}/32"
         if role is Role.ENDPOINT:
@@ -739,7 +740,10 @@ class _Builder:
                 Route(self.hub_ns, host, device=endpoint.carrier_side.device, via=via)
             )
             return
-        first = self.first_links[namespace]
+        first = next(
+            (plan for plan in self.links if plan.key == f"{owner}/{link}"),
+            self.first_links[namespace],
+        )
         self.routes.append(Route(first.upstream_namespace, host, device=first.carrier_side.device))
         if first.upstream is not None:
             endpoint = self.endpoints[first.upstream]

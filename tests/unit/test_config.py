@@ -1234,7 +1234,8 @@ def test_it_refuses_a_link_powered_by_a_device_the_site_does_not_have(tmp_path: 
 
 
 def test_it_warns_of_fake_redundancy_in_a_file_and_its_summary(tmp_path: Path) -> None:
-    site = "min_carriers = 2\n" + UPS_SITE
+    ups = UPS_SITE.replace("ups = true", 'ups = true\nvia = "viettel-fibre"')
+    site = "min_carriers = 2\n" + ups
     path = write_config(tmp_path, site=site)
     text = path.read_text() + 'powered_by = "ups"\n'
     text += (

@@ -86,8 +86,11 @@ def test_it_records_and_logs_an_outage_with_its_reason(
     by_key = {t.key: t for t in inventory.targets()}
     viettel, vnpt = by_key["link:thpt-a/viettel-fibre"], by_key["link:thpt-a/vnpt-fibre"]
     gateway = by_key["endpoint:viettel-gw"]  # viettel-fibre's upstream: it keeps answering
+    bts = by_key["link:thpt-a/mobifone-bts"]  # measured, and down: the site relies on the rest
     pipeline.handle(viettel, _observation(viettel, T0, 0.001))
     pipeline.handle(vnpt, _observation(vnpt, T0, 0.001))
+    for i in (0, 1):
+        pipeline.handle(bts, _observation(bts, T0 + timedelta(seconds=5 * i), None))
     with caplog.at_level(logging.INFO, logger="examnet.state"):
         for i in (1, 2):
             at = T0 + timedelta(seconds=10 * i)
@@ -101,6 +104,6 @@ def test_it_records_and_logs_an_outage_with_its_reason(
     assert ("link:thpt-a/viettel-fibre (viettel at THPT A) is DOWN (was up): every echo lost "
             "in 2 consecutive rounds (destination unreachable: host unreachable)") in caplog.text
     assert "site thpt-a (THPT A) is LOST_REDUNDANCY (was ok)" in caplog.text
-    assert metrics.registry.get_sample_value(
-        "examnet_state_changes_total", {"subject_kind": "target", "state": "down"}) == 1.0
+    assert metrics.registry.get_sample_value(  # the BTS, then viettel-fibre
+        "examnet_state_changes_total", {"subject_kind": "target", "state": "down"}) == 2.0
     assert pipeline.targets[viettel.key].status == "down"
