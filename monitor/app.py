@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from ipaddress import ip_address
 from typing import Any
 
 from monitor import api
 from monitor.alerting import Alerting
 from monitor.clock import Clock, SystemClock
+from monitor.clockwatch import ClockWatch
 from monitor.evaluation import Evaluator
 from monitor.http import HttpServer, health_handler, metrics_handler
 from monitor.inventory import Device, Inventory, Lab, Target
@@ -40,6 +40,7 @@ log = logging.getLogger("examnet")
 
 GUARD_RECHECK = 1.0  # seconds between two reads of the routing table
 STALL_AFTER = 10.0  # seconds without a loop heartbeat: /healthz fails
+UNHEALTHY = frozenset({"no_rounds", "probe_errors"})  # examnet's own alerts that fail /healthz
 _FLUSH_TIMEOUT = 10.0
 
 
@@ -100,24 +101,24 @@ class LabGuard:
 LAB_DOWN = "the lab is down and its addresses would leave this machine"
 
 
-def _blocked_round(target: Target) -> IcmpObservation:
+def _blocked_round(target: Target, now: datetime) -> IcmpObservation:
     return IcmpObservation(
         target=target.key,
         address=target.address,
-        started_at=datetime.now(UTC),
+        started_at=now,
         duration=0.0,
         echoes=(),
         error=f"not probed: {LAB_DOWN}",
     )
 
 
-def _blocked_poll(device: Device) -> SnmpObservation:
+def _blocked_poll(device: Device, now: datetime, mono: float) -> SnmpObservation:
     return SnmpObservation(
         device=device.key,
         address=device.address,
-        started_at=datetime.now(UTC),
+        started_at=now,
         duration=0.0,
-        received_at=time.monotonic(),
+        received_at=mono,
         error=f"not polled: {LAB_DOWN}",
         failure=PollFailure.INTERNAL,
     )
@@ -139,7 +140,8 @@ class Monitor:
             mode=options.socket_mode, max_rate=options.max_rate, bind_device=lab_device
         )
         self.guard = LabGuard(inventory.lab, clock)
-        self._heartbeat = time.monotonic()
+        self.clockwatch = ClockWatch(clock)
+        self._heartbeat = clock.monotonic()
         self._started = False
         self.metrics = Metrics(view=self.view)
         self.snmp = SnmpProber(
@@ -185,14 +187,14 @@ class Monitor:
 
     async def run_round(self, target: Target) -> None:
         if self.guard.blocks(target.address):
-            observation = _blocked_round(target)
+            observation = _blocked_round(target, self.clock.now())
         else:
             observation = await self.prober.probe(target, self.inventory.probe)
         self.pipeline.handle(target, observation)
 
     async def run_poll(self, device: Device) -> None:
         if self.guard.blocks(device.address):
-            observation = _blocked_poll(device)
+            observation = _blocked_poll(device, self.clock.now(), self.clock.monotonic())
         else:
             observation = await self.snmp.probe(device)
         self.devices.handle(device, observation)
@@ -224,24 +226,45 @@ class Monitor:
             rounds_failed=self.pipeline.rounds_failed,
             last_probe_error=self.pipeline.last_error,
             interval=self.scheduler.interval("icmp"),
+            monotonic=self.clock.monotonic(),
         )
 
     def health(self) -> tuple[bool, Mapping[str, Any]]:
-        stalled = time.monotonic() - self._heartbeat > STALL_AFTER
+        """Failing while examnet does not do its job: the loop stalls, rounds stop or
+        all fail (examnet's own judgement, monitor.selfwatch), whatever the cause."""
+        stalled = self.clock.monotonic() - self._heartbeat > STALL_AFTER
         s = self.store.stats
+        problems = sorted(set(self.alerting.watch.problems) & UNHEALTHY)
         details = {
             "scheduler": "running" if self._started else "stopped",
             "event_loop": "stalled" if stalled else "ok",
+            "probing": ", ".join(problems) or "ok",
             "db_queue": s.queued,
             "db_last_error": s.last_error,
             "targets": len(self.pipeline.targets),
         }
-        return self._started and not stalled, details
+        return self._started and not stalled and not problems, details
 
     async def _beat(self) -> None:
+        """Once a second, on the monotonic clock: the loop is alive; has the wall clock
+        been stepped?"""
         while True:
-            self._heartbeat = time.monotonic()
+            self._heartbeat = self.clock.monotonic()
+            step = self.clockwatch.check()
+            if step is not None:
+                self.clock_stepped(step)
             await asyncio.sleep(1.0)
+
+    def clock_stepped(self, step: float) -> None:
+        """Keep the cadence and every window true to the time that really passed."""
+        log.warning(
+            "the wall clock was stepped by %+.1f s (NTP or an operator): probing planned "
+            "again from the new time; timers run on the monotonic clock",
+            step,
+        )
+        self.metrics.clock_steps.inc()
+        self.scheduler.resync()
+        self.evaluator.shift(timedelta(seconds=step))
 
     async def run(self, stop: asyncio.Event) -> int:
         self.store.start()

@@ -89,6 +89,12 @@ class Metrics:
             registry=r,
         )
         self.up = Gauge("examnet_up", "1 while the monitor runs its schedule.", registry=r)
+        self.clock_steps = Counter(
+            "examnet_clock_steps",
+            "Steps of the wall clock examnet noticed (NTP corrections); probing was planned "
+            "again from the new time.",
+            registry=r,
+        )
         self.incidents_opened = Counter(
             "examnet_incidents_opened",
             "Incidents opened, by kind and severity at opening.",

@@ -9,6 +9,13 @@ only starts rounds; a target whose previous round is still running is
 skipped and counted, so a round never overlaps itself. At every calendar
 boundary (a session starts or ends, a mobile BTS link comes or goes) the
 jobs are planned again.
+
+APScheduler 3 keeps fire times in wall-clock time: after the clock is
+stepped back (an NTP correction of 10 minutes) every job would wait those
+10 minutes, and a step forward makes them all "misfire". The runtime
+notices steps on the monotonic clock (monitor.clockwatch) and calls
+`resync()`, which plans every job again from the new wall time: the
+cadence survives any step, losing at most one round.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ RESYNC_EVERY = 60.0  # seconds: re-plan check, in case the wall clock jumped
 TICK_EVERY = 30.0  # seconds: the calendar's effects that come with time (power at risk, ...)
 _PLAN_JOB = "plan"
 _RESYNC_JOB = "resync"
+TICK_JOB = "tick"
 
 
 class Scheduled(Protocol):
@@ -165,7 +173,7 @@ class ProbeScheduler:
         self._scheduler = scheduler
         scheduler.start()
         scheduler.add_job(self._replan_job, "interval", seconds=RESYNC_EVERY, id=_RESYNC_JOB)
-        scheduler.add_job(self._tick_job, "interval", seconds=TICK_EVERY, id="tick")
+        scheduler.add_job(self._tick_job, "interval", seconds=TICK_EVERY, id=TICK_JOB)
         self.replan()
         self._metrics.up.set(1)
 
@@ -183,13 +191,17 @@ class ProbeScheduler:
             raise RuntimeError("the scheduler is not started")
         return self._scheduler
 
-    def replan(self) -> None:
-        """Plan every schedule for now, and a wake-up at the next calendar boundary."""
+    def replan(self, *, force: bool = False) -> None:
+        """Plan every schedule for now, and a wake-up at the next calendar boundary.
+
+        `force`: install the jobs again even if the plan is unchanged (the wall
+        clock was stepped: their fire times are stale).
+        """
         now = self._clock.now()
         for schedule in self._schedules.values():
             new = plan(schedule.items_at(now), schedule.interval_at(now))
             old = self._plans.get(schedule.name)
-            if old is None or new.signature != old.signature:
+            if force or old is None or new.signature != old.signature:
                 self._install(schedule, new, now)
         if self._on_replan is not None:  # a boundary: sessions, windows, readiness moments
             self._on_replan(now)
@@ -206,6 +218,28 @@ class ProbeScheduler:
 
     def _install(self, schedule: Schedule, new: Plan, now: datetime) -> None:
         old = self._plans.get(schedule.name)
+        if old is not None and new.signature == old.signature:
+            log.info("%s jobs planned again from %s", schedule.name, now.isoformat())
+            self._replace_jobs(schedule, new, now)
+            return
+        self._replace_jobs(schedule, new, now)
+        count = sum(len(items) for items in new.slots.values())
+        verb = "probing" if schedule.name == "icmp" else "polling"
+        if old is None or old.interval != new.interval:
+            log.info("%s %d %s every %.0f s", verb, count, schedule.noun, new.interval)
+        else:
+            log.info("%s %d %s (active set changed)", verb, count, schedule.noun)
+
+    def resync(self) -> None:
+        """The wall clock was stepped: plan every job again from the new time."""
+        if self._scheduler is None:
+            return
+        now = self._clock.now()
+        for job_id, every in ((_RESYNC_JOB, RESYNC_EVERY), (TICK_JOB, TICK_EVERY)):
+            self._jobs.modify_job(job_id, next_run_time=now + timedelta(seconds=every))
+        self.replan(force=True)
+
+    def _replace_jobs(self, schedule: Schedule, new: Plan, now: datetime) -> None:
         prefix = f"{schedule.name}-slot-"
         for job in self._jobs.get_jobs():
             if job.id.startswith(prefix):
@@ -220,12 +254,6 @@ class ProbeScheduler:
                 next_run_time=now + timedelta(seconds=0.2 + slot * SLOT),
             )
         self._plans[schedule.name] = new
-        count = sum(len(items) for items in new.slots.values())
-        verb = "probing" if schedule.name == "icmp" else "polling"
-        if old is None or old.interval != new.interval:
-            log.info("%s %d %s every %.0f s", verb, count, schedule.noun, new.interval)
-        else:
-            log.info("%s %d %s (active set changed)", verb, count, schedule.noun)
 
     async def _fire(self, schedule: Schedule, items: tuple[Scheduled, ...]) -> None:
         for item in items:

@@ -33,6 +33,9 @@ class Health:
     rounds_failed: int
     last_probe_error: str | None
     interval: float  # the probe interval now
+    # the monotonic clock at this reading: how long things take is measured on it, so a
+    # step of the wall clock never makes rounds look stopped (None: the wall clock)
+    monotonic: float | None = None
 
 
 @dataclass
@@ -46,11 +49,11 @@ class SelfWatch:
     inventory: Inventory
     started: datetime
     problems: dict[str, _Problem] = field(default_factory=dict)
-    _failing_since: datetime | None = None
+    _failing_since_mono: float | None = None
     _written: int = 0
     _errors: int = 0
-    _rounds: list[tuple[datetime, int, int]] = field(default_factory=list)
-    _last_round_at: datetime | None = None
+    _rounds: list[tuple[float, int, int]] = field(default_factory=list)
+    _last_round_at: float | None = None
     _rounds_seen: int = 0
 
     @property
@@ -60,10 +63,11 @@ class SelfWatch:
     def check(self, h: Health, now: datetime) -> list[Alert]:
         """Alerts that began or ended since the last check."""
         changed: list[Alert] = []
+        mono = h.monotonic if h.monotonic is not None else now.timestamp()
         for kind, reason in (
-            ("database_down", self._database(h, now)),
-            ("no_rounds", self._no_rounds(h, now)),
-            ("probe_errors", self._probe_errors(h, now)),
+            ("database_down", self._database(h, mono)),
+            ("no_rounds", self._no_rounds(h, mono)),
+            ("probe_errors", self._probe_errors(h, mono)),
         ):
             alert = self._settle(kind, reason, now)
             if alert is not None:
@@ -75,30 +79,30 @@ class SelfWatch:
 
     # --- judges ------------------------------------------------------------------
 
-    def _database(self, h: Health, now: datetime) -> str | None:
+    def _database(self, h: Health, mono: float) -> str | None:
         if h.written_total > self._written:
-            self._failing_since = None  # a write went through
-        elif h.write_errors_total > self._errors and self._failing_since is None:
-            self._failing_since = now
+            self._failing_since_mono = None  # a write went through
+        elif h.write_errors_total > self._errors and self._failing_since_mono is None:
+            self._failing_since_mono = mono
         self._written, self._errors = h.written_total, h.write_errors_total
-        since = self._failing_since
-        if since is None or (now - since).total_seconds() < DATABASE_GRACE:
+        since = self._failing_since_mono
+        if since is None or mono - since < DATABASE_GRACE:
             return None
-        seconds = (now - since).total_seconds()
+        seconds = mono - since
         return f"no write has succeeded for {seconds:.0f} s ({h.last_write_error or 'error'})"
 
-    def _no_rounds(self, h: Health, now: datetime) -> str | None:
+    def _no_rounds(self, h: Health, mono: float) -> str | None:
         if h.rounds_total > self._rounds_seen or self._last_round_at is None:
-            self._last_round_at = now if h.rounds_total > self._rounds_seen else self.started
+            self._last_round_at = mono  # a round finished (or this is the first look)
             self._rounds_seen = h.rounds_total
-        quiet = (now - self._last_round_at).total_seconds()
+        quiet = mono - self._last_round_at
         if quiet < 3 * h.interval + 10:
             return None
         return f"no probe round has finished for {quiet:.0f} s (interval {h.interval:.0f} s)"
 
-    def _probe_errors(self, h: Health, now: datetime) -> str | None:
-        self._rounds.append((now, h.rounds_total, h.rounds_failed))
-        while self._rounds and (now - self._rounds[0][0]).total_seconds() > WINDOW:
+    def _probe_errors(self, h: Health, mono: float) -> str | None:
+        self._rounds.append((mono, h.rounds_total, h.rounds_failed))
+        while self._rounds and mono - self._rounds[0][0] > WINDOW:
             self._rounds.pop(0)
         _, total0, failed0 = self._rounds[0]
         total, failed = h.rounds_total - total0, h.rounds_failed - failed0

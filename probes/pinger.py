@@ -54,6 +54,7 @@ DEFAULT_RECEIVE_BUFFER = 4 << 20
 _ANCILLARY_SPACE = 512
 _RECEIVE_BATCH = 1024
 _DROP_WARNING_EVERY = 60.0  # seconds between two warnings of buffer overflow
+_STAMP_SLACK_NS = 1_000_000  # the two clocks are read apart: a kernel RTT may exceed ours by this
 _TIMESPEC = struct.Struct("qq")
 _EXTENDED_ERR = struct.Struct("IBBBBII")  # struct sock_extended_err
 
@@ -102,6 +103,7 @@ class _Round:
         "interval",
         "lost",
         "rtt",
+        "sent_mono_ns",
         "sent_ns",
         "sequences",
         "settled",
@@ -126,6 +128,7 @@ class _Round:
         self.timeout = timeout
         self.future = future
         self.sent_ns: list[int | None] = [None] * count
+        self.sent_mono_ns: list[int] = [0] * count
         self.rtt: list[float | None] = [None] * count
         self.lost: list[str | None] = [None] * count
         self.sequences: list[int | None] = [None] * count
@@ -221,6 +224,20 @@ class _Channel:
 
     def close(self) -> None:
         self._icmp.close()
+
+
+def _rtt(kernel_ns: int, monotonic_ns: int) -> float:
+    """The round trip in seconds: the kernel's receive stamp, unless the wall clock moved.
+
+    SO_TIMESTAMPNS stamps are wall-clock (CLOCK_REALTIME) time, so RTTs from
+    them leave out the event loop's delays (NOTES). A step of the wall clock
+    while an echo was in flight (NTP) would make that RTT negative or longer
+    than the echo was with us; the monotonic delta, taken when we read the
+    reply, is the honest upper bound then.
+    """
+    if 0 <= kernel_ns <= monotonic_ns + _STAMP_SLACK_NS:
+        return kernel_ns / 1e9
+    return monotonic_ns / 1e9
 
 
 def _kernel_time_ns(ancillary: list[tuple[int, int, bytes]]) -> tuple[int | None, int | None]:
@@ -447,22 +464,23 @@ class Pinger:
         round_.sequences[index] = sequence
         packet = channel.template.build(channel.ident, sequence)
         try:
-            sent_ns = self._transmit(channel, packet, round_.address)
+            sent_ns, sent_mono_ns = self._transmit(channel, packet, round_.address)
         except OSError as exc:
             self.stats.send_errors += 1
             self._settle(round_, index, None, f"not sent: {os.strerror(exc.errno or 0)}")
         else:
             self.stats.sent += 1
             round_.sent_ns[index] = sent_ns
+            round_.sent_mono_ns[index] = sent_mono_ns
             channel.inflight[(round_.address, sequence)] = (round_, index)
         if index == round_.count - 1 and round_.settled < round_.count:
             loop = asyncio.get_running_loop()
             round_.timer = loop.call_later(round_.timeout, self._expire, round_)
 
-    def _transmit(self, channel: _Channel, packet: bytes, address: str) -> int:
-        """Send one request; the wall-clock time just before it left."""
+    def _transmit(self, channel: _Channel, packet: bytes, address: str) -> tuple[int, int]:
+        """Send one request; the wall-clock and monotonic times just before it left."""
         sockaddr = channel.sockaddr(address)
-        sent_ns = time.time_ns()
+        sent_ns, sent_mono_ns = time.time_ns(), time.monotonic_ns()
         try:
             channel.sock.sendto(packet, sockaddr)
         except OSError as exc:
@@ -476,9 +494,9 @@ class Pinger:
             # sendto included. Settle it from the error queue, then try once
             # more: only a second failure is this request's own.
             self._drain_errors(channel)
-            sent_ns = time.time_ns()
+            sent_ns, sent_mono_ns = time.time_ns(), time.monotonic_ns()
             channel.sock.sendto(packet, sockaddr)
-        return sent_ns
+        return sent_ns, sent_mono_ns
 
     # --- receiving -----------------------------------------------------------
 
@@ -550,7 +568,7 @@ class Pinger:
         if answer.error is not None or sent_ns is None:
             self._settle(round_, index, None, answer.error)
             return
-        rtt = max(received_ns - sent_ns, 0) / 1e9
+        rtt = _rtt(received_ns - sent_ns, time.monotonic_ns() - round_.sent_mono_ns[index])
         if rtt > round_.timeout:
             self.stats.late += 1
             self._settle(round_, index, None, f"late reply after {rtt * 1000:.0f} ms")

@@ -21,7 +21,7 @@ silent because of the gateway, and says so.
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from monitor.calendar import interval_at
@@ -104,6 +104,22 @@ class Watch:
             self.lost_since.pop(key, None)
         else:
             self.lost_since.setdefault(key, at)
+
+    def shift(self, delta: timedelta) -> None:
+        """The wall clock was stepped by `delta`: move every anchor with it, so that
+        windows and graces keep measuring the time that really passed."""
+        for flips in self.flips.values():
+            for i, moment in enumerate(flips):
+                flips[i] = moment + delta
+        for anchors in (
+            self.down_since,
+            self.back_at,
+            self.last_round,
+            self.lost_since,
+            self.failed_poll,
+        ):
+            for key, moment in anchors.items():
+                anchors[key] = moment + delta
 
     def poll(self, device: str, at: datetime, failed: bool) -> None:
         if failed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.counters import InterfaceRates
 from monitor.evaluation import dependencies as deps
@@ -88,6 +88,17 @@ class Evaluator:
     @property
     def blind(self) -> bool:
         return self.book.holds("monitor", "examnet", ConditionKind.BLIND) is not None
+
+    def shift(self, delta: timedelta) -> None:
+        """The wall clock was stepped by `delta` (monitor.clockwatch): windows, sustain and
+        hold, and recovery graces measure the time that really passed, not the step."""
+        self.watch.shift(delta)
+        for key, iface in self.interfaces.items():
+            self.interfaces[key] = replace(
+                iface,
+                over_since=None if iface.over_since is None else iface.over_since + delta,
+                under_since=None if iface.under_since is None else iface.under_since + delta,
+            )
 
     # --- observations ------------------------------------------------------------
 
