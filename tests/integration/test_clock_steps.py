@@ -127,7 +127,8 @@ def test_it_keeps_its_cadence_and_judgements_through_ntp_steps(
     assert outbox(monitor) == sent  # nothing sent early, nothing expired
     log = monitor.log()
     assert "the wall clock was stepped by -600" in log
-    assert "Run time of job" not in log and "was missed by" not in log
+    assert "Run time of job" not in log  # APScheduler's misfire warnings
+    assert "was missed by" not in log
     assert monitor.stop(signal.SIGTERM) == 0
 
 
