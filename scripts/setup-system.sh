@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(iproute2 nftables iputils-ping fping snmpd snmp postgresql prometheus
-          prometheus-alertmanager util-linux python3-venv)
+          prometheus-alertmanager util-linux python3-venv faketime)
 
 missing=()
 for p in "${packages[@]}"; do
