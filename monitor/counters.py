@@ -9,7 +9,9 @@ went backwards wrapped only if the wrapped delta is plausible for the link.
 
 sysUpTime is 32-bit TimeTicks: it wraps after ~497 days, which is not a
 reboot. snmpEngineBoots (RFC 3414) tells them apart; without it, the size of
-the step does.
+the step does. snmpEngineTime only grows within one boot: going back under
+the same snmpEngineBoots, it shows an agent that restarted without keeping
+its boot count, or a new engine (a replaced device) that started from it.
 """
 
 from __future__ import annotations
@@ -74,6 +76,12 @@ def reboot_reason(previous: SnmpObservation, current: SnmpObservation) -> str | 
     boots = (previous.engine_boots, current.engine_boots)
     if None not in boots and boots[1] > boots[0]:  # type: ignore[operator]
         return f"snmpEngineBoots went from {boots[0]} to {boots[1]}"
+    if None not in boots and boots[1] < boots[0]:  # type: ignore[operator]
+        return f"snmpEngineBoots went back from {boots[0]} to {boots[1]} (a new engine)"
+    clock = (previous.engine_time, current.engine_time)
+    if None not in boots and None not in clock and clock[1] < clock[0]:  # type: ignore[operator]
+        return (f"snmpEngineTime went back from {clock[0]} s to {clock[1]} s with "
+                f"snmpEngineBoots still {boots[1]}")  # fmt: skip
     before, now = previous.sys_uptime, current.sys_uptime
     if before is None or now is None or now >= before:
         return None

@@ -9,6 +9,12 @@ a wrong v2c community is dropped silently, so it looks like a device that is
 down; a wrong v3 privacy key too; a wrong v3 auth key is reported at once
 (usmStatsWrongDigests, RFC 3414 3.2 step 6); an unknown user likewise; a
 user asking below its allowed security level gets error-status 16.
+
+An agent that restarted answers with a USM report instead (RFC 3414 3.2):
+usmStatsUnknownEngineIDs when its engine ID changed, usmStatsNotInTimeWindows
+when its boots or time did. Both are recovered from within the poll
+(`snmp_usm`); only when that fails is the poll failed, and its message names
+the cause, not "malformed".
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pysnmp.proto.error import StatusInformation
 
 from monitor.inventory import SnmpV2c, SnmpV3
 from probes.snmpdata import PollFailure
+from probes.snmpwire import UsmStat
 
 NO_ANSWER_V2C = "no answer (wrong community or device down)"
 NO_ANSWER_V3 = "no answer (wrong privacy key or device down)"
@@ -28,6 +35,14 @@ NO_ANSWER = "no answer (device down or unreachable)"
 WRONG_AUTH_KEY = "authentication failed (wrong auth key?)"
 UNKNOWN_USER = "authentication failed (unknown user)"
 LEVEL_NOT_ALLOWED = "authentication failed (security level not allowed)"
+ENGINE_ID_CHANGED = (
+    "engine ID changed: the agent reports an snmpEngineID other than the one we use "
+    "(restarted or replaced), and re-discovery did not succeed"
+)
+NOT_IN_TIME_WINDOW = (
+    "not in time window: the agent's snmpEngineBoots/snmpEngineTime disagree with ours "
+    "(restarted without keeping them?), and resynchronising did not succeed"
+)
 UNUSABLE_ANSWERS = "malformed answer: the device sent data that could not be decoded or matched"
 MISMATCHED_ANSWER = "malformed answer: it does not match the request"
 
@@ -66,8 +81,8 @@ _INDICATIONS: tuple[tuple[type[errind.ErrorIndication], PollFailure, str], ...] 
     (errind.UnsupportedSecurityLevel, _AUTH, LEVEL_NOT_ALLOWED),
     (errind.NoAuthentication, _AUTH, "authentication failed (authentication unavailable)"),
     (errind.UnsupportedAuthProtocol, _AUTH, "authentication failed (unsupported protocol)"),
-    (errind.NotInTimeWindow, _AUTH, "authentication failed (engine clock out of time window)"),
-    (errind.UnknownEngineID, _AUTH, "authentication failed (unknown engine id)"),
+    (errind.NotInTimeWindow, _AUTH, NOT_IN_TIME_WINDOW),
+    (errind.UnknownEngineID, _AUTH, ENGINE_ID_CHANGED),
     (errind.EncryptionError, _PRIVACY, "privacy unavailable: cannot encrypt"),
     (errind.DecryptionError, _PRIVACY, "privacy unavailable: cannot decrypt the answer"),
     (errind.NoEncryption, _PRIVACY, "privacy unavailable: no encryption configured"),
@@ -99,9 +114,30 @@ def unusable_answers() -> Failure:
     return Failure(PollFailure.MALFORMED, UNUSABLE_ANSWERS)
 
 
-def silent_or_garbled(garbled: bool, silence: str) -> Failure:
-    """A timeout from a device that did send us something: what it sent was unusable."""
-    return unusable_answers() if garbled else no_answer(silence)
+def silent_or_garbled(garbled: bool, silence: str, report: UsmStat | None = None) -> Failure:
+    """A timeout from a device that did send us something: what it sent was unusable,
+    or it was a USM report (RFC 3414 3.2) that could not be acted on: named for it."""
+    if not garbled:
+        return no_answer(silence)
+    if report is not None:
+        return from_report(report)
+    return unusable_answers()
+
+
+# what a usmStats report means (RFC 3414 5), when it could not be taken in
+_REPORTS = {
+    UsmStat.UNSUPPORTED_SEC_LEVELS: LEVEL_NOT_ALLOWED,
+    UsmStat.NOT_IN_TIME_WINDOWS: NOT_IN_TIME_WINDOW,
+    UsmStat.UNKNOWN_USER_NAMES: UNKNOWN_USER,
+    UsmStat.UNKNOWN_ENGINE_IDS: ENGINE_ID_CHANGED,
+    UsmStat.WRONG_DIGESTS: WRONG_AUTH_KEY,
+    UsmStat.DECRYPTION_ERRORS: "privacy refused: the agent could not decrypt our request",
+}
+
+
+def from_report(stat: UsmStat) -> Failure:
+    kind = _PRIVACY if stat is UsmStat.DECRYPTION_ERRORS else _AUTH
+    return Failure(kind, _REPORTS[stat])
 
 
 def from_indication(indication: object, silence: str) -> Failure:

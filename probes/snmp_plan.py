@@ -71,6 +71,7 @@ class DeviceState:
     no_hc: set[int] = field(default_factory=set)  # ifIndex without ifHC* counters
     uptime: int | None = None
     boots: int | None = None
+    engine_time: int | None = None
     max_varbinds: int = DEFAULT_MAX_VARBINDS
     counts: Counter[str] = field(default_factory=Counter)
     logged: set[str] = field(default_factory=set)
@@ -228,18 +229,30 @@ def learn(device: Device, state: DeviceState, reading: Reading) -> bool:
     if rebooted(state, reading) and _names(device):
         state.stale = changed = True  # ifIndex may be renumbered at boot (RFC 2863 3.1.5)
     state.uptime, state.boots = reading.sys_uptime, reading.engine_boots
+    state.engine_time = reading.engine_time
     return changed
 
 
 def rebooted(state: DeviceState, reading: Reading) -> bool:
-    """sysUpTime went down and snmpEngineBoots moved (RFC 3414 2.2.2).
+    """sysUpTime went down and snmpEngineBoots moved (RFC 3414 2.2.2), or
+    snmpEngineTime went back while snmpEngineBoots stayed: within one boot it
+    only grows, so the agent restarted without keeping its boot count, or a
+    new engine started from the same count.
 
     sysUpTime alone wraps every ~497 days (32-bit TimeTicks) without a reboot;
     only when the agent gives no snmpEngineBoots does a step down count alone.
     """
+    if engine_time_went_back(state.boots, state.engine_time, reading):
+        return True
     before, now = state.uptime, reading.sys_uptime
     if before is None or now is None or now >= before:
         return False
     if state.boots is None or reading.engine_boots is None:
         return True
     return reading.engine_boots != state.boots
+
+
+def engine_time_went_back(boots: int | None, engine_time: int | None, reading: Reading) -> bool:
+    if None in (boots, engine_time, reading.engine_boots, reading.engine_time):
+        return False
+    return reading.engine_boots == boots and reading.engine_time < engine_time  # type: ignore[operator]

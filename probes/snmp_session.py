@@ -15,6 +15,9 @@
   and the request then times out. The tally counts the datagrams each
   address sent and those understood, so a timeout from a device that did
   talk is reported as a malformed answer; the v2c channel does the same.
+- An agent that restarted with a new engine ID is re-discovered within the
+  poll, from its usmStatsUnknownEngineIDs report (`snmp_usm`): pysnmp alone
+  would keep the old engine ID for good.
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch.asyncio.lcd import CommandGeneratorLcdConfigurator
 from pysnmp.proto.rfc1902 import Null, ObjectName
 
-from monitor.inventory import Device, SnmpV2c
+from monitor.inventory import Device, SnmpV2c, SnmpV3
 from probes import snmp_failures
 from probes.snmp_auth import Credentials
 from probes.snmp_failures import Failure
 from probes.snmp_transport import (
+    Address,
     Answer,
     DatagramTally,
     Target,
@@ -45,8 +49,10 @@ from probes.snmp_transport import (
     address_key,
     open_socket,
 )
+from probes.snmp_usm import EngineWatch
 from probes.snmp_v2c import V2cChannel, V2cLink
 from probes.snmpdata import SYS_UPTIME, PollFailure
+from probes.snmpwire import UsmReport
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "Answer", "SnmpSession", "object_name"]
 
@@ -97,6 +103,7 @@ class SnmpSession:
         self._targets: dict[tuple[object, ...], Any] = {}
         self._get = cmdgen.GetCommandGenerator()
         self._bulk = cmdgen.BulkCommandGenerator()
+        self._engines = EngineWatch(self._register_user)
 
     async def get(self, device: Device, oids: Sequence[str]) -> Answer:
         return await self._request(device, oids, None)
@@ -143,21 +150,28 @@ class SnmpSession:
         future: asyncio.Future[tuple[Any, ...]] = loop.create_future()
         varbinds = [(object_name(oid), _NULL) for oid in oids]
         generator, bulk = (self._get, ()) if repetitions is None else (self._bulk, (0, repetitions))
-        received, unusable = self.tally.received[link.address], self.tally.unusable(link.address)
+        tally, address = self.tally, link.address
+        received, unusable, reports = (tally.received[address], tally.unusable(address),
+                                       tally.reports[address])  # fmt: skip
         generator.send_varbinds(
             self._engine, link.target_name, None, b"", *bulk, varbinds, _settle, future
         )
+        self._engines.pending[address] += 1
         try:
             indication, status, index, answered = await asyncio.wait_for(future, link.budget)
         except TimeoutError:  # pysnmp never called back: it choked on what came
-            talked = self.tally.received[link.address] > received
-            failure = snmp_failures.silent_or_garbled(talked, link.silence)
+            talked = tally.received[address] > received
+            report = tally.report_since(address, reports)
+            failure = snmp_failures.silent_or_garbled(talked, link.silence, report)
             return Answer(failure, received_at=loop.time())
+        finally:
+            self._engines.pending[address] -= 1
         if indication:
             failure = snmp_failures.from_indication(indication, link.silence)
             if failure.kind is PollFailure.TIMEOUT:
-                garbled = self.tally.unusable(link.address) > unusable
-                failure = snmp_failures.silent_or_garbled(garbled, link.silence)
+                garbled = tally.unusable(address) > unusable
+                report = tally.report_since(address, reports)
+                failure = snmp_failures.silent_or_garbled(garbled, link.silence, report)
             return Answer(failure, received_at=loop.time())
         return Answer(None, tuple(answered), int(status or 0), int(index or 0), loop.time())
 
@@ -172,7 +186,16 @@ class SnmpSession:
 
     def _socket(self, target: Any) -> Any:
         return open_socket(self._ensure_engine(), target, self.tally, self.bind_device,
-                           self._channel.deliver)  # fmt: skip
+                           self._channel.deliver, on_report=self._on_report)  # fmt: skip
+
+    def _on_report(self, address: Address, report: UsmReport) -> None:
+        if self._engine is not None:
+            self._engines.on_report(self._engine, address, report)
+
+    def _register_user(self, target: Any, credentials: SnmpV3, engine_id: bytes) -> None:
+        """A row for the user under an agent's engine ID, its keys localised to it."""
+        auth_data = self.credentials.usm(credentials, engine_id)
+        self._lcd.configure(self._engine, auth_data, target, b"")
 
     async def _link(self, device: Device) -> _Link | V2cLink | Failure:
         """The device's link, configured once even when its first polls overlap."""
@@ -201,11 +224,14 @@ class SnmpSession:
         if isinstance(credentials, SnmpV2c):
             return await self._v2c_link(device, credentials)
         if not self.credentials.needs_engine_id(credentials):
-            return await self._register(device, self.credentials.usm(credentials))
-        engine_id = await self._discover(device)
-        if isinstance(engine_id, Failure):
-            return engine_id
-        return await self._register(device, self.credentials.usm(credentials, engine_id))
+            link = await self._register(device, self.credentials.usm(credentials))
+        else:
+            engine_id = await self._discover(device)
+            if isinstance(engine_id, Failure):
+                return engine_id
+            link = await self._register(device, self.credentials.usm(credentials, engine_id))
+        self._engines.watch(link.address, credentials, await self._target(device))
+        return link
 
     async def _v2c_link(self, device: Device, credentials: SnmpV2c) -> V2cLink:
         target = await self._target(device)

@@ -9,7 +9,9 @@ says SNMPv3 goes to pysnmp; any other goes to the v2c channel.
 The tally counts the datagrams each address sent and those that were
 understood (matched to a request of ours, by the channel or by pysnmp's
 observer): a request that times out while its device did talk is reported
-as a malformed answer, not as silence.
+as a malformed answer, not as silence, or, when what it sent was a USM
+report, named after the report. Each plaintext v3 report is also shown to
+the session before pysnmp reads it (`snmp_usm`: an agent's new engine ID).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pysnmp.entity import config
 from pysnmp.hlapi.v3arch.asyncio.transport import Udp6TransportTarget, UdpTransportTarget
 
 from probes.snmp_failures import Failure
-from probes.snmpwire import message_version
+from probes.snmpwire import UsmReport, UsmStat, decode_usm_report, message_version
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ SNMP_V3 = 3
 
 Address = tuple[str, int]
 Deliver = Callable[[bytes, Address, float], None]
+OnReport = Callable[[Address, UsmReport], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +61,19 @@ class DatagramTally:
         self.received: Counter[Address] = Counter()
         self.understood: Counter[Address] = Counter()
         self.engine_ids: dict[Address, Any] = {}  # from agents' discovery reports
+        self.reports: Counter[Address] = Counter()  # USM reports, understood or not
+        self.last_report: dict[Address, UsmStat] = {}
 
     def unusable(self, address: Address) -> int:
         return self.received[address] - self.understood[address]
+
+    def reported(self, address: Address, stat: UsmStat) -> None:
+        self.reports[address] += 1
+        self.last_report[address] = stat
+
+    def report_since(self, address: Address, seen: int) -> UsmStat | None:
+        """What the address's last USM report said, if it came after `seen` reports."""
+        return self.last_report.get(address) if self.reports[address] > seen else None
 
     def on_understood(self, _engine: object, _point: str, variables: dict[str, Any],
                       _context: object) -> None:  # fmt: skip
@@ -86,6 +99,7 @@ class _Socket:
     tally: DatagramTally | None = None
     bind_device: str | None = None
     v2c: Deliver | None = None
+    on_report: OnReport | None = None
     refused = False  # the socket could not be bound to its interface: nothing is sent
     loop: asyncio.AbstractEventLoop
     transport: asyncio.DatagramTransport | None
@@ -96,10 +110,27 @@ class _Socket:
         source = address_key(address)
         if self.tally is not None:
             self.tally.received[source] += 1
-        if self.v2c is not None and message_version(datagram) != SNMP_V3:
+        version = message_version(datagram)
+        if self.v2c is not None and version != SNMP_V3:
             self.v2c(datagram, source, self.loop.time())
-        else:
-            self.loop.call_soon(self._deliver, datagram, address)
+            return
+        if version == SNMP_V3:
+            self._report(datagram, source)
+        self.loop.call_soon(self._deliver, datagram, address)
+
+    def _report(self, datagram: bytes, source: Address) -> None:
+        """A USM report is noted, and acted on before pysnmp reads it (`snmp_usm`)."""
+        report = decode_usm_report(datagram)
+        if report is None:
+            return
+        if self.tally is not None:
+            self.tally.reported(source, report.stat)
+        if self.on_report is None:
+            return
+        try:
+            self.on_report(source, report)
+        except Exception as exc:  # a bug of ours: the datagram still goes to pysnmp
+            log.error("SNMP report from %s not acted on: %s", source[0], type(exc).__name__)  # noqa: TRY400
 
     def _deliver(self, datagram: bytes, address: Any) -> None:
         if self._callback_function is None:
@@ -162,7 +193,7 @@ class Target6(Udp6TransportTarget):  # type: ignore[misc]
 
 
 def open_socket(engine: Any, target: Any, tally: DatagramTally, bind_device: str | None,
-                v2c: Deliver) -> _Socket:  # fmt: skip
+                v2c: Deliver, *, on_report: OnReport | None = None) -> _Socket:  # fmt: skip
     """The engine's socket for the target's address family, opened on first use.
 
     Registered with the engine before pysnmp's own configuration sees the
@@ -175,6 +206,7 @@ def open_socket(engine: Any, target: Any, tally: DatagramTally, bind_device: str
         return existing
     made: _Socket = target.PROTO_TRANSPORT()
     made.tally, made.bind_device, made.v2c = tally, bind_device, v2c
+    made.on_report = on_report
     made.open_client_mode()  # type: ignore[attr-defined]
     config.add_transport(engine, domain, made)
     return made

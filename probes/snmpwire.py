@@ -5,6 +5,10 @@ RFC 3416 PDUs in RFC 1901 messages, BER as X.690 with the limits of RFC
 40-varbind answer; this takes ~0.1 ms, which is what lets one core poll a
 thousand 50-interface devices a minute (benchmarks/snmp.py).
 
+Of SNMPv3 it reads only what a manager may read without keys (RFC 3412 6,
+RFC 3414 2.4): a Report's usmStats counter and the agent's engine ID, boots
+and time, in the clear on every report. pysnmp handles the rest of v3.
+
 Values come out as small Python types that `snmp_values` checks like
 pysnmp's own: int subclasses named after their SMI type, `bytes` for an
 OCTET STRING, a tuple for an OBJECT IDENTIFIER, and `Absent` for the
@@ -17,9 +21,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
 
 VERSION_2C = 1  # RFC 1901: version-2c(1); SNMPv3 messages say 3 (RFC 3412 6)
+VERSION_3 = 3
+USM = 3  # RFC 3411 5: msgSecurityModel of the User-based Security Model
+PRIVACY_FLAG = 0x02  # RFC 3412 6.4: msgFlags privFlag, the scoped PDU is encrypted
+USM_STATS = (1, 3, 6, 1, 6, 3, 15, 1, 1)  # RFC 3414 5: usmStats, counters of refusals
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 UINT32_MAX, UINT64_MAX = 2**32 - 1, 2**64 - 1
 MAX_SUBIDS = 128  # RFC 2578 3.5: at most 128 sub-identifiers, each below 2^32
@@ -31,6 +39,17 @@ GET, GET_NEXT, RESPONSE, SET, GET_BULK, INFORM, TRAP, REPORT = (
     0xA0, 0xA1, 0xA2, 0xA3, 0xA5, 0xA6, 0xA7, 0xA8,
 )  # fmt: skip
 PDU_TAGS = frozenset((GET, GET_NEXT, RESPONSE, SET, GET_BULK, INFORM, TRAP, REPORT))
+
+
+class UsmStat(IntEnum):
+    """The usmStats counter a Report names (RFC 3414 5): why the agent refused."""
+
+    UNSUPPORTED_SEC_LEVELS = 1
+    NOT_IN_TIME_WINDOWS = 2
+    UNKNOWN_USER_NAMES = 3
+    UNKNOWN_ENGINE_IDS = 4
+    WRONG_DIGESTS = 5
+    DECRYPTION_ERRORS = 6
 
 
 class WireError(ValueError):
@@ -102,6 +121,19 @@ _INT_RANGES: dict[type[int], tuple[int, int, int]] = {  # type -> (tag, low, hig
     Counter64: (COUNTER64, 0, UINT64_MAX),
 }
 _OCTETS: dict[type[bytes], int] = {bytes: OCTET_STRING, IpAddress: IP_ADDRESS, Opaque: OPAQUE}
+
+
+@dataclass(frozen=True, slots=True)
+class UsmReport:
+    """A plaintext SNMPv3 Report (RFC 3414 3.2): what was refused, and the agent's
+    engine as it says it is now (msgAuthoritativeEngineID, -Boots, -Time)."""
+
+    stat: UsmStat
+    engine_id: bytes
+    boots: int
+    time: int
+    context_engine_id: bytes
+    context_name: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,3 +401,67 @@ def decode_message(data: bytes) -> Message:
     varbinds = _varbinds(data, list_start, list_end)
     community = data[community_start:community_end]
     return Message(community, pdu_type, request_id, status, index, varbinds, version)
+
+
+def decode_usm_report(data: bytes) -> UsmReport | None:
+    """The usmStats Report in an SNMPv3 datagram; None for anything else (a response,
+    an encrypted PDU, another security model, a malformed message).
+
+    RFC 3412 6: SNMPv3Message ::= SEQUENCE { msgVersion, msgGlobalData
+    SEQUENCE { msgID, msgMaxSize, msgFlags, msgSecurityModel },
+    msgSecurityParameters OCTET STRING, msgData }; RFC 3414 2.4: the
+    parameters are SEQUENCE { engine ID, boots, time, user name, auth, priv }.
+    """
+    try:
+        return _usm_report(data)
+    except WireError:
+        return None
+
+
+def _usm_report(data: bytes) -> UsmReport | None:
+    start, end = _expect(data, 0, len(data), SEQUENCE, "a message")
+    version, pos = _field(data, start, end, "a version", low=0)
+    header_start, pos = _expect(data, pos, end, SEQUENCE, "a header")
+    _msg_id, at = _field(data, header_start, pos, "a msgID", low=0)
+    _max_size, at = _field(data, at, pos, "a msgMaxSize", low=0)
+    flags_start, flags_end = _expect(data, at, pos, OCTET_STRING, "msgFlags")
+    model, _ = _field(data, flags_end, pos, "a msgSecurityModel", low=0)
+    if version != VERSION_3 or model != USM or flags_end - flags_start != 1:
+        return None
+    if data[flags_start] & PRIVACY_FLAG:
+        return None  # RFC 3414 3.1.1: reports are never encrypted
+    params_start, pos = _expect(data, pos, end, OCTET_STRING, "msgSecurityParameters")
+    usm_start, usm_end = _expect(data, params_start, pos, SEQUENCE, "USM parameters")
+    id_start, id_end = _expect(data, usm_start, usm_end, OCTET_STRING, "an engine ID")
+    boots, at = _field(data, id_end, usm_end, "msgAuthoritativeEngineBoots", low=0)
+    time, _ = _field(data, at, usm_end, "msgAuthoritativeEngineTime", low=0)
+    scoped_start, scoped_end = _expect(data, pos, end, SEQUENCE, "a scoped PDU")
+    context_start, context_end = _expect(data, scoped_start, scoped_end, OCTET_STRING,
+                                         "a contextEngineID")  # fmt: skip
+    name_start, name_end = _expect(data, context_end, scoped_end, OCTET_STRING, "a contextName")
+    stat = _report_stat(data, name_end, scoped_end)
+    if stat is None:
+        return None
+    return UsmReport(
+        stat, data[id_start:id_end], boots, time,
+        data[context_start:context_end], data[name_start:name_end],
+    )  # fmt: skip
+
+
+def _report_stat(data: bytes, pos: int, end: int) -> UsmStat | None:
+    """The usmStats counter named by a Report PDU's first varbind (RFC 3412 7.1.3)."""
+    pdu_type, start, stop = _header(data, pos, end)
+    if pdu_type != REPORT:
+        return None
+    _request_id, at = _field(data, start, stop, "a request-id")
+    _status, at = _field(data, at, stop, "an error-status")
+    _index, at = _field(data, at, stop, "an error-index")
+    list_start, list_end = _expect(data, at, stop, SEQUENCE, "a varbind list")
+    varbinds = _varbinds(data, list_start, list_end)
+    if not varbinds:
+        return None
+    oid = varbinds[0][0]
+    if len(oid) != len(USM_STATS) + 2 or oid[: len(USM_STATS)] != USM_STATS or oid[-1] != 0:
+        return None
+    stat = oid[len(USM_STATS)]
+    return UsmStat(stat) if stat in UsmStat._value2member_map_ else None

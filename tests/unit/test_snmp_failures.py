@@ -36,6 +36,9 @@ V2C, V3 = snmp_failures.NO_ANSWER_V2C, snmp_failures.NO_ANSWER_V3
          (PollFailure.MALFORMED, "malformed answer: it could not be decoded")),
         (errind.dataMismatch, False, (PollFailure.MALFORMED, snmp_failures.MISMATCHED_ANSWER)),
         ("badResponse", False, (PollFailure.MALFORMED, snmp_failures.MISMATCHED_ANSWER)),
+        # pysnmp gave up re-discovering (RFC 3414 4): named for the cause, never "malformed"
+        (errind.unknownEngineID, True, (PollFailure.AUTH, snmp_failures.ENGINE_ID_CHANGED)),
+        (errind.notInTimeWindow, True, (PollFailure.AUTH, snmp_failures.NOT_IN_TIME_WINDOW)),
     ],
 )  # fmt: skip
 def test_it_words_each_error_indication(
