@@ -204,7 +204,9 @@ class Monitor:
             now=self.clock.now(),
             targets=list(self.pipeline.targets.values()),
             sites=self.pipeline.site_snapshots(),
-            store=StoreFigures(s.queued, s.written_total, s.dropped_total, s.write_errors_total),
+            store=StoreFigures(
+                s.queued, s.written_total, s.dropped_total, s.write_errors_total, s.dropped
+            ),
             pinger=self.prober.pinger.stats,
             interval=self.scheduler.interval("icmp"),
             devices=list(self.devices.snapshots.values()),
@@ -224,6 +226,8 @@ class Monitor:
             rounds_failed=self.pipeline.rounds_failed,
             last_probe_error=self.pipeline.last_error,
             interval=self.scheduler.interval("icmp"),
+            database_file_changes=s.database_file_changes,
+            database_file_problem=s.database_file_problem,
         )
 
     def health(self) -> tuple[bool, Mapping[str, Any]]:
