@@ -249,6 +249,7 @@ class Monitor:
 
     async def run(self, stop: asyncio.Event) -> int:
         self.store.start()
+        self.store.start_housekeeping(self.inventory.retention)
         self.http.start()
         host, port = self.http.address
         log.info("metrics at http://%s:%d/metrics, health at /healthz", host, port)

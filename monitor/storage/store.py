@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from monitor.clock import Clock, SystemClock
-from monitor.inventory import Target
+from monitor.inventory import RetentionSettings, Target
 from monitor.records import (
     DeviceEvent,
     IncidentRecord,
@@ -31,7 +31,7 @@ from monitor.records import (
     SilenceRecord,
     StateChange,
 )
-from monitor.storage import alert_rows, incident_rows, migrate, rows
+from monitor.storage import alert_rows, incident_rows, migrate, rows, stats
 from monitor.storage.alert_rows import OutboxRow, StoredIncident
 from monitor.storage.engine import (
     DEFAULT_SQLITE_BUSY_TIMEOUT,
@@ -39,10 +39,12 @@ from monitor.storage.engine import (
     safe_url,
     sqlite_path,
 )
+from monitor.storage.retention import Housekeeper
 from monitor.storage.rows import Record, Statements
 from monitor.storage.schema import SEVERITIES
 from monitor.storage.spool import Spool
 from monitor.storage.sqlite_file import SqliteFile
+from monitor.storage.stats import DatabaseFigures
 from monitor.storage.writer import BatchWriter, WriterSettings
 
 T = TypeVar("T")
@@ -127,6 +129,8 @@ class Store:
             before_write=self._check_file,
         )
         self._thread: threading.Thread | None = None
+        self._housekeeper: Housekeeper | None = None
+        self._housekeeping: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self.alerting = AlertingStore(self._engine)
 
@@ -253,8 +257,27 @@ class Store:
             )
             self._thread.start()
 
+    def housekeeper(self, settings: RetentionSettings) -> Housekeeper:
+        """A housekeeper for this database, not started: `run_once()` deletes now."""
+        return Housekeeper(self._engine, settings, self._clock)
+
+    def start_housekeeping(self, settings: RetentionSettings) -> Housekeeper:
+        """Delete rows past their age in a thread of its own (retention.py), until close()."""
+        with self._lifecycle:
+            if self._housekeeping is not None:
+                raise RuntimeError("the store's housekeeper is already started")
+            self._housekeeper = self.housekeeper(settings)
+            self._housekeeping = threading.Thread(
+                target=self._housekeeper.run, name="examnet-store-housekeeper", daemon=True
+            )
+            self._housekeeping.start()
+            return self._housekeeper
+
     def close(self, timeout: float = 10.0) -> int:
         """Flush what is queued, stop the writer; returns the rows left unwritten."""
+        if self._housekeeper is not None and self._housekeeping is not None:
+            self._housekeeper.stop.set()  # it stops between two batches
+            self._housekeeping.join(timeout)
         if self._thread is None and len(self._spool) and not self._spool.closing:
             self.start()
         deadline = time.monotonic() + timeout
@@ -295,6 +318,11 @@ class Store:
             )
 
     # -- reads (sync) ----------------------------------------------------------
+
+    def figures(self) -> DatabaseFigures:
+        """Rows, size and oldest row per table (`examnet db stats`)."""
+        with self._engine.connect() as conn:
+            return stats.figures(conn)
 
     def rounds(self, target: str | None = None, since: datetime | None = None) -> list[RoundRecord]:
         """Rounds oldest first, optionally of one target key and from `since` on."""
