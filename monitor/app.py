@@ -206,7 +206,9 @@ class Monitor:
             now=self.clock.now(),
             targets=list(self.pipeline.targets.values()),
             sites=self.pipeline.site_snapshots(),
-            store=StoreFigures(s.queued, s.written_total, s.dropped_total, s.write_errors_total),
+            store=StoreFigures(
+                s.queued, s.written_total, s.dropped_total, s.write_errors_total, s.dropped
+            ),
             pinger=self.prober.pinger.stats,
             interval=self.scheduler.interval("icmp"),
             devices=list(self.devices.snapshots.values()),
@@ -227,6 +229,8 @@ class Monitor:
             last_probe_error=self.pipeline.last_error,
             interval=self.scheduler.interval("icmp"),
             monotonic=self.clock.monotonic(),
+            database_file_changes=s.database_file_changes,
+            database_file_problem=s.database_file_problem,
         )
 
     def health(self) -> tuple[bool, Mapping[str, Any]]:
@@ -268,6 +272,7 @@ class Monitor:
 
     async def run(self, stop: asyncio.Event) -> int:
         self.store.start()
+        self.store.start_housekeeping(self.inventory.retention)
         self.http.start()
         host, port = self.http.address
         log.info("metrics at http://%s:%d/metrics, health at /healthz", host, port)

@@ -99,6 +99,16 @@ MAX_READINESS_LEAD = 86_400.0  # a snapshot is taken less than a day before its 
 # control targets fail together with at least this share of all targets.
 DEFAULT_BLIND_SHARE = 0.5
 
+# [retention] (docs/sites-toml.md#retention): raw figures and finished
+# notifications are deleted after these many seconds; the audit trail
+# (state changes, incidents, readiness, device events) is kept.
+DAY = 86_400.0
+DEFAULT_KEEP_ROUNDS = 30 * DAY
+DEFAULT_KEEP_POLLS = 30 * DAY
+DEFAULT_KEEP_NOTIFICATIONS = 90 * DAY
+DEFAULT_RETENTION_INTERVAL = 600.0
+DEFAULT_RETENTION_BATCH = 1000
+
 
 class Phase(StrEnum):
     """Where a moment sits in the exam calendar."""
@@ -316,6 +326,17 @@ class MonitorSettings:
 
     control: tuple[str, ...] = ()
     blind_share: float = DEFAULT_BLIND_SHARE
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """How long rows are kept, in seconds (None: forever), and how they are deleted."""
+
+    rounds: float | None = DEFAULT_KEEP_ROUNDS  # ICMP rounds
+    polls: float | None = DEFAULT_KEEP_POLLS  # SNMP polls and their samples and values
+    notifications: float | None = DEFAULT_KEEP_NOTIFICATIONS  # delivered, failed, expired
+    interval: float = DEFAULT_RETENTION_INTERVAL  # between two passes
+    batch: int = DEFAULT_RETENTION_BATCH  # rows per DELETE: short transactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -638,6 +659,7 @@ class Inventory:
     notifiers: tuple[NotifierConfig, ...] = field(default_factory=builtin_notifiers)
     routes: tuple[Route, ...] = (DEFAULT_ROUTE,)
     silences: tuple[SilenceConfig, ...] = ()
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def notifier(self, ident: str) -> NotifierConfig:
         """The notifier a route names; KeyError for an id the file does not declare."""

@@ -40,6 +40,7 @@ class StoreFigures:
     written_total: int
     dropped_total: int
     write_errors_total: int
+    dropped: Mapping[str, int] = field(default_factory=dict)  # by kind of record
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,13 +279,16 @@ def _store_families(store: StoreFigures | None) -> Iterator[Metric]:
     queued = GaugeMetricFamily("examnet_db_queue_depth", "Rows waiting to be written.")
     queued.add_metric([], store.queued)
     yield queued
+    dropped = CounterMetricFamily(
+        "examnet_db_rows_dropped",
+        "Rows lost for good (spool full, or refused by the database), by kind of record.",
+        labels=["kind"],
+    )
+    for kind, count in sorted((store.dropped or {"unknown": store.dropped_total}).items()):
+        dropped.add_metric([kind], count)
+    yield dropped
     for name, doc, value in (
         ("examnet_db_rows_written", "Rows written to the database.", store.written_total),
-        (
-            "examnet_db_rows_dropped",
-            "Rows dropped because the spool was full.",
-            store.dropped_total,
-        ),
         (
             "examnet_db_write_errors",
             "Failed database writes (rows kept, retried).",

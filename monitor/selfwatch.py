@@ -1,4 +1,5 @@
-"""examnet watching itself: a database it cannot write, rounds that stopped, probes that fail.
+"""examnet watching itself: a database it cannot write, a database file deleted or replaced
+under it, rounds that stopped, probes that fail.
 
 The evaluator judges the network; this judges examnet. Its alerts go
 through the same routes as any other (labels `subject_kind="monitor"`,
@@ -17,6 +18,9 @@ from monitor.calendar import phase_at, session_at
 from monitor.inventory import Inventory
 
 DATABASE_GRACE = 30.0  # seconds of failed writes before the database is called down
+# A deleted or replaced database file is an event, not a state: it is alerted
+# for this long after the last one, like `increase(...[1h]) > 0` in Prometheus.
+DATABASE_FILE_HOLD = 3600.0
 FAILED_SHARE = 0.5  # of rounds over a window, to call the probes failing
 MIN_ROUNDS = 10  # in that window, before judging the share
 WINDOW = 60.0  # seconds
@@ -36,6 +40,8 @@ class Health:
     # the monotonic clock at this reading: how long things take is measured on it, so a
     # step of the wall clock never makes rounds look stopped (None: the wall clock)
     monotonic: float | None = None
+    database_file_changes: int = 0  # times the SQLite file was deleted or replaced
+    database_file_problem: str | None = None  # the last of them, in words
 
 
 @dataclass
@@ -55,6 +61,8 @@ class SelfWatch:
     _rounds: list[tuple[float, int, int]] = field(default_factory=list)
     _last_round_at: float | None = None
     _rounds_seen: int = 0
+    _file_changes: int = 0
+    _file_changed_at: float | None = None
 
     @property
     def database_down(self) -> bool:
@@ -66,6 +74,7 @@ class SelfWatch:
         mono = h.monotonic if h.monotonic is not None else now.timestamp()
         for kind, reason in (
             ("database_down", self._database(h, mono)),
+            ("database_file", self._database_file(h, mono)),
             ("no_rounds", self._no_rounds(h, mono)),
             ("probe_errors", self._probe_errors(h, mono)),
         ):
@@ -90,6 +99,15 @@ class SelfWatch:
             return None
         seconds = mono - since
         return f"no write has succeeded for {seconds:.0f} s ({h.last_write_error or 'error'})"
+
+    def _database_file(self, h: Health, mono: float) -> str | None:
+        if h.database_file_changes > self._file_changes:
+            self._file_changes = h.database_file_changes
+            self._file_changed_at = mono
+        since = self._file_changed_at
+        if since is None or mono - since >= DATABASE_FILE_HOLD:
+            return None
+        return h.database_file_problem or "the database file was deleted or replaced"
 
     def _no_rounds(self, h: Health, mono: float) -> str | None:
         if h.rounds_total > self._rounds_seen or self._last_round_at is None:

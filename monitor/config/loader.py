@@ -19,6 +19,7 @@ from monitor.config.notifiers import read_notifiers
 from monitor.config.probe import read_probe, read_snmp_settings, read_thresholds
 from monitor.config.problems import ConfigError, describe
 from monitor.config.reader import Context, Reader
+from monitor.config.retention import read_retention
 from monitor.config.secrets import variable_names
 from monitor.config.sites import read_sites
 from monitor.config.values import (
@@ -204,6 +205,7 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
     routes = read_routes(root, alerting, receivers)
     warn_unused(root, notifiers, routes)
     silences = read_silences(root)
+    retention = read_retention(root)
     root.done()
     check_addresses(ctx, lab)
     check_devices(ctx, sites, endpoints, snmp)
@@ -235,6 +237,7 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
         notifiers=tuple(notifiers),
         routes=tuple(routes),
         silences=tuple(silences),
+        retention=retention,
     )
 
 

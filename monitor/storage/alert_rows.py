@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from monitor.records import IncidentRecord, OutboxRecord, SilenceRecord
 from monitor.storage import incident_rows
 from monitor.storage.schema import OUTBOX_OPEN, incidents, outbox, silences
+from monitor.storage.text import clean, clean_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ def outbox_retry(conn: Connection, ident: str, error: str, next_at: datetime) ->
             attempts=outbox.c.attempts + 1,
             next_attempt_at=next_at,
             claimed_until=None,
-            last_error=error,
+            last_error=clean(error),  # a receiver's answer may hold anything
         )
     )
 
@@ -172,7 +173,7 @@ def outbox_failed(conn: Connection, ident: str, error: str, now: datetime) -> No
             attempts=outbox.c.attempts + 1,
             finished_at=now,
             claimed_until=None,
-            last_error=error,
+            last_error=clean(error),
         )
     )
 
@@ -241,7 +242,7 @@ def _silence(row: Any) -> SilenceRecord:
 def upsert_silence(conn: Connection, dialect: str, rec: SilenceRecord) -> None:
     """Insert a silence; a file's silence changed since is updated, unless someone ended it."""
     insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(silences)
-    row = silence_row(rec)
+    row = clean_row(silence_row(rec))
     kept = ("matchers", "starts_at", "ends_at", "created_by", "comment")
     stmt = insert.values(row).on_conflict_do_update(
         index_elements=["id"],
@@ -277,7 +278,7 @@ def expire_silence(conn: Connection, ident: str, by: str, now: datetime) -> bool
     conn.execute(
         update(silences)
         .where(silences.c.id == ident)
-        .values(starts_at=starts_at, ends_at=now, expired_by=by, expired_at=now)
+        .values(starts_at=starts_at, ends_at=now, expired_by=clean(by), expired_at=now)
     )
     return True
 
@@ -306,6 +307,6 @@ def acknowledge(conn: Connection, ident: int, by: str, note: str, now: datetime)
     done = conn.execute(
         update(incidents)
         .where(incidents.c.id == ident)
-        .values(acknowledged_by=by, acknowledged_at=now, ack_note=note)
+        .values(acknowledged_by=clean(by), acknowledged_at=now, ack_note=clean(note))
     )
     return done.rowcount == 1

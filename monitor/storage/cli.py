@@ -1,4 +1,5 @@
-"""`examnet db upgrade | current`: the schema, by hand (`examnet run` upgrades by itself)."""
+"""`examnet db upgrade | current | stats`: the schema by hand (`examnet run` upgrades by
+itself), and what the database holds (retention at work)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from monitor.storage import migrate
 from monitor.storage.engine import ENV_VARIABLE, database_url, describe_error
+from monitor.storage.stats import render
 from monitor.storage.store import Store
 
 EXIT_OK = 0
@@ -27,6 +29,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     current = commands.add_parser("current", help="print the schema revision of the database")
     _add_db_option(current)
     current.set_defaults(func=run_current)
+    stats = commands.add_parser("stats", help="rows, size and oldest row of every table")
+    _add_db_option(stats)
+    stats.set_defaults(func=run_stats)
 
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +70,21 @@ def run_current(args: argparse.Namespace) -> int:
     head = migrate.head_revision()
     status = "head" if revision == head else f"head is {head}: run `examnet db upgrade`"
     print(f"{store.url}: schema at revision {revision or 'none'} ({status})")
+    return EXIT_OK
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    if store is None:
+        return EXIT_USAGE
+    try:
+        found = store.figures()
+    except SQLAlchemyError as exc:
+        return _failed(f"cannot read {store.url}", exc, args.db)
+    finally:
+        store.close()
+    print(f"{store.url}:")
+    print("\n".join(render(found)))
     return EXIT_OK
 
 

@@ -6,12 +6,16 @@ Only sqlite and postgresql are supported: idempotent replays rely on their
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
+
+from monitor.storage.sqlite_file import SqliteFile
 
 DEFAULT_DATABASE_URL = "sqlite:///examnet.db"
 ENV_VARIABLE = "EXAMNET_DB"
@@ -40,22 +44,43 @@ def safe_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str, *, sqlite_busy_timeout: float) -> Engine:
-    """An engine with examnet's settings for its dialect."""
+def sqlite_path(url: str) -> Path | None:
+    """The file of a plain SQLite URL (absolute), or None (another database, or a URI form)."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite" or "uri" in parsed.query:
+        return None
+    if parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(os.path.abspath(parsed.database))
+
+
+def make_engine(
+    url: str, *, sqlite_busy_timeout: float, sqlite_file: SqliteFile | None = None
+) -> Engine:
+    """An engine with examnet's settings for its dialect.
+
+    A plain SQLite file is created 0600 and reopened with `mode=rw` only
+    (sqlite_file.py); pass `sqlite_file` to watch it from the caller.
+    """
     parsed = make_url(normalize_url(url))
     dialect = parsed.get_backend_name()
     if dialect not in SUPPORTED_DIALECTS:
         raise ValueError(f"unsupported database {safe_url(parsed)}: use sqlite or postgresql")
     if dialect == "sqlite":
-        return _sqlite_engine(parsed, sqlite_busy_timeout)
+        path = sqlite_path(url)
+        if sqlite_file is None and path is not None:
+            sqlite_file = SqliteFile(path)
+        return _sqlite_engine(parsed, sqlite_busy_timeout, sqlite_file)
     return _postgres_engine(parsed)
 
 
-def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
+def _sqlite_engine(url: URL, busy_timeout: float, file: SqliteFile | None) -> Engine:
     if url.database in (None, "", ":memory:") or url.query.get("mode") == "memory":
         # each connection of the pool would see its own empty database
         raise ValueError("an in-memory SQLite database cannot be shared: give a file path")
     engine = create_engine(url)
+    if file is not None:
+        event.listen(engine, "do_connect", file.on_connect)
     event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
     return engine
 

@@ -45,6 +45,7 @@ from monitor.storage.schema import (
     state_changes,
     targets,
 )
+from monitor.storage.text import clean_row
 
 DeviceRecord = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
 Record = RoundRecord | StateChange | DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord
@@ -58,6 +59,32 @@ DEVICE_TABLES: dict[type[Any], tuple[Table, tuple[str, ...]]] = {
     DeviceValue: (device_values, ("target_id", "started_at", "name")),
     DeviceEvent: (device_events, ("target_id", "at", "kind")),
 }
+
+# What each record is called in logs and in the `kind` label of the dropped-rows metric.
+RECORD_KINDS: dict[type[Any], str] = {
+    RoundRecord: "round",
+    PollRecord: "poll",
+    InterfaceSample: "interface_sample",
+    PowerSample: "power_sample",
+    DeviceValue: "device_value",
+    DeviceEvent: "device_event",
+    StateChange: "state_change",
+    IncidentRecord: "incident",
+    ReadinessRecord: "readiness",
+    OutboxRecord: "notification",
+}
+# The audit trail: rare, and never measured again if lost (issue 10.7). The
+# rest are measurements, each soon replaced by a newer one.
+AUDIT_KINDS = frozenset({"device_event", "state_change", "incident", "readiness", "notification"})
+
+
+def kind_of(rec: Record) -> str:
+    return RECORD_KINDS[type(rec)]
+
+
+def is_audit(rec: Record) -> bool:
+    return RECORD_KINDS[type(rec)] in AUDIT_KINDS
+
 
 _TARGET_FIELDS = ("kind", "address", "site", "carrier", "link", "endpoint")
 
@@ -127,7 +154,7 @@ def write_records(
     """One executemany per run of same-kind records, in arrival order."""
     for kind, run in groupby(records, key=type):
         make = _ROW_MAKERS.get(kind, _device_row)
-        conn.execute(stmts.by_type[kind], [make(r, ids) for r in run])
+        conn.execute(stmts.by_type[kind], [clean_row(make(r, ids)) for r in run])
 
 
 def _device_row(rec: Any, ids: dict[str, int]) -> dict[str, Any]:

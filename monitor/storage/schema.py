@@ -141,6 +141,7 @@ snmp_polls = Table(
     Column("failure", Text, nullable=True),
     Column("error", Text, nullable=True),
     UniqueConstraint("target_id", "started_at"),
+    Index(None, "started_at"),  # retention deletes by age (migration 0006)
 )
 
 interface_samples = Table(
@@ -164,6 +165,7 @@ interface_samples = Table(
     CheckConstraint("in_bps IS NULL OR in_bps >= 0", name="in_rate"),
     CheckConstraint("out_bps IS NULL OR out_bps >= 0", name="out_rate"),
     Index(None, "link", "started_at"),
+    Index(None, "started_at"),
 )
 
 power_samples = Table(
@@ -180,6 +182,7 @@ power_samples = Table(
     Column("input_voltage", Double, nullable=True),
     Column("seconds_on_battery", Integer, nullable=True),
     UniqueConstraint("target_id", "started_at"),
+    Index(None, "started_at"),
 )
 
 device_values = Table(
@@ -191,6 +194,7 @@ device_values = Table(
     Column("name", Text, nullable=False),
     Column("value", Double, nullable=True),
     UniqueConstraint("target_id", "started_at", "name"),
+    Index(None, "started_at"),
 )
 
 device_events = Table(
@@ -296,6 +300,8 @@ outbox = Table(
     Index(None, "state", "next_attempt_at"),
     # a group's notifications in order: the oldest open one goes first
     Index(None, "receiver", "group_key", "created_at"),
+    # retention: finished notifications by age (migration 0006)
+    Index(None, "finished_at"),
 )
 
 silences = Table(

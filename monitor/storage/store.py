@@ -12,15 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from monitor.clock import Clock, SystemClock
-from monitor.inventory import Target
+from monitor.inventory import RetentionSettings, Target
 from monitor.records import (
     DeviceEvent,
     IncidentRecord,
@@ -30,12 +31,20 @@ from monitor.records import (
     SilenceRecord,
     StateChange,
 )
-from monitor.storage import alert_rows, incident_rows, migrate, rows
+from monitor.storage import alert_rows, incident_rows, migrate, rows, stats
 from monitor.storage.alert_rows import OutboxRow, StoredIncident
-from monitor.storage.engine import DEFAULT_SQLITE_BUSY_TIMEOUT, make_engine, safe_url
+from monitor.storage.engine import (
+    DEFAULT_SQLITE_BUSY_TIMEOUT,
+    make_engine,
+    safe_url,
+    sqlite_path,
+)
+from monitor.storage.retention import Housekeeper
 from monitor.storage.rows import Record, Statements
 from monitor.storage.schema import SEVERITIES
 from monitor.storage.spool import Spool
+from monitor.storage.sqlite_file import SqliteFile
+from monitor.storage.stats import DatabaseFigures
 from monitor.storage.writer import BatchWriter, WriterSettings
 
 T = TypeVar("T")
@@ -57,8 +66,9 @@ class StoreStats:
     """A snapshot for metrics and status; counters only grow.
 
     dropped_total counts rows lost for good: the oldest dropped from a full
-    spool, and rows the database refused (each logged). write_errors_total
-    counts failed write attempts, not rows.
+    spool, and rows the database refused (each logged); `dropped` splits it
+    by kind of record (rows.RECORD_KINDS). write_errors_total counts failed
+    write attempts, not rows.
     """
 
     queued: int
@@ -67,6 +77,11 @@ class StoreStats:
     write_errors_total: int
     last_error: str | None
     last_write_at: datetime | None
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    # the SQLite file was deleted or replaced under examnet (sqlite_file.py): how
+    # often since start, and the last time in words (for the log and self-watch)
+    database_file_changes: int = 0
+    database_file_problem: str | None = None
 
 
 class Store:
@@ -77,6 +92,7 @@ class Store:
         url: str,
         *,
         spool_limit: int = 100_000,
+        audit_spool_limit: int = 50_000,
         batch_size: int = 500,
         flush_interval: float = 0.5,
         retry_initial: float = 0.5,
@@ -85,11 +101,21 @@ class Store:
         clock: Clock | None = None,
     ) -> None:
         _check_settings(batch_size, flush_interval, retry_initial, retry_max)
-        self._engine = make_engine(url, sqlite_busy_timeout=sqlite_busy_timeout)
+        path = sqlite_path(url)
+        self._file = SqliteFile(path) if path is not None else None
+        self._engine = make_engine(
+            url, sqlite_busy_timeout=sqlite_busy_timeout, sqlite_file=self._file
+        )
         self._statements = Statements(self._engine.dialect.name)
         self._clock = clock or SystemClock()
-        self._spool: Spool[Record] = Spool(spool_limit)
+        self._spool: Spool[Record] = Spool(
+            spool_limit, audit_limit=audit_spool_limit, is_audit=rows.is_audit, kind_of=rows.kind_of
+        )
         self._target_ids: dict[str, int] = {}
+        self._target_rows: list[dict[str, Any]] = []
+        self._file_changes = 0
+        self._file_problem: str | None = None
+        self._file_reported = False
         settings = WriterSettings(batch_size, flush_interval, retry_initial, retry_max)
         self._writer = BatchWriter(
             self._engine,
@@ -98,8 +124,13 @@ class Store:
             settings=settings,
             clock=self._clock,
             describe_row=rows.describe,
+            kind_of=rows.kind_of,
+            audit_kinds=rows.AUDIT_KINDS,
+            before_write=self._check_file,
         )
         self._thread: threading.Thread | None = None
+        self._housekeeper: Housekeeper | None = None
+        self._housekeeping: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self.alerting = AlertingStore(self._engine)
 
@@ -120,8 +151,10 @@ class Store:
     def register_targets(self, targets: Sequence[Target]) -> None:
         """Upsert the inventory's targets and learn their ids; call before adding rounds."""
         now = self._clock.now()
+        target_rows = [rows.target_row(t, now) for t in targets]
         with self._engine.begin() as conn:
-            ids = rows.register(conn, self._statements, [rows.target_row(t, now) for t in targets])
+            ids = rows.register(conn, self._statements, target_rows)
+        self._target_rows = target_rows  # for a new database file (_reattach)
         self._target_ids = ids  # replaced whole: the writer may be reading the old one
 
     # -- writes (from the event loop; never block) ----------------------------
@@ -163,6 +196,57 @@ class Store:
     def _write(self, conn: Connection, records: Sequence[Record]) -> None:
         rows.write_records(conn, self._statements, self._target_ids, records)
 
+    # -- the SQLite file (in the writer thread, before each batch) ------------------
+
+    def _check_file(self) -> None:
+        """Never write into a database file nobody can open again (sqlite_file.py).
+
+        A deleted file is created anew, a replaced one taken as it is; both
+        get the schema and the targets, then the batch goes there. Any error
+        on the way is an outage like any other: the rows wait in the spool.
+        """
+        if self._file is None:
+            return
+        change = self._file.change()
+        if change is None:
+            return
+        if not self._file_reported:
+            self._file_reported = True
+            self._report_file_change(change)
+        self._engine.dispose()  # no pooled connection keeps writing the old inode
+        try:
+            self._reattach()
+        except (OSError, SQLAlchemyError) as exc:
+            raise DisconnectionError(f"cannot open a new database file: {exc}") from exc
+        self._file_reported = False
+        log.warning("examnet writes to the database file %s again", self._file.path)
+
+    def _report_file_change(self, change: str) -> None:
+        at = self._clock.now().isoformat(timespec="seconds")
+        what = (
+            "examnet creates a new, empty one: the history before is gone unless restored"
+            if change == "deleted"
+            else "examnet writes to the new file from now on"
+        )
+        problem = f"the database file {self._file_path()} was {change} at {at}; {what}"
+        with self._writer.counters.lock:
+            self._file_changes += 1
+            self._file_problem = problem
+        log.error("%s", problem)
+
+    def _file_path(self) -> str:
+        return str(self._file.path) if self._file is not None else self.url
+
+    def _reattach(self) -> None:
+        """The schema and the targets in the file now at the path; then it is the one."""
+        if self._file is None:
+            return
+        self._file.create()
+        migrate.upgrade(self._engine)
+        with self._engine.begin() as conn:
+            self._target_ids = rows.register(conn, self._statements, self._target_rows)
+        self._file.remember()
+
     def start(self) -> None:
         """Start the writer thread; a Store never starts itself."""
         with self._lifecycle:
@@ -173,8 +257,27 @@ class Store:
             )
             self._thread.start()
 
+    def housekeeper(self, settings: RetentionSettings) -> Housekeeper:
+        """A housekeeper for this database, not started: `run_once()` deletes now."""
+        return Housekeeper(self._engine, settings, self._clock)
+
+    def start_housekeeping(self, settings: RetentionSettings) -> Housekeeper:
+        """Delete rows past their age in a thread of its own (retention.py), until close()."""
+        with self._lifecycle:
+            if self._housekeeping is not None:
+                raise RuntimeError("the store's housekeeper is already started")
+            self._housekeeper = self.housekeeper(settings)
+            self._housekeeping = threading.Thread(
+                target=self._housekeeper.run, name="examnet-store-housekeeper", daemon=True
+            )
+            self._housekeeping.start()
+            return self._housekeeper
+
     def close(self, timeout: float = 10.0) -> int:
         """Flush what is queued, stop the writer; returns the rows left unwritten."""
+        if self._housekeeper is not None and self._housekeeping is not None:
+            self._housekeeper.stop.set()  # it stops between two batches
+            self._housekeeping.join(timeout)
         if self._thread is None and len(self._spool) and not self._spool.closing:
             self.start()
         deadline = time.monotonic() + timeout
@@ -196,17 +299,30 @@ class Store:
     @property
     def stats(self) -> StoreStats:
         counters = self._writer.counters
+        dropped = {kind: 0 for kind in rows.RECORD_KINDS.values()}
+        for kind, count in self._spool.dropped().items():
+            dropped[kind] += count
         with counters.lock:
+            for kind, count in counters.rejected.items():
+                dropped[kind] += count
             return StoreStats(
                 queued=len(self._spool),
                 written_total=counters.written_total,
-                dropped_total=self._spool.dropped_total + counters.rejected_total,
+                dropped_total=sum(dropped.values()),
                 write_errors_total=counters.write_errors_total,
                 last_error=counters.last_error,
                 last_write_at=counters.last_write_at,
+                dropped=dropped,
+                database_file_changes=self._file_changes,
+                database_file_problem=self._file_problem,
             )
 
     # -- reads (sync) ----------------------------------------------------------
+
+    def figures(self) -> DatabaseFigures:
+        """Rows, size and oldest row per table (`examnet db stats`)."""
+        with self._engine.connect() as conn:
+            return stats.figures(conn)
 
     def rounds(self, target: str | None = None, since: datetime | None = None) -> list[RoundRecord]:
         """Rounds oldest first, optionally of one target key and from `since` on."""

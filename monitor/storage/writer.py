@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -47,7 +47,7 @@ class WriterCounters:
 
     lock: threading.Lock
     written_total: int = 0
-    rejected_total: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # by kind: rows the database refused
     write_errors_total: int = 0
     last_error: str | None = None
     last_write_at: datetime | None = None
@@ -84,6 +84,9 @@ class BatchWriter(Generic[T]):
         settings: WriterSettings,
         clock: Clock,
         describe_row: Callable[[T], str],
+        kind_of: Callable[[T], str] = lambda row: type(row).__name__,
+        audit_kinds: frozenset[str] = frozenset(),
+        before_write: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._spool = spool
@@ -91,12 +94,15 @@ class BatchWriter(Generic[T]):
         self._settings = settings
         self._clock = clock
         self._describe_row = describe_row
+        self._kind_of = kind_of
+        self._audit_kinds = audit_kinds
+        self._before_write = before_write
         self.counters = WriterCounters(threading.Lock())
         self.interrupt = threading.Event()
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
         self._failures = 0
         self._failing_since = 0.0
-        self._drops_unreported = 0
+        self._drops_unreported: dict[str, int] = {}
         self._last_drop_log: float | None = None
 
     def run(self) -> None:
@@ -118,6 +124,8 @@ class BatchWriter(Generic[T]):
     def _flush(self, batch: Sequence[T]) -> Sequence[T]:
         """Write a batch; returns the rows still to write (empty on success)."""
         try:
+            if self._before_write is not None:
+                self._before_write()  # e.g. the SQLite file's check: it may raise like a write
             self._commit(batch)
         except Exception as exc:
             self._count_error(exc)
@@ -180,8 +188,9 @@ class BatchWriter(Generic[T]):
         self._failures = 0
 
     def _reject(self, row: T, exc: BaseException) -> None:
+        kind = self._kind_of(row)
         with self.counters.lock:
-            self.counters.rejected_total += 1
+            self.counters.rejected[kind] = self.counters.rejected.get(kind, 0) + 1
         log.error(
             "dropped %s: the database refused it (%s)",
             self._describe_row(row),
@@ -198,18 +207,24 @@ class BatchWriter(Generic[T]):
             self.interrupt.clear()
 
     def _report_drops(self, *, force: bool = False) -> None:
-        self._drops_unreported += self._spool.drops_to_report()
-        if self._drops_unreported == 0:
+        for kind, count in self._spool.drops_to_report().items():
+            self._drops_unreported[kind] = self._drops_unreported.get(kind, 0) + count
+        if not self._drops_unreported:
             return
         now = self._clock.monotonic()
         last = self._last_drop_log
         if not force and last is not None and now - last < DROP_LOG_INTERVAL:
             return
-        log.warning(
-            "storage spool full: dropped the %d oldest rows not yet written "
-            "(%d dropped since start)",
-            self._drops_unreported,
+        dropped = self._drops_unreported
+        # losing the audit trail is worse than losing figures: say which was lost
+        audit = sorted(k for k in dropped if k in self._audit_kinds)
+        log.log(
+            logging.ERROR if audit else logging.WARNING,
+            "storage spool full: dropped the oldest rows not yet written: %s "
+            "(%d dropped since start)%s",
+            ", ".join(f"{count} {kind}" for kind, count in sorted(dropped.items())),
             self._spool.dropped_total,
+            f"; the audit trail lost {', '.join(audit)} rows" if audit else "",
         )
-        self._drops_unreported = 0
+        self._drops_unreported = {}
         self._last_drop_log = now

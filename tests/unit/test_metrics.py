@@ -31,7 +31,8 @@ def _view(inventory: Inventory, targets: list[TargetSnapshot],
     return View(
         inventory=inventory, now=NOW, targets=targets,
         sites=[SiteSnapshot(s, ev.sites.get(s.id)) for s in inventory.sites],
-        store=StoreFigures(queued=3, written_total=10, dropped_total=1, write_errors_total=2),
+        store=StoreFigures(queued=3, written_total=10, dropped_total=1, write_errors_total=2,
+                           dropped={"round": 1, "state_change": 0}),
         pinger=PingerStats(sent=15, received=12, socket_drops=0), interval=10.0,
     )
 
@@ -101,7 +102,8 @@ def test_it_exports_site_state_calendar_and_its_own_health(inventory: Inventory)
     assert get("examnet_exam_phase", {"phase": "during"}) == 1.0
     assert get("examnet_exam_session_active", {"session": "Ngữ văn"}) == 1.0
     assert get("examnet_db_queue_depth") == 3.0
-    assert get("examnet_db_rows_dropped_total") == 1.0
+    assert get("examnet_db_rows_dropped_total", {"kind": "round"}) == 1.0
+    assert get("examnet_db_rows_dropped_total", {"kind": "state_change"}) == 0.0
     assert get("examnet_db_write_errors_total") == 2.0
     assert get("examnet_icmp_requests_total") == 15.0
     assert get("examnet_probe_interval_seconds") == 10.0

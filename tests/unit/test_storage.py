@@ -277,8 +277,50 @@ def test_it_drops_the_oldest_rows_past_the_spool_limit() -> None:
         spool.put(n)
     assert spool.take(10, 0.0) == [2, 3, 4]
     assert spool.dropped_total == 2
-    assert spool.drops_to_report() == 2
-    assert spool.drops_to_report() == 0
+    assert spool.drops_to_report() == {"int": 2}
+    assert spool.drops_to_report() == {}
+
+
+def _audit_spool(limit: int, audit_limit: int) -> Spool[str]:
+    """Rows are strings: "r…" a measurement, "s…" a state change (the audit trail)."""
+    return Spool(
+        limit,
+        audit_limit=audit_limit,
+        is_audit=lambda row: row.startswith("s"),
+        kind_of=lambda row: "state_change" if row.startswith("s") else "round",
+    )
+
+
+def test_it_drops_measurements_and_keeps_the_audit_trail_when_the_spool_is_full() -> None:
+    spool = _audit_spool(3, 100)
+    for n in range(10):
+        spool.put(f"r{n}")
+        if n % 3 == 0:
+            spool.put(f"s{n}")
+    assert spool.take(100, 0.0) == ["s0", "s3", "s6", "s9", "r7", "r8", "r9"]
+    assert spool.dropped() == {"round": 7}
+    assert spool.drops_to_report() == {"round": 7}
+
+
+def test_it_bounds_the_audit_trail_on_its_own_and_says_which_kind_it_dropped() -> None:
+    spool = _audit_spool(100, 2)
+    for row in ("s1", "r1", "s2", "s3"):
+        spool.put(row)
+    assert spool.take(100, 0.0) == ["s2", "s3", "r1"]
+    assert spool.dropped() == {"state_change": 1}
+
+
+def test_it_gives_a_failed_batch_back_to_the_lanes_it_came_from() -> None:
+    spool = _audit_spool(2, 10)
+    for row in ("r1", "s1", "r2"):
+        spool.put(row)
+    batch = spool.take(10, 0.0)
+    assert batch == ["s1", "r1", "r2"]
+    spool.put("r3")
+    spool.put("s2")
+    spool.give_back(batch)  # r1 r2 r3 for 2 places: r1 goes; s1 s2 stay
+    assert spool.take(10, 0.0) == ["s1", "s2", "r2", "r3"]
+    assert spool.dropped() == {"round": 1}
 
 
 def test_it_gives_a_failed_batch_back_at_the_front_and_drops_it_first_when_full() -> None:
