@@ -28,6 +28,7 @@ from monitor.lab.guard import lab_route_present, targets_in_lab
 from monitor.metrics import Metrics, StoreFigures, View
 from monitor.pipeline import Pipeline
 from monitor.polls import DevicePipeline
+from monitor.rehearsal import Rehearsal
 from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
 from monitor.selfwatch import Health
 from monitor.storage import Store
@@ -51,6 +52,7 @@ class RunOptions:
     socket_mode: SocketMode = SocketMode.AUTO
     max_rate: float | None = None
     api_token: str | None = None  # writes to the HTTP API need it; none: read-only
+    rehearsal: Rehearsal | None = None  # the inventory is already moved by it
 
 
 class LabDownError(RuntimeError):
@@ -148,6 +150,7 @@ class Monitor:
             max_concurrency=inventory.snmp.max_concurrency, bind_device=lab_device
         )
         self.store.upgrade()
+        self.store.record_rehearsal(options.rehearsal)
         devices = tuple(inventory.devices())
         self.store.register_targets(
             [*inventory.targets(), *inventory.control_targets(), *(d.as_target() for d in devices)]

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ from monitor.lab import cli as lab_cli
 from monitor.lab.environment import lab_environment
 from monitor.oncall_cli import add_parsers as add_oncall_parsers
 from monitor.oncall_cli import api_token
+from monitor.rehearsal import RehearsalError, describe, rehearsed
+from monitor.rehearsal import plan as plan_rehearsal
 from monitor.storage import cli as storage_cli
 from monitor.storage import database_url
 from probes.pinger import SocketMode
@@ -102,6 +105,14 @@ def _add_run(sub: Subparsers) -> None:
         action="store_true",
         help="bring the file's lab up for this run and down afterwards (root)",
     )
+    p.add_argument(
+        "--rehearse",
+        nargs="?",
+        const="",
+        metavar="SESSION",
+        help="rehearse exam day: move every date of the plan so SESSION (default: the "
+        "first) starts now; exam-time cadence and severity, recorded for `status`",
+    )
     p.set_defaults(func=_run_run)
 
 
@@ -131,12 +142,22 @@ def _run_loaded(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     for warning in inventory.warnings:
         log.warning("%s", warning)
+    rehearsal = None
+    if args.rehearse is not None:
+        try:
+            rehearsal = plan_rehearsal(inventory, datetime.now(UTC), args.rehearse)
+        except RehearsalError as exc:
+            print(f"examnet run: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        inventory = rehearsed(inventory, rehearsal)
+        log.warning("REHEARSAL: %s", describe(rehearsal))
     options = app.RunOptions(
         db_url=database_url(args.db, os.environ),
         listen=listen,
         socket_mode=SocketMode(args.socket_mode),
         max_rate=args.max_rate,
         api_token=api_token(os.environ),
+        rehearsal=rehearsal,
     )
     try:
         app.check_lab_guard(inventory)

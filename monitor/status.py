@@ -18,6 +18,7 @@ from monitor.calendar import phase_at, session_at
 from monitor.inventory import Inventory, Site
 from monitor.records import IncidentRecord
 from monitor.redundancy import fake_redundancy
+from monitor.rehearsal import Rehearsal, describe, rehearsed
 from monitor.storage import Store
 from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.engine import safe_url
@@ -158,16 +159,30 @@ def render(
     inventory: Inventory, db_url: str, *, as_json: bool = False, now: datetime | None = None
 ) -> str:
     moment = now or datetime.now(UTC)
-    states, polls, incidents = _read(db_url, moment)
+    states, polls, incidents, rehearsal = _read(db_url, moment)
+    if rehearsal is not None:  # the monitor runs on the moved plan: read the same one
+        inventory = rehearsed(inventory, rehearsal)
     data = collect(inventory, states, moment, polls, stored=incidents)
+    data["rehearsal"] = _rehearsal(rehearsal)
     if as_json:
         return json.dumps(data, ensure_ascii=False, indent=2)
     return _table(data)
 
 
+def _rehearsal(r: Rehearsal | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "session": r.session,
+        "shift_seconds": r.shift.total_seconds(),
+        "started_at": r.started_at.isoformat(),
+        "text": describe(r),
+    }
+
+
 def _read(
     db_url: str, now: datetime
-) -> tuple[States, dict[str, PollSummary], list[StoredIncident]]:
+) -> tuple[States, dict[str, PollSummary], list[StoredIncident], Rehearsal | None]:
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
         raise StatusError(
@@ -185,6 +200,7 @@ def _read(
             store.latest_states(),
             store.poll_summary(now - TROUBLE_WINDOW),
             store.alerting.incident_rows(open_only=True),
+            store.rehearsal(),
         )
     except SQLAlchemyError as exc:
         raise StatusError(f"cannot read {safe_url(db_url)}: {type(exc).__name__}") from exc
@@ -195,6 +211,8 @@ def _read(
 def _table(data: dict[str, Any]) -> str:
     session = f", session {data['session']}" if data["session"] else ""
     lines = [f"{data['plan']} — phase: {data['phase']}{session}", ""]
+    if data.get("rehearsal"):
+        lines[-1:-1] = [f"REHEARSAL: {data['rehearsal']['text']}"]
     lines.append(
         f"{'SITE':<28} {'STATE':<16} {'LINKS UP':>8}  {'CARRIERS UP':<26} {'POWER':<11} NOT UP"
     )

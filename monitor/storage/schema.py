@@ -319,3 +319,14 @@ silences = Table(
     CheckConstraint("ends_at > starts_at", name="period"),
     Index(None, "ends_at"),
 )
+
+# The rehearsal the last `examnet run --rehearse` moved the plan by (one row, or
+# none for a real run): `status` must read the calendar the monitor runs on.
+rehearsal = Table(
+    "rehearsal",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session", Text, nullable=False),
+    Column("shift_seconds", Double, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+)

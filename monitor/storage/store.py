@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -31,7 +31,8 @@ from monitor.records import (
     SilenceRecord,
     StateChange,
 )
-from monitor.storage import alert_rows, incident_rows, migrate, rows, stats
+from monitor.rehearsal import Rehearsal
+from monitor.storage import alert_rows, incident_rows, migrate, rows, schema, stats
 from monitor.storage.alert_rows import OutboxRow, StoredIncident
 from monitor.storage.engine import (
     DEFAULT_SQLITE_BUSY_TIMEOUT,
@@ -391,6 +392,27 @@ class Store:
         with self._engine.connect() as conn:
             result = conn.execute(rows.latest_states_query())
             return {(kind, subject): state for kind, subject, state in result}
+
+    def record_rehearsal(self, rehearsal: Rehearsal | None) -> None:
+        """What this run moved the plan by (None: a real run), for `status` to read."""
+        with self._engine.begin() as conn:
+            conn.execute(schema.rehearsal.delete())
+            if rehearsal is not None:
+                conn.execute(
+                    schema.rehearsal.insert().values(
+                        id=1,
+                        session=rehearsal.session,
+                        shift_seconds=rehearsal.shift.total_seconds(),
+                        started_at=rehearsal.started_at,
+                    )
+                )
+
+    def rehearsal(self) -> Rehearsal | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(schema.rehearsal.select()).first()
+        if row is None:
+            return None
+        return Rehearsal(row.session, timedelta(seconds=row.shift_seconds), row.started_at)
 
 
 class AlertingStore:
