@@ -58,7 +58,7 @@ Actions on a link (site/link) or an endpoint (its id):
       htb at the same total rate, with a priority class for SNMP (UDP 161) and,
       with --protect-ping, ICMP: polls still answer while a flood fills the
       rest (utilisation is measurable); unprotected pings still queue.
-  loss PCT | clear
+  loss PCT | clear   clear: no shaping, no loss, no flood towards it
 Actions on a site or an endpoint (its id):
   power mains|battery|low   its UPS devices (UPS-MIB): on battery the minutes
                             left fall (one per 5 s); low: a few left, batteryLow

@@ -689,7 +689,11 @@ def set_loss(plan: LabPlan, state: LabState, target: Target, percent: int, shell
 
 
 def clear(plan: LabPlan, state: LabState, target: Target, shell: Shell) -> None:
-    """Remove the target's qdiscs and loss rules (its admin state stays)."""
+    """Remove the target's qdiscs and loss rules and stop the floods towards it: the
+    link back to normal (its admin state stays)."""
+    for flood in [f for f in state.floods if f.target == target.name]:
+        stop_flood(flood)
+    state.floods = [f for f in state.floods if f.target != target.name]
     for port in (target.carrier_side, target.far_side):
         _remove_root_qdisc(shell, port)
     impairment = state.impairment(target.name)
