@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alerts.phrases import localized
+
 LANGUAGES = ("vi", "en")
 
 
@@ -115,7 +117,7 @@ def summary(facts: Facts, language: str) -> str:
         endpoint=facts.endpoint or facts.subject,
         device=facts.device or facts.subject,
         session=facts.session,
-        reason=facts.reason,
+        reason=localized(facts.reason, language),
         subject=facts.subject,
         kind=facts.kind,
         carriers_lost=facts.carriers_lost or "?",
