@@ -87,7 +87,8 @@ class Alerting:
             in_session=lambda now: session_at(inventory.calendar, now) is not None,
         )
         self.notifiers: dict[str, Notifier] = {
-            n.id: build(n.settings, n.language) for n in inventory.notifiers
+            n.id: build(n.settings, n.language, inventory.plan.timezone)
+            for n in inventory.notifiers
         }
         self.worker = OutboxWorker(
             self.store,

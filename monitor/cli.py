@@ -9,10 +9,12 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import config
+from monitor.console import printable_lines, quiet_on_broken_pipe
 from monitor.http import DEFAULT_LISTEN, parse_listen
 from monitor.lab import cli as lab_cli
 from monitor.lab.environment import lab_environment
@@ -36,9 +38,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("examnet")
 
 
+def _config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help="the inventory and plan (default ./sites.toml)",
+    )
+
+
 def _add_check(sub: Subparsers) -> None:
     p = sub.add_parser("check", help="validate sites.toml and print a summary")
-    p.add_argument("file", nargs="?", type=Path, default=DEFAULT_CONFIG)
+    p.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help="the file to check (default ./sites.toml); exit 0 when usable, 2 with its problems",
+    )
     p.set_defaults(func=_run_check)
 
 
@@ -55,7 +73,7 @@ def environment(path: Path) -> dict[str, str]:
 
 
 def _config_error(exc: config.ConfigError, path: Path) -> int:
-    print(exc, file=sys.stderr)
+    print(printable_lines(str(exc)), file=sys.stderr)
     missing = any("environment variable" in p.message for p in exc.problems)
     if missing and config.lab_prefix_of(path) is not None:
         print(
@@ -71,13 +89,13 @@ def _run_check(args: argparse.Namespace) -> int:
         inventory = config.load_inventory(args.file, environment(args.file))
     except config.ConfigError as exc:
         return _config_error(exc, args.file)
-    print(config.summarize(inventory))
+    print(printable_lines(config.summarize(inventory)))
     return EXIT_OK
 
 
 def _add_run(sub: Subparsers) -> None:
     p = sub.add_parser("run", help="probe every link and endpoint on the exam calendar's cadence")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    _config_option(p)
     p.add_argument(
         "--db",
         metavar="URL",
@@ -169,9 +187,16 @@ def _run_loaded(args: argparse.Namespace) -> int:
 
 def _add_status(sub: Subparsers) -> None:
     p = sub.add_parser("status", help="the last known state of every site and target")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    p.add_argument("--db", metavar="URL")
-    p.add_argument("--json", action="store_true")
+    _config_option(p)
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="the monitor's database: SQLAlchemy URL or SQLite file "
+        "(default: $EXAMNET_DB, else ./examnet.db)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print JSON (times in UTC, RFC 3339) for programs"
+    )
     p.set_defaults(func=_run_status)
 
 
@@ -194,7 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="examnet", description="Telecom availability monitor for exam sites."
     )
-    parser.add_argument("--log-level", default=os.environ.get("EXAMNET_LOG_LEVEL", "INFO"))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("EXAMNET_LOG_LEVEL", "INFO"),
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR (default: $EXAMNET_LOG_LEVEL, else INFO)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_check(sub)
     _add_run(sub)
@@ -205,7 +236,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    """The installed distribution's version (an unpacked source tree has none)."""
+    try:
+        return metadata.version("examnet")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """`examnet ...`; a reader that leaves a pipe early ends it quietly."""
+    return quiet_on_broken_pipe(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),

@@ -11,10 +11,13 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import Any
 
+from monitor.config import plan_zone_of
 from monitor.config.values import duration
+from monitor.console import local_time, printable
 from monitor.operations import (
     OperationError,
     SilenceRequest,
@@ -58,18 +61,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     end.add_argument("--end", type=_moment, help="ISO 8601 with a zone")
     end.add_argument("--duration", type=_duration, help='e.g. "2h", "90m"')
     _db_option(p)
+    _zone_option(p)
     p.set_defaults(func=_run_add)
 
     p = commands.add_parser("list", help="silences in effect and to come (--all: and ended ones)")
-    p.add_argument("--all", action="store_true")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="ended silences too")
+    p.add_argument("--json", action="store_true", help="print JSON (times in UTC) for programs")
     _db_option(p)
+    _zone_option(p)
     p.set_defaults(func=_run_list)
 
     p = commands.add_parser("expire", help="end a silence now")
-    p.add_argument("id")
+    p.add_argument("id", help="the silence id (examnet silence list)")
     p.add_argument("--by", required=True, help="who (audited)")
     _db_option(p)
+    _zone_option(p)
     p.set_defaults(func=_run_expire)
 
     p = sub.add_parser(
@@ -84,6 +90,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def _db_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="URL", help=f"default: ${ENV_VARIABLE}, else ./examnet.db")
+
+
+def _zone_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=Path("sites.toml"),
+        metavar="FILE",
+        help="times are shown in the time zone of its plan (default ./sites.toml)",
+    )
+
+
+def _zone(args: argparse.Namespace) -> tzinfo:
+    return plan_zone_of(args.config)
 
 
 def _moment(text: str) -> datetime:
@@ -130,7 +150,8 @@ def _run_add(args: argparse.Namespace) -> int:
             tuple(args.matchers), args.by, args.comment, args.start, args.end, args.duration
         )
         s = add_silence(store.alerting, request, _now())
-        print(f"silence {s.id} until {s.ends_at.isoformat()}: {' '.join(s.matchers)}")
+        until = local_time(s.ends_at, _zone(args))
+        print(printable(f"silence {s.id} until {until}: {' '.join(s.matchers)}"))
         return EXIT_OK
 
     return _run(args, act)
@@ -147,21 +168,30 @@ def _run_list(args: argparse.Namespace) -> int:
             return EXIT_OK
         if not found:
             print("no silences" if args.all else "no silence in effect or to come")
+        zone = _zone(args)
         for s in found:
-            ended = f", ended by {s['expired_by']}" if s["expired_by"] else ""
-            print(
-                f"{s['id']}  {s['state']:<8} {s['starts_at']} → {s['ends_at']}  "
-                f"{' '.join(s['matchers'])}  (by {s['created_by']}: {s['comment']}{ended})"
-            )
+            print(printable(_silence_line(s, zone)))
         return EXIT_OK
 
     return _run(args, act)
 
 
+def _silence_line(s: dict[str, Any], zone: tzinfo) -> str:
+    """One silence for a person: its period in the plan's zone, with the offset."""
+    ended = f", ended by {s['expired_by']}" if s["expired_by"] else ""
+    starts = local_time(datetime.fromisoformat(s["starts_at"]), zone)
+    ends = local_time(datetime.fromisoformat(s["ends_at"]), zone)
+    return (
+        f"{s['id']}  {s['state']:<8} {starts} → {ends}  "
+        f"{' '.join(s['matchers'])}  (by {s['created_by']}: {s['comment']}{ended})"
+    )
+
+
 def _run_expire(args: argparse.Namespace) -> int:
     def act(store: Store) -> int:
         s = expire_silence(store.alerting, args.id, args.by, _now())
-        print(f"silence {s.id} ended at {s.ends_at.isoformat()} by {s.expired_by}")
+        ended = local_time(s.ends_at, _zone(args))
+        print(printable(f"silence {s.id} ended at {ended} by {s.expired_by}"))
         return EXIT_OK
 
     return _run(args, act)
@@ -171,7 +201,8 @@ def _run_ack(args: argparse.Namespace) -> int:
     def act(store: Store) -> int:
         i = acknowledge(store.alerting, args.incident, args.by, args.note, _now())
         r = i.record
-        print(f"incident {i.id} ({r.kind} of {r.subject}) acknowledged by {i.acknowledged_by}")
+        done = f"incident {i.id} ({r.kind} of {r.subject}) acknowledged by {i.acknowledged_by}"
+        print(printable(done))
         return EXIT_OK
 
     return _run(args, act)

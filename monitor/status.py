@@ -9,13 +9,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.rules import incident_fingerprint
 from monitor.calendar import phase_at, session_at
-from monitor.inventory import Inventory, Site
+from monitor.console import local_time, printable
+from monitor.evaluation.states import WORKING
+from monitor.inventory import Inventory, Link, Site
 from monitor.records import IncidentRecord
 from monitor.redundancy import fake_redundancy
 from monitor.rehearsal import Rehearsal, describe, rehearsed
@@ -53,11 +56,13 @@ def collect(
     }
     return {
         "plan": inventory.plan.name,
+        "timezone": inventory.plan.timezone.key,
+        "now": _utc(now),
         "phase": str(phase_at(inventory.calendar, now)),
         "session": session.name if session else None,
-        "sites": [_site(site, states, open_) for site in inventory.sites],
+        "sites": [_site(site, states, open_, now) for site in inventory.sites],
         "endpoints": endpoints,
-        "carriers": _carriers(inventory, states),
+        "carriers": _carriers(inventory, states, now),
         "devices": _devices(inventory, states, polls or {}),
         "open_incidents": [
             _incident(i, now, by_key.get(i.key))
@@ -91,12 +96,32 @@ def _incident(
     }
 
 
-def _carriers(inventory: Inventory, states: States) -> list[dict[str, Any]]:
+def _utc(moment: datetime) -> str:
+    """RFC 3339 in UTC, for JSON."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _is_active(link: Link, now: datetime) -> bool:
+    """A link outside its active window is not part of its site now (not lost, not counted)."""
+    return link.active is None or link.active.contains(now)
+
+
+def _not_active(link: Link) -> dict[str, Any]:
+    window = link.active  # set: a link without a window is always active
+    return {
+        "link": link.id,
+        "carrier": link.carrier,
+        "active_from": _utc(window.start) if window else None,
+        "active_until": _utc(window.end) if window else None,
+    }
+
+
+def _carriers(inventory: Inventory, states: States, now: datetime) -> list[dict[str, Any]]:
     out = []
     for carrier in inventory.carriers:
         counts = {"up": 0, "degraded": 0, "down": 0, "unknown": 0}
         for link in inventory.links():
-            if link.carrier == carrier.id:
+            if link.carrier == carrier.id and _is_active(link, now):
                 state = states.get(("target", f"link:{link.key}"), "unknown")
                 counts[state if state in counts else "unknown"] += 1
         down = [
@@ -104,11 +129,25 @@ def _carriers(inventory: Inventory, states: States) -> list[dict[str, Any]]:
             for e in inventory.endpoints
             if e.carrier == carrier.id and states.get(("target", f"endpoint:{e.id}")) == "down"
         ]
-        out.append({"carrier": carrier.id, "links": counts, "endpoints_down": down})
+        not_active = sum(
+            1
+            for link in inventory.links()
+            if link.carrier == carrier.id and not _is_active(link, now)
+        )
+        out.append(
+            {
+                "carrier": carrier.id,
+                "links": counts,
+                "links_not_active": not_active,
+                "endpoints_down": down,
+            }
+        )
     return out
 
 
-def _site(site: Site, states: States, incidents: list[IncidentRecord]) -> dict[str, Any]:
+def _site(
+    site: Site, states: States, incidents: list[IncidentRecord], now: datetime
+) -> dict[str, Any]:
     links = [
         {
             "link": link.id,
@@ -116,8 +155,9 @@ def _site(site: Site, states: States, incidents: list[IncidentRecord]) -> dict[s
             "state": states.get(("target", f"link:{link.key}"), "unknown"),
         }
         for link in site.links
+        if _is_active(link, now)
     ]
-    working = [link for link in links if link["state"] in ("up", "congested")]
+    working = [link for link in links if link["state"] in WORKING]
     return {
         "site": site.id,
         "name": site.name,
@@ -133,6 +173,7 @@ def _site(site: Site, states: States, incidents: list[IncidentRecord]) -> dict[s
         if links and any(link["state"] != "up" for link in links)
         else None,
         "open_incidents": sum(1 for i in incidents if i.site == site.id),
+        "not_active": [_not_active(link) for link in site.links if not _is_active(link, now)],
     }
 
 
@@ -146,7 +187,7 @@ def _devices(
             {
                 "device": device.key,
                 "state": states.get(("device", device.key), "unknown"),
-                "last_poll": summary.last.isoformat(timespec="seconds") if summary.last else None,
+                "last_poll": _utc(summary.last) if summary.last else None,
                 "polls_24h": summary.polls,
                 "failures_24h": dict(sorted(summary.failures.items())),
                 "unreadable_values_24h": summary.problems,
@@ -166,7 +207,7 @@ def render(
     data["rehearsal"] = _rehearsal(rehearsal)
     if as_json:
         return json.dumps(data, ensure_ascii=False, indent=2)
-    return _table(data)
+    return _table(data, inventory.plan.timezone, moment)
 
 
 def _rehearsal(r: Rehearsal | None) -> dict[str, Any] | None:
@@ -208,31 +249,51 @@ def _read(
         store.close()
 
 
-def _table(data: dict[str, Any]) -> str:
+def _table(data: dict[str, Any], zone: ZoneInfo, now: datetime) -> str:
+    """The status for a person: times in the plan's zone, text from outside escaped."""
     session = f", session {data['session']}" if data["session"] else ""
-    lines = [f"{data['plan']} — phase: {data['phase']}{session}", ""]
+    lines = [
+        f"{data['plan']} — phase: {data['phase']}{session} — {local_time(now, zone)} ({zone.key})",
+        "",
+    ]
     if data.get("rehearsal"):
         lines[-1:-1] = [f"REHEARSAL: {data['rehearsal']['text']}"]
     lines.append(
-        f"{'SITE':<28} {'STATE':<16} {'LINKS UP':>8}  {'CARRIERS UP':<26} {'POWER':<11} NOT UP"
+        f"{'SITE':<28} {'STATE':<16} {'LINKS UP':>8}  {'CARRIERS UP':<36} {'POWER':<11} "
+        "NOT UP / NOT ACTIVE"
     )
     for s in data["sites"]:
-        carriers = f"{len(s['carriers_up'])}/{s['min_carriers']} " + ",".join(s["carriers_up"])
+        carriers = f"{len(s['carriers_up'])} of {s['min_carriers']} required"
+        if s["carriers_up"]:
+            carriers += ": " + ",".join(s["carriers_up"])
+        notes = s["not_up"] + [_not_active_text(link, now, zone) for link in s["not_active"]]
         lines.append(
             f"{s['site']:<28} {s['state']:<16} {s['links_up']:>4}/{s['links']:<3}  "
-            f"{carriers:<26} {s['power'] or '-':<11} {', '.join(s['not_up'])}"
+            f"{carriers:<36} {s['power'] or '-':<11} {', '.join(notes)}"
         )
     down = [f"{e} ({state})" for e, state in data["endpoints"].items() if state != "up"]
     lines += ["", "endpoints not up: " + (", ".join(down) or "none")]
     if data["devices"]:
         lines += ["", f"{'DEVICE':<40} {'STATE':<10} {'LAST POLL':<26} TROUBLES (24 h)"]
         for d in data["devices"]:
-            lines.append(
-                f"{d['device']:<40} {d['state']:<10} {d['last_poll'] or '-':<26} {_troubles(d)}"
+            polled = (
+                local_time(_parse(d["last_poll"]), zone, seconds=True) if d["last_poll"] else "-"
             )
+            lines.append(f"{d['device']:<40} {d['state']:<10} {polled:<26} {_troubles(d)}")
     lines += _incident_lines(data["open_incidents"])
     lines += [f"warning: {w}" for w in data["warnings"]]
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _not_active_text(link: dict[str, Any], now: datetime, zone: ZoneInfo) -> str:
+    """`mobifone-bts (not active until 2027-06-02 00:00 +07:00)`, or `since` once it has ended."""
+    start, end = _parse(link["active_from"]), _parse(link["active_until"])
+    when = f"until {local_time(start, zone)}" if now < start else f"since {local_time(end, zone)}"
+    return f"{link['link']} (not active {when})"
 
 
 def _incident_lines(incidents: list[dict[str, Any]]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from alerts.model import Notifier
@@ -31,7 +32,7 @@ class Kind:
 
     settings: type[Any]
     validate: Callable[[Any], list[str]]
-    notifier: Callable[[Any, str], Notifier]
+    notifier: Callable[[Any, str, tzinfo], Notifier]
 
 
 NOTIFIERS: dict[str, Kind] = {
@@ -64,14 +65,15 @@ def validate(settings: NotifierSettings) -> list[str]:
     return NOTIFIERS[kind_of(settings)].validate(settings)
 
 
-def build(settings: NotifierSettings, language: str) -> Notifier:
+def build(settings: NotifierSettings, language: str, zone: tzinfo = UTC) -> Notifier:
     """The notifier for these settings; raises InvalidNotifierError when they are unusable.
 
     `language` is the receiver's: the default for text a notification does
     not fix itself (a notification carries the language it was made in).
+    `zone` is the plan's: the times a person reads are shown in it.
     """
     name = kind_of(settings)
     problems = NOTIFIERS[name].validate(settings)
     if problems:
         raise InvalidNotifierError(f"{name} notifier: " + "; ".join(problems))
-    return NOTIFIERS[name].notifier(settings, language)
+    return NOTIFIERS[name].notifier(settings, language, zone)

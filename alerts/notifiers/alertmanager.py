@@ -12,6 +12,7 @@ its end.
 from __future__ import annotations
 
 import re
+from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
 from alerts import http
@@ -72,9 +73,9 @@ def entry(alert: Alert, language: str) -> dict[str, Any]:
 class AlertmanagerNotifier:
     kind: ClassVar[str] = "alertmanager"
 
-    def __init__(self, settings: AlertmanagerSettings, language: str) -> None:
+    def __init__(self, settings: AlertmanagerSettings, language: str, zone: tzinfo = UTC) -> None:
         self.settings = settings
-        self.language = language
+        self.language = language  # zone: unused, JSON carries times in UTC (RFC 3339)
 
     def render(self, notification: Notification) -> http.HttpRequest:
         language = notification.language or self.language

@@ -8,6 +8,7 @@ the credential, so errors show only its scheme and host.
 from __future__ import annotations
 
 import urllib.parse
+from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
 from alerts import http
@@ -35,13 +36,13 @@ def slack_escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def payload(notification: Notification, flavour: str) -> dict[str, Any]:
+def payload(notification: Notification, flavour: str, zone: tzinfo = UTC) -> dict[str, Any]:
     escape = slack_escape if flavour == "slack" else str
     headline = text.headline(notification)
     attachment = {
         "fallback": headline,
         "color": COLOURS.get(text.severity(notification), "#439FE0"),
-        "text": escape(text.body(notification)),
+        "text": escape(text.body(notification, zone=zone)),
     }
     found: dict[str, Any] = {"text": escape(headline), "attachments": [attachment]}
     if flavour == "mattermost":
@@ -57,15 +58,18 @@ def secrets_of(url: str) -> list[str]:
 class ChatNotifier:
     kind: ClassVar[str] = "chat"
 
-    def __init__(self, settings: ChatSettings, language: str) -> None:
+    def __init__(self, settings: ChatSettings, language: str, zone: tzinfo = UTC) -> None:
         self.settings = settings
         self.language = language
+        self.zone = zone  # the plan's: times in the text are shown in it
 
     def render(self, notification: Notification) -> http.HttpRequest:
         url = self.settings.url.reveal()
         return http.json_request(
             url,
-            payload(text.in_language(notification, self.language), self.settings.flavour),
+            payload(
+                text.in_language(notification, self.language), self.settings.flavour, self.zone
+            ),
             timeout=self.settings.timeout,
             shown_url=http.origin_only(url),
             secrets=secrets_of(url),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from datetime import UTC, tzinfo
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -48,7 +49,9 @@ def validate(settings: EmailSettings) -> list[str]:
     return problems
 
 
-def message(notification: Notification, settings: EmailSettings) -> EmailMessage:
+def message(
+    notification: Notification, settings: EmailSettings, zone: tzinfo = UTC
+) -> EmailMessage:
     """The e-mail: headline as subject, summaries as a plain UTF-8 body."""
     mail = EmailMessage(policy=SMTP)
     mail["Subject"] = text.headline(notification)
@@ -58,7 +61,7 @@ def message(notification: Notification, settings: EmailSettings) -> EmailMessage
     # The id again: a mail system or a person can spot a retry's duplicate.
     mail["Message-ID"] = f"<{notification.id}@examnet>"
     mail[NOTIFICATION_HEADER] = notification.id
-    mail.set_content(text.body(notification, details=True), charset="utf-8")
+    mail.set_content(text.body(notification, details=True, zone=zone), charset="utf-8")
     return mail
 
 
@@ -91,9 +94,10 @@ def _text(reply: bytes | str) -> str:
 class EmailNotifier:
     kind: ClassVar[str] = "email"
 
-    def __init__(self, settings: EmailSettings, language: str) -> None:
+    def __init__(self, settings: EmailSettings, language: str, zone: tzinfo = UTC) -> None:
         self.settings = settings
         self.language = language
+        self.zone = zone  # the plan's: times in the body are shown in it
 
     @property
     def deadline(self) -> float:
@@ -101,7 +105,7 @@ class EmailNotifier:
         return 5 * self.settings.timeout
 
     def render(self, notification: Notification) -> EmailMessage:
-        return message(text.in_language(notification, self.language), self.settings)
+        return message(text.in_language(notification, self.language), self.settings, self.zone)
 
     async def send(self, rendered: EmailMessage) -> None:
         s = self.settings

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, tzinfo
 from typing import ClassVar
 
-from alerts.model import Notification
+from alerts.model import Alert, Notification
 from alerts.notifiers import text
 from alerts.notifiers.settings import LogSettings
 
@@ -21,17 +22,21 @@ class LogNotifier:
 
     kind: ClassVar[str] = "log"
 
-    def __init__(self, settings: LogSettings, language: str) -> None:
+    def __init__(self, settings: LogSettings, language: str, zone: tzinfo = UTC) -> None:
         self.settings = settings
         self.language = language
+        self.zone = zone  # the plan's: times in the lines are shown in it
 
     def render(self, notification: Notification) -> list[str]:
         n = notification
         head = f"notification {n.id} to {n.receiver} ({n.reason}, group {n.group_key}):"
         language = n.language or self.language
-        firing = [f"{head} firing: {text.alert_line(a, language)[2:]}" for a in n.firing]
-        resolved = [f"{head} resolved: {text.alert_line(a, language)[2:]}" for a in n.resolved]
+        firing = [f"{head} firing: {self._line(a, language)}" for a in n.firing]
+        resolved = [f"{head} resolved: {self._line(a, language)}" for a in n.resolved]
         return firing + resolved
+
+    def _line(self, alert: Alert, language: str) -> str:
+        return text.alert_line(alert, language, self.zone)[2:]  # without the "- "
 
     async def send(self, rendered: list[str]) -> None:
         for line in rendered:

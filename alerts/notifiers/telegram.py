@@ -7,6 +7,7 @@ other text too. Plain text, no parse_mode: summaries need no escaping.
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import ClassVar
 
 from alerts import http
@@ -29,16 +30,18 @@ def validate(settings: TelegramSettings) -> list[str]:
     return problems
 
 
-def message_text(notification: Notification) -> str:
-    return text.shorten(f"{text.headline(notification)}\n\n{text.body(notification)}", TEXT_LIMIT)
+def message_text(notification: Notification, zone: tzinfo = UTC) -> str:
+    whole = f"{text.headline(notification)}\n\n{text.body(notification, zone=zone)}"
+    return text.shorten(whole, TEXT_LIMIT)
 
 
 class TelegramNotifier:
     kind: ClassVar[str] = "telegram"
 
-    def __init__(self, settings: TelegramSettings, language: str) -> None:
+    def __init__(self, settings: TelegramSettings, language: str, zone: tzinfo = UTC) -> None:
         self.settings = settings
         self.language = language
+        self.zone = zone  # the plan's: times in the text are shown in it
 
     def render(self, notification: Notification) -> http.HttpRequest:
         s = self.settings
@@ -46,7 +49,7 @@ class TelegramNotifier:
         token = s.token.reveal()
         payload = {
             "chat_id": s.chat_id,
-            "text": message_text(text.in_language(notification, self.language)),
+            "text": message_text(text.in_language(notification, self.language), self.zone),
             "disable_web_page_preview": True,
         }
         return http.json_request(

@@ -3,13 +3,14 @@
 Pure functions of a notification. The language is the notification's own
 (the router chose it for the receiver, and the outbox keeps it, so a
 notification sent after a restart reads as it would have); a summary
-missing in that language falls back to the other one.
+missing in that language falls back to the other one. Times are shown in
+the plan's zone, which the receiver's notifier is given when it is built.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from alerts.model import Alert, Notification, Reason
 
@@ -101,24 +102,30 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
 
-def when(moment: datetime) -> str:
-    """A time as people read it in a message: minutes, UTC said out loud."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def when(moment: datetime, zone: tzinfo = UTC) -> str:
+    """A time as people read it in a message: minutes in the plan's zone, its offset said.
+
+    `2027-06-03 07:30 +07:00`; in UTC, `2027-06-03 00:30 UTC`.
+    """
+    if zone is UTC:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.isoformat()[-6:]}"
 
 
-def alert_line(alert: Alert, language: str) -> str:
+def alert_line(alert: Alert, language: str, zone: tzinfo = UTC) -> str:
     """`- <summary> (since 07:30)` or `- <summary> (07:30 → 07:52)`."""
     if alert.ends_at is None:
-        period = f"{words(language)['since']} {when(alert.starts_at)}"
+        period = f"{words(language)['since']} {when(alert.starts_at, zone)}"
     else:
-        period = f"{when(alert.starts_at)} → {when(alert.ends_at)}"
+        period = f"{when(alert.starts_at, zone)} → {when(alert.ends_at, zone)}"
     line = f"- {summary_of(alert, language)} ({period})"
     if alert.incident_id is not None:
         line += f" [{words(language)['incident']} #{alert.incident_id}]"
     return line
 
 
-def sections(notification: Notification, *, details: bool = False) -> list[str]:
+def sections(notification: Notification, *, details: bool = False, zone: tzinfo = UTC) -> list[str]:
     """Firing alerts, then resolved ones, each under its heading (details indented)."""
     language = notification.language
     lines: list[str] = []
@@ -127,19 +134,20 @@ def sections(notification: Notification, *, details: bool = False) -> list[str]:
             continue
         lines.append(f"{words(language)[name]} ({len(alerts)}):")
         for alert in alerts:
-            lines.append(alert_line(alert, language))
+            lines.append(alert_line(alert, language, zone))
             if details:
                 lines.extend(f"    {k}: {v}" for k, v in sorted(alert.details.items()))
     return lines
 
 
-def body(notification: Notification, *, details: bool = False) -> str:
+def body(notification: Notification, *, details: bool = False, zone: tzinfo = UTC) -> str:
     """The plain-text message: sections, then the group and the notification id."""
     language = notification.language
     group = ", ".join(f"{k}={v}" for k, v in sorted(notification.group_labels.items()))
     footer = [f"{words(language)['group']}: {group or notification.group_key}",
               f"{words(language)['notification']}: {notification.id}"]  # fmt: skip
-    return "\n".join([*sections(notification, details=details), "", *footer]) + "\n"
+    lines = sections(notification, details=details, zone=zone)
+    return "\n".join([*lines, "", *footer]) + "\n"
 
 
 def moment(value: datetime | None) -> str | None:

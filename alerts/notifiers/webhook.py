@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import replace
+from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
 from alerts import http
@@ -72,9 +73,9 @@ def signature(body: bytes, secret: str) -> str:
 class WebhookNotifier:
     kind: ClassVar[str] = "webhook"
 
-    def __init__(self, settings: WebhookSettings, language: str) -> None:
+    def __init__(self, settings: WebhookSettings, language: str, zone: tzinfo = UTC) -> None:
         self.settings = settings
-        self.language = language
+        self.language = language  # zone: unused, JSON carries times in UTC (RFC 3339)
 
     def render(self, notification: Notification) -> http.HttpRequest:
         secret = self.settings.secret.reveal() if self.settings.secret is not None else None

@@ -14,7 +14,12 @@ section group (`calendar`, `probe`, `carriers`, `devices`, `sites`, and
 fake-redundancy warnings) and `summary`.
 """
 
-from monitor.config.loader import lab_prefix_of, load_inventory, referenced_variables
+from monitor.config.loader import (
+    lab_prefix_of,
+    load_inventory,
+    plan_zone_of,
+    referenced_variables,
+)
 from monitor.config.problems import BadValueError, ConfigError, Problem
 from monitor.config.secrets import expand
 from monitor.config.summary import summarize
@@ -31,6 +36,7 @@ __all__ = [
     "lab_prefix_of",
     "load_inventory",
     "milliseconds",
+    "plan_zone_of",
     "referenced_variables",
     "summarize",
 ]

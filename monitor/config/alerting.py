@@ -160,7 +160,7 @@ def read_escalation(r: Reader, known: Collection[str]) -> str | None:
 
 
 def read_route(r: Reader, alerting: AlertingSettings, known: Collection[str]) -> Route | None:
-    count_before = len(r.ctx.problems)
+    count_before = r.ctx.reported
     matchers = read_matchers(r, required=False)
     receivers = read_receivers(r, known)
     group_by = r.array("group_by", label_name, GROUP_BY_EXAMPLE)
@@ -177,7 +177,7 @@ def read_route(r: Reader, alerting: AlertingSettings, known: Collection[str]) ->
     )
     r.done()
     check_intervals(r, route, [key for key in TIMERS if key in r.table])
-    return route if len(r.ctx.problems) == count_before else None
+    return route if r.ctx.reported == count_before else None
 
 
 def read_routes(root: Reader, alerting: AlertingSettings, known: Collection[str]) -> list[Route]:

@@ -14,10 +14,12 @@ from monitor.config.alerting import read_alerting, read_routes, read_silences, w
 from monitor.config.calendar import read_calendar
 from monitor.config.carriers import Known, read_carriers, read_endpoints
 from monitor.config.devices import check_poll_budgets
+from monitor.config.files import MAX_CONFIG_BYTES, UnreadableFileError, read_regular
 from monitor.config.judging import read_monitor, read_readiness, read_severity
+from monitor.config.nesting import MAX_NESTING, position_text, too_deep
 from monitor.config.notifiers import read_notifiers
 from monitor.config.probe import read_probe, read_snmp_settings, read_thresholds
-from monitor.config.problems import ConfigError, describe
+from monitor.config.problems import BadValueError, ConfigError, describe
 from monitor.config.reader import Context, Reader
 from monitor.config.retention import read_retention
 from monitor.config.secrets import variable_names
@@ -150,14 +152,27 @@ def check_devices(
 
 def read_document(path: Path, ctx: Context) -> dict[str, Any] | None:
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        ctx.add(None, None, f"cannot read: {exc.strerror or exc}")
+        raw = read_regular(path, MAX_CONFIG_BYTES)
+    except UnreadableFileError as exc:
+        ctx.add(None, None, f"cannot read: {exc}")
         return None
     try:
         source = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         ctx.add(None, None, f"cannot read: not UTF-8 text (bad byte at offset {exc.start})")
+        return None
+    return parse_document(source, ctx)
+
+
+def parse_document(source: str, ctx: Context) -> dict[str, Any] | None:
+    deep = too_deep(source)
+    if deep is not None:
+        ctx.add(
+            position_text(source, deep),
+            None,
+            f"nested too deeply: examnet reads at most {MAX_NESTING} levels of arrays, "
+            "tables and dotted keys",
+        )
         return None
     try:
         return tomllib.loads(source)
@@ -252,7 +267,7 @@ def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> Inventor
     if inventory is None:
         if not ctx.problems:  # pragma: no cover - every None comes with a problem
             ctx.add(None, None, "could not be loaded")
-        raise ConfigError(ctx.file, ctx.problems)
+        raise ConfigError(ctx.file, ctx.all_problems())
     return inventory
 
 
@@ -294,3 +309,19 @@ def lab_prefix_of(path: Path) -> str | None:
     lab = document.get("lab") if document is not None else None
     prefix = lab.get("prefix") if isinstance(lab, dict) else None
     return prefix if isinstance(prefix, str) else None
+
+
+def plan_zone_of(path: Path) -> ZoneInfo:
+    """The `[plan] timezone` of a file, read without validating anything else.
+
+    For commands that show times but need no inventory (`silence list`): the
+    loader's default when the file or its zone is unusable, as the times
+    shown carry their offset anyway.
+    """
+    document = read_document(Path(path), Context(str(path), {}))
+    plan = document.get("plan") if document is not None else None
+    written = plan.get("timezone") if isinstance(plan, dict) else None
+    try:
+        return timezone(written)
+    except BadValueError:
+        return ZoneInfo(DEFAULT_TIMEZONE)

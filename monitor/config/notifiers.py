@@ -267,12 +267,12 @@ def read_notifier(r: Reader, language: str) -> NotifierConfig | None:
     language = r.opt("language", choice(LANGUAGES), language)
     if kind is None:
         return None  # which other keys belong here depends on the kind
-    count_before = len(r.ctx.problems)
+    count_before = r.ctx.reported
     settings = read_settings(r, SETTINGS[kind])
     refuse_unknown_settings(r, kind, settings_keys(SETTINGS[kind]))
     if settings is not None:
         settings = check_kind(r, settings)
-    if settings is not None and len(r.ctx.problems) == count_before:
+    if settings is not None and r.ctx.reported == count_before:
         check_with_kind(r, settings)
     if ident is None or ident == LOG_NOTIFIER_ID or settings is None:
         return None

@@ -31,7 +31,7 @@ def read_probe(root: Reader) -> ProbeSettings:
     r = root.section("probe")
     if r is None:
         return ProbeSettings()
-    count_before = len(r.ctx.problems)
+    count_before = r.ctx.reported
     settings = ProbeSettings(
         count=r.opt("count", integer(1, 100), DEFAULT_COUNT),
         echo_interval=r.opt("echo_interval", duration(), DEFAULT_ECHO_INTERVAL),
@@ -41,7 +41,7 @@ def read_probe(root: Reader) -> ProbeSettings:
         payload_size=r.opt("payload_size", integer(16, 1400), DEFAULT_PAYLOAD_SIZE),
     )
     r.done()
-    if len(r.ctx.problems) == count_before:
+    if r.ctx.reported == count_before:
         check_round_fits(r, settings)
     return settings
 
@@ -74,7 +74,7 @@ def read_snmp_settings(root: Reader) -> SnmpSettings | None:
     r = root.section("snmp")
     if r is None:
         return None
-    count_before = len(r.ctx.problems)
+    count_before = r.ctx.reported
     every = duration(minimum=MIN_SNMP_INTERVAL)
     settings = SnmpSettings(
         interval=r.opt("interval", every, DEFAULT_SNMP_INTERVAL),
@@ -85,7 +85,7 @@ def read_snmp_settings(root: Reader) -> SnmpSettings | None:
     )
     r.done()
     check_session_interval(r, settings.interval, settings.session_interval)
-    return settings if len(r.ctx.problems) == count_before else None
+    return settings if r.ctx.reported == count_before else None
 
 
 # TOML key -> (Thresholds field, parser); the one list of threshold keys.

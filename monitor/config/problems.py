@@ -10,6 +10,11 @@ from datetime import date, datetime, time
 from typing import Final
 
 KNOWN_LIST_LIMIT: Final = 12
+# A key or id from the file is shown up to this many characters: a problem line
+# must stay readable whatever the file holds (a 200 KB key is not echoed).
+SHOWN_LIMIT: Final = 60
+# The last resort for any part of a problem line (item, field, message).
+PART_LIMIT: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +57,19 @@ class BadValueError(ValueError):
     """A value that does not fit; the message says what was expected."""
 
 
+def clip(text: str, limit: int = SHOWN_LIMIT) -> str:
+    """`text`, or its start and how long it is when it is longer than `limit`."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text)} characters)"
+
+
 def describe(value: object) -> str:
     """A value as TOML would spell it, short enough for one line."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        shown = value if len(value) <= 60 else value[:57] + "..."
+        shown = value if len(value) <= SHOWN_LIMIT else value[: SHOWN_LIMIT - 3] + "..."
         return json.dumps(shown, ensure_ascii=False)
     if isinstance(value, datetime | date | time):
         return value.isoformat()

@@ -12,14 +12,16 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from monitor.config.problems import (
+    PART_LIMIT,
     BadValueError,
     Problem,
+    clip,
     describe,
     known_text,
     suggestion,
     type_name,
 )
-from monitor.config.secrets import INLINE_CREDENTIAL_WARNING, expand
+from monitor.config.secrets import INLINE_CREDENTIAL_WARNING, MissingVariableError, expand
 from monitor.config.values import address, moment_in, nonempty_text
 from monitor.inventory import DEFAULT_TIMEZONE, Secret
 
@@ -37,11 +39,46 @@ class Context:
         self.warnings: list[str] = []
         # (item, address, probed?) of everything with an address, for whole-file checks
         self.addresses: list[tuple[str | None, str, bool]] = []
+        # an unset variable: its problem's index, and how many other fields use it
+        self.missing: dict[str, tuple[int, int]] = {}
+        # every problem found, an unset variable's repeated uses included: a reader
+        # compares it before and after a part to know whether that part was complete
+        self.reported = 0
 
     def add(self, item: str | None, field: str | None, message: str) -> None:
-        problem = Problem(self.file, item, field, message)
+        problem = Problem(
+            self.file,
+            None if item is None else clip(item, PART_LIMIT),
+            None if field is None else clip(field, PART_LIMIT),
+            clip(message, PART_LIMIT),
+        )
+        self.reported += 1
         if problem not in self.problems:
             self.problems.append(problem)
+
+    def add_missing(self, item: str | None, field: str | None, exc: MissingVariableError) -> None:
+        """An unset variable is one problem, at its first use, however many fields use it."""
+        if exc.name in self.missing:
+            self.reported += 1
+            index, others = self.missing[exc.name]
+            self.missing[exc.name] = (index, others + 1)
+            return
+        self.missing[exc.name] = (len(self.problems), 0)
+        self.add(item, field, str(exc))
+
+    def all_problems(self) -> list[Problem]:
+        """The problems, each unset variable's saying how many other fields need it."""
+        found = list(self.problems)
+        for index, others in self.missing.values():
+            if others:
+                also = (
+                    "; 1 other field uses it too"
+                    if others == 1
+                    else f"; {others} other fields use it too"
+                )
+                first = found[index]
+                found[index] = Problem(first.file, first.item, first.field, first.message + also)
+        return found
 
     def warn(self, item: str | None, field: str | None, message: str) -> None:
         self.warnings.append(str(Problem(self.file, item, field, message)))
@@ -62,10 +99,18 @@ class Reader:
     def field(self, key: str | None) -> str | None:
         if key is None:
             return self.path
+        key = clip(key)
         return key if self.path is None else f"{self.path}.{key}"
 
     def problem(self, key: str | None, message: str) -> None:
         self.ctx.add(self.item, self.field(key), message)
+
+    def bad(self, key: str, exc: BadValueError) -> None:
+        """A value that did not parse; an unset variable is reported once for the file."""
+        if isinstance(exc, MissingVariableError):
+            self.ctx.add_missing(self.item, self.field(key), exc)
+        else:
+            self.problem(key, str(exc))
 
     def has(self, key: str) -> bool:
         self.seen.add(key)
@@ -87,7 +132,7 @@ class Reader:
                 value, _ = expand(value, self.ctx.env)
             return parse(value)
         except BadValueError as exc:
-            self.problem(key, str(exc))
+            self.bad(key, exc)
             return None
 
     def array(self, key: str, parse: Callable[[object], T], example: str) -> list[T] | None:
@@ -107,7 +152,7 @@ class Reader:
                 element = expand(written, self.ctx.env)[0] if isinstance(written, str) else written
                 parsed.append(parse(element))
             except BadValueError as exc:
-                self.problem(f"{key}[{index}]", str(exc))
+                self.bad(f"{key}[{index}]", exc)
         return parsed
 
     def opt(self, key: str, parse: Callable[[object], T], default: T) -> T:
@@ -137,7 +182,7 @@ class Reader:
         try:
             revealed, from_env = expand(value, self.ctx.env)
         except BadValueError as exc:
-            self.problem(key, str(exc))
+            self.bad(key, exc)
             return None
         if not from_env:
             self.ctx.warn(self.item, self.field(key), INLINE_CREDENTIAL_WARNING)
@@ -148,7 +193,7 @@ class Reader:
         wanted = self.get(key, nonempty_text, required=required)
         if wanted is None or wanted in known:
             return wanted
-        self.problem(key, f'no {kind} "{wanted}" ({known_text(known, wanted)})')
+        self.problem(key, f'no {kind} "{clip(wanted)}" ({known_text(known, wanted)})')
         return None
 
     def sub(self, key: str, *, required: bool = False) -> Reader | None:
@@ -202,7 +247,7 @@ def item_name(kind: str, table: Mapping[str, object], where: str, key: str = "id
     """`site "x"` when the table names itself, else its position like `sites[2]`."""
     value = table.get(key)
     if isinstance(value, str) and value:
-        return f'{kind} "{value}"'
+        return f'{kind} "{clip(value)}"'
     return where
 
 

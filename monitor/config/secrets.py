@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Final
 
-from monitor.config.problems import BadValueError
+from monitor.config.files import MAX_SECRET_BYTES, UnreadableFileError, read_regular
+from monitor.config.problems import BadValueError, clip
 
 INLINE_CREDENTIAL_WARNING: Final = "secret written in the file; use ${NAME}"
+PATH_LIMIT: Final = 256  # a NAME_FILE path is shown up to this many characters
+
+
+class MissingVariableError(BadValueError):
+    """A variable that is neither set nor given through NAME_FILE."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f'environment variable "{name}" is not set (nor "{name}_FILE")')
+        self.name = name
+
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
 
@@ -55,12 +65,13 @@ def lookup(name: str, env: Mapping[str, str]) -> str:
         return env[name]
     file_name = f"{name}_FILE"
     if file_name not in env:
-        raise BadValueError(f'environment variable "{name}" is not set (nor "{file_name}")')
+        raise MissingVariableError(name)
     try:
-        content = Path(env[file_name]).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        content = read_regular(env[file_name], MAX_SECRET_BYTES).decode("utf-8")
+    except (UnreadableFileError, UnicodeDecodeError) as exc:
+        reason = str(exc) if isinstance(exc, UnreadableFileError) else "not UTF-8 text"
+        shown = clip(env[file_name], PATH_LIMIT)
         raise BadValueError(
-            f'cannot read the file named by "{file_name}" ({env[file_name]}): {reason}'
+            f'cannot read the file named by "{file_name}" ({shown}): {reason}'
         ) from None
     return content.removesuffix("\n").removesuffix("\r")

@@ -153,10 +153,10 @@ def read_site(r: Reader, known: Known, defaults: Thresholds) -> Site | None:
     thresholds = read_thresholds(r.sub("thresholds"), defaults)
     devices, device_ids = read_devices(r, Owner(ident))
     by_id = {d.id: d for d in devices}
-    count_before = len(r.ctx.problems)
+    count_before = r.ctx.reported
     links = read_links(r, SiteScope(ident, known, device_ids, by_id, thresholds))
     r.done()
-    if len(r.ctx.problems) == count_before:  # judge redundancy on a complete list only
+    if r.ctx.reported == count_before:  # judge redundancy on a complete list only
         check_min_carriers(r, min_carriers, links)
     devices = [resolve_via(r, device, links) for device in devices]
     if ident is None or name is None or district is None:

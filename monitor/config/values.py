@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
-from ipaddress import IPv4Address, IPv4Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from typing import Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +25,7 @@ E = TypeVar("E", bound=StrEnum)
 # its first /30 joins examnet (.1) to the lab's hub (.2): monitor/lab/topology.py.
 LAB_RESERVED_PREFIX: Final = 24
 LAB_MONITOR_TRANSIT_PREFIX: Final = 30
+LIMITED_BROADCAST: Final = IPv4Address("255.255.255.255")
 RFC1918: Final = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
@@ -181,16 +182,38 @@ def _is_hostname(name: str) -> bool:
 
 
 def address(value: object) -> str:
-    """An IP literal or a host name, checked by syntax only: never resolved here."""
+    """An IP literal or a host name, checked by syntax only: never resolved here.
+
+    It is one host that examnet sends to, so an IP literal that stands for
+    no host or for many is refused.
+    """
     if isinstance(value, str):
         try:
-            ip_address(value)
+            ip = ip_address(value)
         except ValueError:
             if _is_hostname(value):
                 return value
         else:
-            return value
+            reason = not_one_host(ip)
+            if reason is None:
+                return value
+            raise BadValueError(
+                f"expected the address of one host, got {describe(value)}: {reason}"
+            )
     raise BadValueError(f"expected an IPv4 or IPv6 address or a host name, got {describe(value)}")
+
+
+def not_one_host(ip: IPv4Address | IPv6Address) -> str | None:
+    """Why an IP address is no single host to probe, or None."""
+    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified:  # RFC 1122 3.2.1.3, RFC 4291 2.5.2: "no address"
+        return "the unspecified address stands for no host (it is never a destination)"
+    if ip == LIMITED_BROADCAST:  # RFC 919, RFC 922
+        return "the limited broadcast address reaches every host of the local network"
+    if ip.is_multicast:  # RFC 5771, RFC 4291 2.7
+        return "a multicast address reaches a group of hosts, and any of them may answer"
+    return None
 
 
 def address_key(value: str) -> str:
@@ -298,7 +321,7 @@ def moment_in(zone: tzinfo) -> Callable[[object], datetime]:
     def parse(value: object) -> datetime:
         if isinstance(value, datetime):
             if value.tzinfo is None:
-                return value.replace(tzinfo=zone)
+                return local_moment(value, zone)
             return value.astimezone(zone)
         hint = ""
         if isinstance(value, str):
@@ -308,6 +331,35 @@ def moment_in(zone: tzinfo) -> Callable[[object], datetime]:
         )
 
     return parse
+
+
+def local_moment(value: datetime, zone: tzinfo) -> datetime:
+    """A local time of the plan as an aware datetime, if it names exactly one instant.
+
+    Where the clocks change, a local time they skip names no instant and one
+    they pass twice names two: both are refused rather than guessed (zoneinfo
+    would quietly pick one, PEP 495), and the message gives the offsets.
+    """
+    first = value.replace(tzinfo=zone, fold=0)
+    second = value.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    name = getattr(zone, "key", str(zone))
+    written = value.isoformat()
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != value:
+        raise BadValueError(
+            f"{written} does not exist in {name}: the clocks skip it, going from "
+            f"{utc_offset(first)} to {utc_offset(second)}; write a time outside the change"
+        )
+    raise BadValueError(
+        f"{written} happens twice in {name}: the clocks go back; write it with its offset, "
+        f"{written}{utc_offset(first)} or {written}{utc_offset(second)}"
+    )
+
+
+def utc_offset(moment: datetime) -> str:
+    """`+02:00`: the offset an ISO 8601 time would carry."""
+    return moment.isoformat()[-6:]
 
 
 def lab_reserved_block(network: IPv4Network) -> IPv4Network:

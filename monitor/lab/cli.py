@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monitor import config
+from monitor.console import quiet_on_broken_pipe
 from monitor.inventory import Device, Inventory
 from monitor.lab import environment, netns, simulate
 from monitor.lab.agents import POWER_MODES
@@ -120,7 +121,7 @@ def add_parser(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     )
     _config_option(impair)
     impair.add_argument("target", help="a link as site/link, an endpoint id, or a site id")
-    impair.add_argument("action", choices=ACTIONS)
+    impair.add_argument("action", choices=ACTIONS, help="what to do (see the list above)")
     impair.add_argument("value", nargs="?", help="rate, percentage, power or snmp action")
     impair.add_argument("--side", choices=netns.SIDES, default="carrier", help="down|up only")
     for kind in PROTECTED:
@@ -438,6 +439,10 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m monitor.lab.cli up --config FILE`: the same as `examnet lab up ...`."""
+    return quiet_on_broken_pipe(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] != ["lab"]:
         arguments.insert(0, "lab")

@@ -220,6 +220,22 @@ def test_it_has_a_broken_file_for_each_mistake_the_issue_lists() -> None:
     assert all(expected_lines(p) for p in INVALID)
 
 
+def test_it_has_a_broken_file_for_each_input_that_crashed_or_fooled_the_loader() -> None:
+    names = {p.stem.removeprefix("invalid-") for p in INVALID}
+
+    assert {
+        "nested-too-deeply",
+        "dotted-key-too-deep",
+        "time-in-dst-gap",
+        "ambiguous-local-time",
+        "target-unspecified",
+        "target-broadcast",
+        "target-multicast",
+        "long-key",
+        "missing-env-variable-used-thrice",
+    } <= names
+
+
 def test_it_has_a_broken_file_for_each_snmp_mistake() -> None:
     names = {p.stem.removeprefix("invalid-") for p in INVALID}
 
@@ -381,6 +397,54 @@ def test_it_refuses_the_shipped_file_without_its_secrets() -> None:
 
     assert result.returncode == 2
     assert 'environment variable "EXAMNET_SNMP_COMMUNITY" is not set' in result.stderr
+
+
+def missing_variable_lines(stderr: str) -> dict[str, list[str]]:
+    """The problem lines of stderr that name each shipped variable as not set."""
+    return {
+        name: [line for line in stderr.splitlines() if f'variable "{name}" is not set' in line]
+        for name in SHIPPED_SECRETS
+    }
+
+
+def test_it_names_each_missing_variable_of_the_shipped_file_once() -> None:
+    result = run_check("sites.toml")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "3 problems in sites.toml:"
+    assert lines[1] == (
+        'sites.toml: endpoint "mobifone-bts-lson" device "controller": field "snmp.community": '
+        'environment variable "EXAMNET_SNMP_COMMUNITY" is not set '
+        '(nor "EXAMNET_SNMP_COMMUNITY_FILE"); 13 other fields use it too'
+    )
+    assert all(len(found) == 1 for found in missing_variable_lines(result.stderr).values())
+    assert lines[-1].startswith("hint: sites.toml describes a lab; examnet lab up generates")
+
+
+def test_run_names_each_missing_variable_once_and_starts_nothing(tmp_path: Path) -> None:
+    # the shipped file under a lab prefix nobody brings up: no generated values to find,
+    # and the lab guard would refuse to start on it anyway
+    path = tmp_path / "sites.toml"
+    path.write_text(
+        SHIPPED.read_text(encoding="utf-8").replace('prefix = "exn"', 'prefix = "exq"'),
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "run", "--config", str(path), "--db", "sqlite://"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=cli_env(),
+        cwd=REPO,
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == f"3 problems in {path}:"
+    assert all(len(found) == 1 for found in missing_variable_lines(result.stderr).values())
 
 
 def test_it_ships_a_router_per_site_watching_every_link() -> None:
@@ -674,6 +738,86 @@ def test_it_reports_a_name_file_it_cannot_read(tmp_path: Path) -> None:
     assert problem_lines(path, {"EXAMNET_TEST_N_FILE": str(absent)}) == [
         f'{path}: field "plan.name": cannot read the file named by "EXAMNET_TEST_N_FILE" '
         f"({absent}): No such file or directory"
+    ]
+
+
+def name_file_problem(path: Path, named: Path | str, reason: str) -> str:
+    return (
+        f'{path}: field "plan.name": cannot read the file named by "EXAMNET_TEST_N_FILE" '
+        f"({named}): {reason}"
+    )
+
+
+# `examnet check` with at most 2 GiB of address space: a loader that reads /dev/zero
+# fails with MemoryError instead of taking the machine's memory, one that waits on
+# a FIFO fails by timing out
+BOUNDED_CHECK = (
+    "import resource, runpy; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
+    "runpy.run_module('monitor', run_name='__main__')"
+)
+
+
+def run_bounded_check(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", BOUNDED_CHECK, "check", str(path)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=cli_env(env),
+        cwd=REPO,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("named", "kind"), [("/dev/zero", "a character device"), ("secret.fifo", "a FIFO")]
+)
+def test_it_refuses_a_name_file_that_is_not_a_regular_file_without_reading_it(
+    tmp_path: Path, named: str, kind: str
+) -> None:
+    path = write_config(tmp_path, plan_name="${EXAMNET_TEST_N}")
+    secret = tmp_path / named
+    if named.endswith(".fifo"):
+        os.mkfifo(secret)  # nobody ever writes to it
+
+    result = run_bounded_check(path, {"EXAMNET_TEST_N_FILE": str(secret)})
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[1:] == [
+        name_file_problem(path, secret, f"not a regular file ({kind})")
+    ]
+
+
+def test_it_refuses_a_name_file_larger_than_a_secret_can_be(tmp_path: Path) -> None:
+    path = write_config(tmp_path, plan_name="${EXAMNET_TEST_N}")
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * (64 * 1024 + 1))
+    exact = tmp_path / "exact"
+    exact.write_bytes(b"y" * (64 * 1024) + b"\n")
+
+    assert problem_lines(path, {"EXAMNET_TEST_N_FILE": str(big)}) == [
+        name_file_problem(path, big, "larger than 64 KiB")
+    ]
+    assert problem_lines(path, {"EXAMNET_TEST_N_FILE": str(exact)}) == [
+        name_file_problem(path, exact, "larger than 64 KiB")  # the newline counts too
+    ]
+
+
+def test_it_refuses_a_config_file_that_is_not_a_regular_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "sites.fifo"
+    os.mkfifo(fifo)
+
+    zero = run_bounded_check(Path("/dev/zero"), {})
+    waiting = run_bounded_check(fifo, {})
+
+    assert (zero.returncode, waiting.returncode) == (2, 2)
+    assert zero.stderr.splitlines()[1:] == [
+        "/dev/zero: cannot read: not a regular file (a character device)"
+    ]
+    assert waiting.stderr.splitlines()[1:] == [f"{fifo}: cannot read: not a regular file (a FIFO)"]
+    assert problem_lines(tmp_path, {}) == [
+        f"{tmp_path}: cannot read: not a regular file (a directory)"
     ]
 
 
@@ -1273,3 +1417,93 @@ def test_it_summarises_readiness_the_control_targets_and_severity(tmp_path: Path
         "monitor: no control target, so examnet cannot tell when it is blind",
         "severity: the default table with 1 cell changed; unchanged during exam sessions",
     ]
+
+
+# --------------------------------------------------------------------------
+# hostile input: every one a problem line, none a crash, a hang or a screenful
+
+
+def test_it_refuses_nesting_deeper_than_python_can_parse(tmp_path: Path) -> None:
+    path = write_config(tmp_path, top="deep = " + "[" * 100_000 + "]" * 100_000 + "\n")
+
+    assert problem_lines(path, {}) == [
+        f"{path}: line 2, column 40: nested too deeply: examnet reads at most 32 levels of "
+        "arrays, tables and dotted keys"
+    ]
+
+
+def test_it_refuses_a_dotted_key_of_many_parts_at_once(tmp_path: Path) -> None:
+    path = write_config(tmp_path, top=".".join(["x"] * 10_000) + " = 1\n")
+
+    assert problem_lines(path, {}) == [
+        f"{path}: line 2, column 66: nested too deeply: examnet reads at most 32 levels of "
+        "arrays, tables and dotted keys"
+    ]
+
+
+def test_it_reads_what_looks_like_nesting_inside_strings_and_comments(tmp_path: Path) -> None:
+    deep = "[" * 40 + "." * 40 + "{" * 40  # in a string or a comment, none of it nests
+    site = f"coordinates = [21.85, 106.76]  # {deep}\n"
+    path = write_config(tmp_path, plan_name=f'{deep} \\" {deep}', site=site)
+    text = path.read_text(encoding="utf-8").replace(
+        'name = "Viettel"',
+        f'name = \'\'\'{deep}\n{deep}\'\'\'\ncontact = """{deep}\\"""\n{deep}""""',
+    )
+    path.write_text(text, encoding="utf-8")
+
+    inventory = load_inventory(path, {})
+
+    assert inventory.plan.name == f'{deep} " {deep}'
+    assert inventory.carriers[0].name == f"{deep}\n{deep}"
+    assert inventory.carriers[0].contact == f'{deep}"""\n{deep}"'
+
+
+def test_it_shows_a_long_key_or_id_by_its_start_and_length(tmp_path: Path) -> None:
+    key = "k" * 200_000
+    path = write_config(tmp_path, site=f"{key} = 1\n")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('id = "viettel-fibre"', f'id = "{key}"'),
+        encoding="utf-8",
+    )
+
+    lines = problem_lines(path, {})
+
+    shown = f"{'k' * 57}... (200000 characters)"
+    assert all(len(line) < 500 for line in lines)
+    assert f'field "{shown}": unknown key' in lines[1]
+    assert lines[0] == (
+        f'{path}: site "thpt-viet-bac" link "{shown}": field "id": expected an id of 1 to 40 '
+        "lowercase letters, digits and '-', starting with a letter or digit, got "
+        f'"{"k" * 57}..."'
+    )
+
+
+def test_it_escapes_control_characters_of_the_file_in_its_summary(tmp_path: Path) -> None:
+    silence = """
+[[silences]]
+id = "maintenance"
+matchers = ['carrier="viettel"']
+start = 2027-06-01T22:00:00
+end = 2027-06-02T02:00:00
+by = "An"
+comment = "splice\\u001b[2J\\u001b]0;owned\\u0007 done"
+"""
+    path = write_config(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + silence, encoding="utf-8")
+
+    result = run_check(str(path))
+
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "\x07" not in result.stdout
+    assert "splice\\x1b[2J\\x1b]0;owned\\x07 done" in result.stdout
+
+
+def test_it_escapes_control_characters_of_the_file_in_its_problems(tmp_path: Path) -> None:
+    path = write_config(tmp_path, site='"bad\\u001b[2J" = 1\n')
+
+    result = run_check(str(path))
+
+    assert result.returncode == 2
+    assert "\x1b" not in result.stderr
+    assert 'field "bad\\x1b[2J": unknown key' in result.stderr
