@@ -129,8 +129,16 @@ def _run_add(args: argparse.Namespace) -> int:
         request = SilenceRequest(
             tuple(args.matchers), args.by, args.comment, args.start, args.end, args.duration
         )
-        s = add_silence(store.alerting, request, _now())
+        added = add_silence(store.alerting, request, _now())
+        s = added.record
         print(f"silence {s.id} until {s.ends_at.isoformat()}: {' '.join(s.matchers)}")
+        print(f"it matches {_alerts(added.matching)} now")
+        if not added.matching:
+            print(
+                "examnet silence: warning: it matches no open alert now; check the values "
+                "if you meant one that fires",
+                file=sys.stderr,
+            )
         return EXIT_OK
 
     return _run(args, act)
@@ -172,6 +180,13 @@ def _run_ack(args: argparse.Namespace) -> int:
         i = acknowledge(store.alerting, args.incident, args.by, args.note, _now())
         r = i.record
         print(f"incident {i.id} ({r.kind} of {r.subject}) acknowledged by {i.acknowledged_by}")
+        for ack in i.acks[:-1]:
+            note = f": {ack.note}" if ack.note else ""
+            print(f"  earlier: {ack.by} at {ack.at.isoformat(timespec='seconds')}{note}")
         return EXIT_OK
 
     return _run(args, act)
+
+
+def _alerts(count: int) -> str:
+    return f"{count} open alert" + ("" if count == 1 else "s")
