@@ -9,7 +9,11 @@ Errors become `DeliveryError`: the network, a timeout, HTTP 5xx and 429 are
 transient (try again later); other 4xx, redirects, a bad URL and a
 certificate that does not verify are permanent (retrying will not help).
 No message names a secret: the URL is shown as the notifier says
-(`shown_url`), and every secret is replaced in whatever text remains.
+(`shown_url`), and every secret is replaced in whatever text remains — as
+written, percent-encoded and in base64, and so is any long prefix of one.
+Text is redacted first and cut after: cut first, a secret split by the cut
+is no longer found whole, and its first characters go out (a receiver that
+echoed request headers leaked 15 of a password's 18 characters, issue 10.5).
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ JSON = "application/json"
 REDACTED = "<secret>"
 # What an error message may quote of an answer's body.
 BODY_EXCERPT = 200
+# A secret's prefix this long is hidden too, wherever it appears: whoever cut
+# the text (the receiver quoting what it got, a log line) may have left only
+# the start of one. Shorter secrets are hidden whole.
+SECRET_PREFIX = 6
 # More than any receiver's acknowledgement needs; the rest is not read.
 MAX_ANSWER = 64 * 1024
 
@@ -135,8 +143,9 @@ def _post(request: HttpRequest) -> HttpResponse:
     except urllib.error.HTTPError as exc:
         body = exc.read(MAX_ANSWER) if exc.fp is not None else b""
         exc.close()
+        text = status_text(exc.code, body, request.secrets)
         raise DeliveryError(
-            redact(f"POST {request.shown_url}: {status_text(exc.code, body)}", request.secrets),
+            redact(f"POST {request.shown_url}: {text}", request.secrets),
             permanent=is_permanent_status(exc.code),
         ) from None
 
@@ -187,17 +196,54 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def status_text(status: int, body: bytes) -> str:
-    excerpt = body[:BODY_EXCERPT].decode("utf-8", "replace").strip()
-    return f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+def status_text(status: int, body: bytes, secrets: Iterable[str] = ()) -> str:
+    """`HTTP 401: <what the body says>`: redacted whole, then cut to an excerpt."""
+    answer = redact(body.decode("utf-8", "replace"), secrets).strip()
+    return f"HTTP {status}" + (f": {excerpt(answer)}" if answer else "")
+
+
+def excerpt(text: str, limit: int = BODY_EXCERPT) -> str:
+    """At most `limit` characters of text that is already redacted."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def secret_forms(secret: str) -> set[str]:
+    """How a secret may be written in what a receiver answers."""
+    encoded = base64.b64encode(secret.encode()).decode()
+    return {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote(secret),
+        encoded,
+        encoded.rstrip("="),
+        base64.urlsafe_b64encode(secret.encode()).decode().rstrip("="),
+    }
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret, as written and as percent-encoded in a URL."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        for form in {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote(secret)}:
-            text = text.replace(form, REDACTED)
+    """Replace every secret, in each of its forms, and any long prefix of one."""
+    forms = sorted({f for s in secrets if s for f in secret_forms(s)}, key=len, reverse=True)
+    for form in forms:
+        text = text.replace(form, REDACTED)
+    for form in forms:
+        # a URL's scheme and host are no secret (a chat webhook's path is given on its own)
+        if len(form) > SECRET_PREFIX and "://" not in form:
+            text = _redact_prefixes(text, form)
     return text
+
+
+def _redact_prefixes(text: str, secret: str) -> str:
+    """Replace each run of text that is the start of `secret`, SECRET_PREFIX long or more."""
+    head = secret[:SECRET_PREFIX]
+    out: list[str] = []
+    start = 0
+    while (found := text.find(head, start)) != -1:
+        end = found + SECRET_PREFIX
+        while end < len(text) and end - found < len(secret) and text[end] == secret[end - found]:
+            end += 1
+        out += [text[start:found], REDACTED]
+        start = end
+    return "".join([*out, text[start:]])
 
 
 def hide_userinfo(url: str) -> str:

@@ -31,6 +31,8 @@ class Alert:
     ends_at: datetime | None = None  # set when it resolved
     incident_id: int | None = None  # for `examnet ack`
     details: dict[str, str] = field(default_factory=dict)  # reason, affected sites, cause
+    # how bad it is in this version (alerts.rules.gravity); compared, never shown
+    gravity: tuple[int, ...] = ()
 
     @property
     def firing(self) -> bool:
@@ -96,6 +98,7 @@ def _alert(data: dict[str, Any]) -> Alert:
     return Alert(
         starts_at=datetime.fromisoformat(data.pop("starts_at")),
         ends_at=None if ends is None else datetime.fromisoformat(ends),
+        gravity=tuple(data.pop("gravity", ())),  # absent from notifications made before it
         **data,
     )
 

@@ -11,6 +11,14 @@ group waits until its predecessor is settled, so order holds.
 The database being down delays delivery, never loses it: claims wait, and an
 outcome that could not be recorded is kept and recorded later (a delivered
 notification must not be sent twice because its "delivered" was lost).
+
+Retries and expiry run on the clock's monotonic time: a wall-clock step (an
+NTP correction of ten minutes) must neither give up on a notification nor
+retry it early (issue 10.4). The stored times (`next_attempt_at`,
+`expires_at`) are wall times for people; each becomes a monotonic deadline
+once, when the worker first knows of the row (when it is written, or at
+start-up for what an earlier run left), and is never read back from the wall
+clock after that.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -31,6 +39,7 @@ from alerts.model import DeliveryError, Notification, Notifier
 from monitor.clock import Clock
 from monitor.records import OutboxRecord
 from monitor.storage.alert_rows import OutboxRow
+from monitor.storage.schema import OUTBOX_OPEN
 from monitor.storage.writer import backoff_delay
 
 log = logging.getLogger("examnet.alerts")
@@ -46,15 +55,31 @@ SEND_GRACE = 5.0  # beyond the notifier's own timeout, before a send is called h
 DEFAULT_SEND_TIMEOUT = 30.0
 
 
+RowTest = Callable[[OutboxRow], bool]
+
+
 class OutboxStore(Protocol):
     """What the worker needs of the database (monitor.storage.AlertingStore)."""
 
     def release_outbox(self) -> int: ...
-    def expire_outbox(self, now: datetime) -> list[OutboxRow]: ...
-    def claim_outbox(self, now: datetime, lease: float, limit: int = 50) -> list[OutboxRow]: ...
+    def outbox(
+        self, receiver: str | None = None, states: Sequence[str] | None = None
+    ) -> list[OutboxRow]: ...
+    def expire_outbox(self, now: datetime, expired: RowTest | None = None) -> list[OutboxRow]: ...
+    def claim_outbox(
+        self, now: datetime, lease: float, limit: int = 50, due: RowTest | None = None
+    ) -> list[OutboxRow]: ...
     def outbox_delivered(self, ident: str, now: datetime) -> None: ...
     def outbox_retry(self, ident: str, error: str, next_at: datetime) -> None: ...
     def outbox_failed(self, ident: str, error: str, now: datetime) -> None: ...
+
+
+@dataclass(slots=True)
+class Deadlines:
+    """A notification's expiry and next attempt, in monotonic seconds."""
+
+    expires: float
+    due: float
 
 
 @dataclass(slots=True)
@@ -62,8 +87,8 @@ class Direct:
     """A notification sent from memory while the database cannot take it."""
 
     notification: Notification
-    expires_at: datetime
-    next_at: datetime
+    expires_at: datetime  # for the row written once the database is back
+    deadlines: Deadlines
     attempts: int = 0
     sending: bool = False
 
@@ -76,7 +101,8 @@ class Outcome:
     result: str  # delivered | retry | failed
     at: datetime
     error: str | None = None
-    next_at: datetime | None = None
+    next_at: datetime | None = None  # wall time, stored for people
+    delay: float = 0.0  # seconds until the next attempt (retry)
 
 
 class OutboxWorker:
@@ -104,6 +130,7 @@ class OutboxWorker:
         # written to the spool, not yet seen in the database: sent from memory if it goes down
         self._limbo: dict[str, Direct] = {}
         self._sent_direct: set[str] = set()  # delivered from memory: never sent again
+        self._deadlines: dict[str, Deadlines] = {}  # notification id → its monotonic times
         self.attempts: Counter[tuple[str, str]] = Counter()  # (receiver, result) → count
         self._unrecorded: list[Outcome] = []
         self._recording = threading.Lock()  # outcomes are stored one at a time, oldest first
@@ -116,6 +143,10 @@ class OutboxWorker:
         released = await self._db(self.store.release_outbox)
         if not isinstance(released, _Failed) and released:
             log.info("resuming %d notifications that were being sent at the last stop", released)
+        left = await self._db(self.store.outbox, None, OUTBOX_OPEN)
+        if not isinstance(left, _Failed):
+            for row in left:
+                self._deadlines_of(row)
         while not stop.is_set():
             await self.step()
             with contextlib.suppress(TimeoutError):
@@ -130,17 +161,20 @@ class OutboxWorker:
         if not await self._record_outcomes():
             return 0
         now = self.clock.now()
-        expired = await self._db(self.store.expire_outbox, now)
+        expired = await self._with_deadlines(self.store.expire_outbox, now, _past_expiry)
         if isinstance(expired, _Failed):
             return 0
         for row in expired:
+            self._deadlines.pop(row.id, None)
             self._count(row.receiver, "expired", 0.0)
             log.error(
                 "notification %s to %s given up: still undelivered at %s after %d attempts "
                 "(last error: %s)",
                 row.id, row.receiver, row.expires_at.isoformat(), row.attempts, row.last_error,
             )  # fmt: skip
-        claimed = await self._db(self.store.claim_outbox, now, LEASE)
+        claimed = await self._with_deadlines(
+            lambda now, due: self.store.claim_outbox(now, LEASE, 50, due), now, _due
+        )
         if isinstance(claimed, _Failed):
             return 0
         for row in claimed:
@@ -148,6 +182,7 @@ class OutboxWorker:
             if row.id in self._sending:
                 continue
             if row.id in self._sent_direct:  # delivered from memory while it was stored
+                self._deadlines.pop(row.id, None)
                 self._unrecorded.append(Outcome(row, "delivered", now))
                 continue
             task = asyncio.create_task(self._deliver(row), name=f"notify-{row.receiver}")
@@ -155,15 +190,64 @@ class OutboxWorker:
             task.add_done_callback(self._finished(row.id))
         return len(claimed)
 
+    # --- monotonic deadlines ------------------------------------------------------
+
+    def _deadlines_of(self, row: OutboxRow) -> Deadlines:
+        """The row's deadlines; a row met for the first time gets them from its wall times."""
+        found = self._deadlines.get(row.id)
+        if found is None:
+            found = self._deadlines[row.id] = self._from_wall(row.expires_at, row.next_attempt_at)
+        return found
+
+    def _from_wall(self, expires_at: datetime, next_at: datetime) -> Deadlines:
+        return deadlines_from(expires_at, next_at, self.clock.now(), self.clock.monotonic())
+
+    async def _with_deadlines(
+        self,
+        call: Callable[[datetime, RowTest], list[OutboxRow]],
+        now: datetime,
+        passes: Callable[[Deadlines, float], bool],
+    ) -> list[OutboxRow] | _Failed:
+        """`call(now, test)` in a thread, `test` judging stored rows by their deadlines.
+
+        The thread reads a copy of the deadlines; those it works out for rows
+        met for the first time are kept once it is done.
+        """
+        known = dict(self._deadlines)
+        learned: dict[str, Deadlines] = {}
+        wall, mono = self.clock.now(), self.clock.monotonic()
+
+        def test(row: OutboxRow) -> bool:
+            found = known.get(row.id) or learned.get(row.id)
+            if found is None:
+                found = learned[row.id] = deadlines_from(
+                    row.expires_at, row.next_attempt_at, wall, mono
+                )
+            return passes(found, mono)
+
+        result = await self._db(call, now, test)
+        for ident, deadlines in learned.items():
+            self._deadlines.setdefault(ident, deadlines)
+        return result
+
     # --- while the database is down ----------------------------------------------
 
     def send_direct(self, notification: Notification, expires_at: datetime) -> None:
         """Send from memory: the outbox cannot be written now (the database is down)."""
-        self._direct.append(Direct(notification, expires_at, notification.created_at))
+        self._direct.append(Direct(notification, expires_at, self._fresh(expires_at)))
 
     def track(self, notification: Notification, expires_at: datetime) -> None:
-        """A notification handed to the spool: kept until the database is seen to have it."""
-        self._limbo[notification.id] = Direct(notification, expires_at, notification.created_at)
+        """A notification handed to the spool: kept until the database is seen to have it.
+
+        Its deadlines are set now, as its wall times were: a wall-clock step
+        before the row is read back cannot shift them.
+        """
+        deadlines = self._deadlines[notification.id] = self._fresh(expires_at)
+        self._limbo[notification.id] = Direct(notification, expires_at, deadlines)
+
+    def _fresh(self, expires_at: datetime) -> Deadlines:
+        """Due now, expiring at `expires_at` (which the caller just worked out from now)."""
+        return self._from_wall(expires_at, self.clock.now())
 
     def fall_back(self) -> int:
         """The database is down: what may still sit in the spool is sent from memory."""
@@ -183,20 +267,21 @@ class OutboxWorker:
         moved = [d for d in self._direct if not d.sending]
         for d in moved:
             n = d.notification
+            self._deadlines[n.id] = d.deadlines
             self.spool(OutboxRecord(n.id, n.receiver, n.group_key, n.to_json(), n.created_at,
                                     d.expires_at))  # fmt: skip
         self._direct = [d for d in self._direct if d.sending]
         return len(moved)
 
     def _direct_step(self) -> None:
-        now = self.clock.now()
+        mono = self.clock.monotonic()
         heads: dict[tuple[str, str], Direct] = {}
         for d in self._direct:
             heads.setdefault((d.notification.receiver, d.notification.group_key), d)
         for d in heads.values():
-            if d.sending or d.next_at > now:
+            if d.sending or d.deadlines.due > mono:
                 continue
-            if d.expires_at <= now:
+            if d.deadlines.expires <= mono:
                 self._direct.remove(d)
                 self._count(d.notification.receiver, "expired", 0.0)
                 log.error("notification %s to %s given up undelivered", d.notification.id,
@@ -210,12 +295,12 @@ class OutboxWorker:
     async def _deliver_direct(self, d: Direct) -> None:
         n = d.notification
         row = OutboxRow(n.id, n.receiver, n.group_key, n.to_json(), n.created_at, "sending",
-                        d.attempts, d.next_at, d.expires_at)  # fmt: skip
+                        d.attempts, n.created_at, d.expires_at)  # fmt: skip
         outcome = await self._timed_attempt(row)
         d.sending = False
         d.attempts += 1
         if outcome.result == "retry":
-            d.next_at = outcome.next_at or outcome.at
+            d.deadlines.due = self.clock.monotonic() + outcome.delay
             return
         self._direct.remove(d)
         if outcome.result == "delivered":
@@ -238,7 +323,12 @@ class OutboxWorker:
     # --- one delivery ---------------------------------------------------------------
 
     async def _deliver(self, row: OutboxRow) -> None:
-        self._unrecorded.append(await self._timed_attempt(row))
+        outcome = await self._timed_attempt(row)
+        if outcome.result == "retry":
+            self._deadlines_of(row).due = self.clock.monotonic() + outcome.delay
+        else:
+            self._deadlines.pop(row.id, None)
+        self._unrecorded.append(outcome)
         await self._record_outcomes()
 
     async def _timed_attempt(self, row: OutboxRow) -> Outcome:
@@ -290,7 +380,7 @@ class OutboxWorker:
             "notification %s to %s not delivered (attempt %d): %s; next try in %.0f s",
             row.id, row.receiver, row.attempts + 1, error, delay,
         )  # fmt: skip
-        return Outcome(row, "retry", now, error, now + timedelta(seconds=delay))
+        return Outcome(row, "retry", now, error, now + timedelta(seconds=delay), delay)
 
     def _count(self, receiver: str, result: str, seconds: float) -> None:
         self.attempts[(receiver, result)] += 1
@@ -337,6 +427,24 @@ class OutboxWorker:
                 "outbox: the database is not answering (%s); notifications wait",
                 type(exc).__name__,
             )
+
+
+def deadlines_from(
+    expires_at: datetime, next_at: datetime, now: datetime, mono: float
+) -> Deadlines:
+    """Stored wall times as monotonic deadlines, by the wall clock's reading `now`."""
+    return Deadlines(
+        expires=mono + (expires_at - now).total_seconds(),
+        due=mono + max(0.0, (next_at - now).total_seconds()),
+    )
+
+
+def _past_expiry(deadlines: Deadlines, mono: float) -> bool:
+    return deadlines.expires <= mono
+
+
+def _due(deadlines: Deadlines, mono: float) -> bool:
+    return deadlines.due <= mono
 
 
 class _Failed:

@@ -3,6 +3,10 @@
 The `group` label is the incident's cause when it has one, else the incident
 itself: a carrier endpoint that goes down and the sites it cuts therefore
 share one group, and one notification names them all.
+
+The words of a site's alert use what the evaluator knows *now* (the carriers
+up); an alert also carries its `gravity`, so the monitor can keep the words
+of its worst moment for the resolved notice (monitor.alerting).
 """
 
 from __future__ import annotations
@@ -56,11 +60,33 @@ def alert_for(
             "cause": record.cause or "",
             "affected": ",".join(record.affected),
         },
+        gravity=gravity(record, inventory, context),
     )
 
 
-def labels_for(record: IncidentRecord, inventory: Inventory, context: Context) -> dict[str, str]:
+def gravity(record: IncidentRecord, inventory: Inventory, context: Context) -> tuple[int, int]:
+    """How bad it is now: carriers lost at its site, then sites affected (more is worse)."""
     site = _site(inventory, record.site)
+    lost = _lost(site, context, record.updated_at) if site else ""
+    return (len([c for c in lost.split(",") if c]), len(record.affected))
+
+
+def labels_for(record: IncidentRecord, inventory: Inventory, context: Context) -> dict[str, str]:
+    """The alert's labels: those of the record, and the site's district and lost carriers."""
+    labels = record_labels(record)
+    site = _site(inventory, record.site)
+    if site is not None:
+        labels["district"] = site.district
+        labels["carrier"] = record.carrier or _lost(site, context, record.updated_at)
+    return labels
+
+
+def record_labels(record: IncidentRecord) -> dict[str, str]:
+    """The labels the record alone gives: all but a site's district and the carriers it lost.
+
+    What `examnet silence add` can match an incident on when it has no
+    inventory, and no receiver was told the alert's labels yet.
+    """
     labels = {
         "kind": record.kind,
         "severity": record.severity,
@@ -70,8 +96,8 @@ def labels_for(record: IncidentRecord, inventory: Inventory, context: Context) -
         "subject_kind": record.subject_kind,
         "group": group_of(record),
         "site": record.site or "",
-        "district": site.district if site else "",
-        "carrier": record.carrier or (_lost(site, context, record.updated_at) if site else ""),
+        "district": "",
+        "carrier": record.carrier or "",
     }
     prefix, _, rest = record.subject.partition(":")
     if prefix in ("link", "endpoint", "device"):

@@ -8,6 +8,7 @@ condition kind and language; the facts come from `Facts`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from alerts.phrases import localized
 
@@ -131,3 +132,30 @@ def summary(facts: Facts, language: str) -> str:
 
 def summaries(facts: Facts) -> dict[str, str]:
     return {language: summary(facts, language) for language in LANGUAGES}
+
+
+# How long it lasted, after the words of its worst moment (a resolved notice).
+LASTED = {"vi": "{summary} — kéo dài {lasted}", "en": "{summary} — lasted {lasted}"}
+_UNITS = {"vi": ("giờ", "phút", "dưới 1 phút"), "en": ("h", "min", "under a minute")}
+
+
+def lasted(length: timedelta, language: str) -> str:
+    """`1 h 5 min`, `12 min`, `under a minute` (`1 giờ 5 phút` ...)."""
+    hour, minute, short = _UNITS.get(language, _UNITS["vi"])
+    minutes = int(length.total_seconds() // 60)
+    if minutes < 1:
+        return short
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} {minute}"
+    return f"{hours} {hour}" + (f" {minutes} {minute}" if minutes else "")
+
+
+def resolved_summaries(worst: dict[str, str], length: timedelta) -> dict[str, str]:
+    """A resolution's words: the incident at its worst, and how long it lasted (issue 9.5)."""
+    return {
+        language: LASTED.get(language, LASTED["vi"]).format(
+            summary=text, lasted=lasted(length, language)
+        )
+        for language, text in worst.items()
+    }

@@ -5,6 +5,11 @@ engine says which notifications are due; each is written to the outbox
 (through the store's spool) before the outbox worker sends it. Silences and
 acknowledgements are read back from the database every few seconds, so the
 CLI and the HTTP API (other processes, other threads) take effect at once.
+
+The words of an alert follow the incident while it fires; its resolution
+quotes it at its worst (a site that lost two carriers and closed with both
+back is not "resolved: 2/2 left"), with how long it lasted. Every timer runs
+on the clock's monotonic time (the engine's, the outbox's, the loops here).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from alerts.notifiers import build
 from alerts.notifiers.settings import AlertmanagerSettings
 from alerts.outbox import OutboxWorker
 from alerts.rules import alert_for, group_of, incident_fingerprint
+from alerts.templates import resolved_summaries
 from monitor.calendar import session_at
 from monitor.clock import Clock
 from monitor.evaluation import Evaluator
@@ -83,6 +89,7 @@ class Alerting:
         languages = {n.id: n.language for n in inventory.notifiers}
         self.engine = AlertEngine(
             inventory.routes,
+            clock=clock,
             language_of=lambda receiver: languages.get(receiver, settings.language),
             in_session=lambda now: session_at(inventory.calendar, now) is not None,
         )
@@ -103,7 +110,9 @@ class Alerting:
         self._refreshed: dict[str, float] = {}  # receiver → monotonic time of its last refresh
         self.notifiers_language = languages
         self._carriers: dict[str, str] = {}  # fingerprint → its carrier label at first
+        self._worst: dict[str, Alert] = {}  # fingerprint → its firing version at its worst
         self.silenced = 0
+        self._bad_silences: set[str] = set()  # ids of stored silences refused, said once
         self._attempts: Counter | None = None
         self._send_seconds: Histogram | None = None
         if registry is not None:
@@ -121,25 +130,56 @@ class Alerting:
             )
             self.store.add_silence(record)
         last = [Notification.from_json(row.notification) for row in self.store.outbox_latest()]
-        self.engine.restore(last, now)
+        self.engine.restore(last)
         for note in last:
             for told in note.firing:
                 self._carriers.setdefault(told.fingerprint, told.labels.get("carrier", ""))
+                self._worst.setdefault(told.fingerprint, told)
         open_now: set[str] = set()
         for stored in self.store.incident_rows(open_only=True):
             alert = self._steady(alert_for(stored.record, self.inventory, self.context, stored.id))
             open_now.add(alert.fingerprint)
-            self.engine.update(alert, now)
-        self.engine.settle(open_now, now)
+            self.engine.update(self._restored(alert))
+        self.engine.settle(open_now)
         self.reload()
+
+    def _restored(self, alert: Alert) -> Alert:
+        """An open incident's alert at start-up, worded as it was told.
+
+        The evaluator knows no carrier up yet (it restored states, not
+        rounds): words made now would say every carrier is lost. What was
+        told stands until live rounds say more; an alert never told counts
+        as the least grave version, so the first live one replaces it.
+        """
+        told = self._worst.get(alert.fingerprint)
+        if told is not None:
+            return replace(alert, summary=told.summary, gravity=told.gravity)
+        alert = replace(alert, gravity=())
+        self._worst[alert.fingerprint] = alert
+        return alert
 
     # --- running -----------------------------------------------------------------
 
     def incident(self, record: IncidentRecord) -> None:
         """An incident opened, changed or closed (from the pipeline)."""
-        self.engine.update(
-            self._steady(alert_for(record, self.inventory, self.context)), self.clock.now()
-        )
+        alert = self._steady(alert_for(record, self.inventory, self.context))
+        self.engine.update(self._at_worst(alert))
+
+    def _at_worst(self, alert: Alert) -> Alert:
+        """A resolved alert quotes its worst version, and says how long it lasted (issue 9.5).
+
+        Graver versions replace the kept one; an equal one too (it may name a
+        session that began since). Firing versions go out as they are.
+        """
+        fp = alert.fingerprint
+        worst = self._worst.get(fp)
+        if worst is None or alert.gravity >= worst.gravity:
+            worst = self._worst[fp] = alert
+        if alert.firing or alert.ends_at is None:
+            return alert
+        del self._worst[fp]
+        words = resolved_summaries(worst.summary, alert.ends_at - alert.starts_at)
+        return replace(alert, summary=words, gravity=worst.gravity)
 
     def _steady(self, alert: Alert) -> Alert:
         """A site alert keeps the carriers it named at first (what was lost then).
@@ -224,7 +264,7 @@ class Alerting:
             level = logging.INFO if alert.ends_at else logging.ERROR
             log.log(level, "examnet itself: %s%s", alert.summary["en"],
                     " (resolved)" if alert.ends_at else "")  # fmt: skip
-            self.engine.update(alert, now)
+            self.engine.update(alert)
 
     def flush(self) -> int:
         """Write the notifications due now to the outbox (through the spool).
@@ -233,7 +273,7 @@ class Alerting:
         instead (and recorded once it is back): a page must not wait for it.
         """
         now = self.clock.now()
-        due = self.engine.flush(now)
+        due = self.engine.flush()
         expire = timedelta(seconds=self.inventory.alerting.outbox_expire)
         database_down = self.watch.database_down
         if database_down:
@@ -272,7 +312,7 @@ class Alerting:
                 type(exc).__name__,
             )
             return
-        self.engine.set_silences(active_silences(records))
+        self.engine.set_silences(active_silences(records, self._bad_silences))
         self.engine.set_acked(acked)
         self.silenced = len(records)
 
@@ -313,14 +353,24 @@ def acknowledged(rows: list[StoredIncident]) -> set[str]:
     return {incident_fingerprint(r.record) for r in rows if group_of(r.record) in acked_groups}
 
 
-def active_silences(records: list[SilenceRecord]) -> list[ActiveSilence]:
-    """Silences as the engine matches them; one with a bad matcher is skipped, loudly."""
+def active_silences(
+    records: list[SilenceRecord], reported: set[str] | None = None
+) -> list[ActiveSilence]:
+    """Silences as the engine matches them; one with a bad matcher is skipped, loudly.
+
+    A silence stored before its pattern was refused (a backtracking regex
+    that RE2 cannot run, issue 10.1) must neither stop nor freeze the
+    monitor: it is skipped and said once (per id in `reported`).
+    """
     found: list[ActiveSilence] = []
     for s in records:
         try:
             matchers = tuple(parse_matcher(m) for m in s.matchers)
         except ValueError as exc:
-            log.error("silence %s has a bad matcher and is ignored: %s", s.id, exc)  # noqa: TRY400
+            if reported is None or s.id not in reported:
+                log.error("silence %s has a bad matcher and is ignored: %s", s.id, exc)  # noqa: TRY400
+            if reported is not None:
+                reported.add(s.id)
             continue
         found.append(ActiveSilence(s.id, matchers, s.starts_at, s.ends_at))
     return found

@@ -39,3 +39,7 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
         self._mono += seconds
+
+    def step(self, seconds: float) -> None:
+        """The wall clock alone jumps (an NTP correction, backwards when negative)."""
+        self._now += timedelta(seconds=seconds)

@@ -85,6 +85,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--by", required=True, help="who (stored on the incident)")
     p.add_argument("--note", default="", help="what is being done")
     _db_option(p)
+    _zone_option(p)
     p.set_defaults(func=_run_ack)
 
 
@@ -149,9 +150,17 @@ def _run_add(args: argparse.Namespace) -> int:
         request = SilenceRequest(
             tuple(args.matchers), args.by, args.comment, args.start, args.end, args.duration
         )
-        s = add_silence(store.alerting, request, _now())
+        added = add_silence(store.alerting, request, _now())
+        s = added.record
         until = local_time(s.ends_at, _zone(args))
         print(printable(f"silence {s.id} until {until}: {' '.join(s.matchers)}"))
+        print(f"it matches {_alerts(added.matching)} now")
+        if not added.matching:
+            print(
+                "examnet silence: warning: it matches no open alert now; check the values "
+                "if you meant one that fires",
+                file=sys.stderr,
+            )
         return EXIT_OK
 
     return _run(args, act)
@@ -203,6 +212,14 @@ def _run_ack(args: argparse.Namespace) -> int:
         r = i.record
         done = f"incident {i.id} ({r.kind} of {r.subject}) acknowledged by {i.acknowledged_by}"
         print(printable(done))
+        for ack in i.acks[:-1]:
+            note = f": {ack.note}" if ack.note else ""
+            at = local_time(ack.at, _zone(args))
+            print(printable(f"  earlier: {ack.by} at {at}{note}"))
         return EXIT_OK
 
     return _run(args, act)
+
+
+def _alerts(count: int) -> str:
+    return f"{count} open alert" + ("" if count == 1 else "s")

@@ -3,18 +3,27 @@
 One implementation behind both doors, so `examnet silence add` and
 `POST /api/silences` check the same things and store the same audit. Both
 act on the database; a running monitor picks changes up within seconds.
+
+A silence may name only labels alerts carry (`carier="viettel"` would match
+nothing, ever), and says how many alerts it matches now, so a misspelt value
+shows at once as "0 alerts". Alerts are the open incidents, with the labels
+receivers were last told (the outbox), else those their record gives.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.matchers import parse_matcher
-from alerts.rules import incident_fingerprint
+from alerts.matchers import Matcher, matches_all, parse_matcher
+from alerts.rules import incident_fingerprint, record_labels
+from monitor.config.alerting import known_label
+from monitor.config.problems import BadValueError
 from monitor.records import SilenceRecord
 from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.store import AlertingStore
@@ -37,19 +46,31 @@ class SilenceRequest:
     duration: timedelta | None = None  # instead of ends_at
 
 
-def check_words(request: SilenceRequest) -> None:
-    """Matchers that parse, and the audit: who and why."""
+@dataclass(frozen=True, slots=True)
+class NewSilence:
+    """A silence just stored, and how many open alerts it matches now."""
+
+    record: SilenceRecord
+    matching: int
+
+
+def check_words(request: SilenceRequest) -> tuple[Matcher, ...]:
+    """Matchers that parse and name labels alerts carry, and the audit: who and why."""
     if not request.matchers:
         raise OperationError('a silence needs at least one matcher, e.g. site="thpt-a"')
+    matchers = []
     for text in request.matchers:
         try:
-            parse_matcher(text)
-        except ValueError as exc:
+            matcher = parse_matcher(text)
+            known_label(matcher.name)
+        except (ValueError, BadValueError) as exc:
             raise OperationError(f"matcher {text!r}: {exc}") from None
+        matchers.append(matcher)
     if not request.by.strip():
         raise OperationError("say who creates the silence (--by)")
     if not request.comment.strip():
         raise OperationError("say why (--comment): the silence is audited")
+    return tuple(matchers)
 
 
 def period(request: SilenceRequest, now: datetime) -> tuple[datetime, datetime]:
@@ -75,9 +96,9 @@ def period(request: SilenceRequest, now: datetime) -> tuple[datetime, datetime]:
     return starts, ends
 
 
-def add_silence(store: AlertingStore, request: SilenceRequest, now: datetime) -> SilenceRecord:
-    """Check and store a silence; returns it with its new id."""
-    check_words(request)
+def add_silence(store: AlertingStore, request: SilenceRequest, now: datetime) -> NewSilence:
+    """Check and store a silence; returns it with its new id and the alerts it matches now."""
+    matchers = check_words(request)
     starts, ends = period(request, now)
     record = SilenceRecord(
         id=uuid.uuid4().hex[:12],
@@ -89,7 +110,46 @@ def add_silence(store: AlertingStore, request: SilenceRequest, now: datetime) ->
         comment=request.comment.strip(),
     )
     store.add_silence(record)
-    return record
+    return NewSilence(record, matching(matchers, alert_labels(store).values()))
+
+
+def matching(matchers: Sequence[Matcher], alerts: Iterable[Mapping[str, str]]) -> int:
+    """How many of the alerts (their labels) every matcher matches."""
+    return sum(1 for labels in alerts if matches_all(matchers, labels))
+
+
+def alert_labels(store: AlertingStore) -> dict[int, Mapping[str, str]]:
+    """Open incident id → its alert's labels, as receivers were last told them.
+
+    An alert no receiver was told of yet (new, or silenced from the start)
+    has the labels its record gives: all but a site's district and the
+    carriers it lost, which need the inventory and the evaluator.
+    """
+    told: dict[str, Mapping[str, str]] = {}
+    for row in store.outbox_latest():
+        for alert in json.loads(row.notification).get("alerts", []):
+            if alert.get("ends_at") is None and isinstance(alert.get("labels"), dict):
+                told[str(alert.get("fingerprint"))] = alert["labels"]
+    return {
+        stored.id: told.get(incident_fingerprint(stored.record)) or record_labels(stored.record)
+        for stored in store.incident_rows(open_only=True)
+    }
+
+
+def silenced_incidents(store: AlertingStore, now: datetime) -> dict[int, list[str]]:
+    """Open incident id → the ids of the silences in effect that hold its alert."""
+    active = []
+    for s in store.silences(active_at=now):
+        try:
+            active.append((s.id, [parse_matcher(m) for m in s.matchers]))
+        except ValueError:
+            continue  # a silence refused since it was stored holds nothing (monitor.alerting)
+    found: dict[int, list[str]] = {}
+    for ident, labels in alert_labels(store).items():
+        held = [sid for sid, matchers in active if matches_all(matchers, labels)]
+        if held:
+            found[ident] = held
+    return found
 
 
 def expire_silence(store: AlertingStore, ident: str, by: str, now: datetime) -> SilenceRecord:
@@ -143,8 +203,10 @@ def acknowledge(
     return acked
 
 
-def silence_json(s: SilenceRecord, now: datetime) -> dict[str, Any]:
-    return {
+def silence_json(silence: SilenceRecord | NewSilence, now: datetime) -> dict[str, Any]:
+    """The silence as the API and `silence list --json` show it (with the count when new)."""
+    s = silence.record if isinstance(silence, NewSilence) else silence
+    found: dict[str, Any] = {
         "id": s.id,
         "matchers": list(s.matchers),
         "starts_at": s.starts_at.isoformat(),
@@ -156,6 +218,9 @@ def silence_json(s: SilenceRecord, now: datetime) -> dict[str, Any]:
         "expired_by": s.expired_by,
         "expired_at": s.expired_at.isoformat() if s.expired_at else None,
     }
+    if isinstance(silence, NewSilence):
+        found["matching_alerts"] = silence.matching
+    return found
 
 
 def silence_state(s: SilenceRecord, now: datetime) -> str:
@@ -180,4 +245,6 @@ def incident_json(stored: StoredIncident) -> dict[str, Any]:
         "acknowledged_by": stored.acknowledged_by,
         "acknowledged_at": stored.acknowledged_at.isoformat() if stored.acknowledged_at else None,
         "ack_note": stored.ack_note,
+        "ack_count": len(stored.acks),
+        "acks": [{"by": a.by, "at": a.at.isoformat(), "note": a.note} for a in stored.acks],
     }

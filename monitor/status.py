@@ -19,6 +19,7 @@ from monitor.calendar import phase_at, session_at
 from monitor.console import local_time, printable
 from monitor.evaluation.states import WORKING
 from monitor.inventory import Inventory, Link, Site
+from monitor.operations import silenced_incidents
 from monitor.records import IncidentRecord
 from monitor.redundancy import fake_redundancy
 from monitor.rehearsal import Rehearsal, describe, rehearsed
@@ -46,8 +47,13 @@ def collect(
     incidents: list[IncidentRecord] | None = None,
     *,
     stored: list[StoredIncident] | None = None,
+    silenced: dict[int, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """The status as data; `stored` adds incident ids and acknowledgements."""
+    """The status as data; `stored` adds incident ids and acknowledgements.
+
+    `silenced` (incident id → silences holding its alert) marks what on-call
+    will not be told about.
+    """
     open_ = incidents if incidents is not None else [s.record for s in stored or []]
     by_key = {s.record.key: s for s in stored or []}
     session = session_at(inventory.calendar, now)
@@ -65,7 +71,7 @@ def collect(
         "carriers": _carriers(inventory, states, now),
         "devices": _devices(inventory, states, polls or {}),
         "open_incidents": [
-            _incident(i, now, by_key.get(i.key))
+            _incident(i, now, by_key.get(i.key), silenced or {})
             for i in sorted(open_, key=lambda i: (_SEVERITY_ORDER.get(i.severity, 9), i.started_at))
         ],
         "warnings": [w for site in inventory.sites for w in fake_redundancy(site)],
@@ -76,13 +82,18 @@ _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
 def _incident(
-    incident: IncidentRecord, now: datetime, stored: StoredIncident | None
+    incident: IncidentRecord,
+    now: datetime,
+    stored: StoredIncident | None,
+    silenced: dict[int, list[str]],
 ) -> dict[str, Any]:
     return {
         "id": stored.id if stored else None,
         "fingerprint": incident_fingerprint(incident),
         "acknowledged_by": stored.acknowledged_by if stored else None,
         "ack_note": stored.ack_note if stored else None,
+        "ack_count": len(stored.acks) if stored else 0,
+        "silenced_by": silenced.get(stored.id, []) if stored else [],
         "severity": incident.severity,
         "kind": incident.kind,
         "subject": incident.subject,
@@ -200,10 +211,10 @@ def render(
     inventory: Inventory, db_url: str, *, as_json: bool = False, now: datetime | None = None
 ) -> str:
     moment = now or datetime.now(UTC)
-    states, polls, incidents, rehearsal = _read(db_url, moment)
+    states, polls, incidents, silenced, rehearsal = _read(db_url, moment)
     if rehearsal is not None:  # the monitor runs on the moved plan: read the same one
         inventory = rehearsed(inventory, rehearsal)
-    data = collect(inventory, states, moment, polls, stored=incidents)
+    data = collect(inventory, states, moment, polls, stored=incidents, silenced=silenced)
     data["rehearsal"] = _rehearsal(rehearsal)
     if as_json:
         return json.dumps(data, ensure_ascii=False, indent=2)
@@ -223,7 +234,9 @@ def _rehearsal(r: Rehearsal | None) -> dict[str, Any] | None:
 
 def _read(
     db_url: str, now: datetime
-) -> tuple[States, dict[str, PollSummary], list[StoredIncident], Rehearsal | None]:
+) -> tuple[
+    States, dict[str, PollSummary], list[StoredIncident], dict[int, list[str]], Rehearsal | None
+]:
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
         raise StatusError(
@@ -241,6 +254,7 @@ def _read(
             store.latest_states(),
             store.poll_summary(now - TROUBLE_WINDOW),
             store.alerting.incident_rows(open_only=True),
+            silenced_incidents(store.alerting, now),
             store.rehearsal(),
         )
     except SQLAlchemyError as exc:
@@ -305,7 +319,10 @@ def _incident_lines(incidents: list[dict[str, Any]]) -> list[str]:
         ack = ""
         if i["acknowledged_by"]:
             note = f": {i['ack_note']}" if i["ack_note"] else ""
-            ack = f" [acknowledged by {i['acknowledged_by']}{note}]"
+            count = f", {i['ack_count']} acks" if i.get("ack_count", 0) > 1 else ""
+            ack = f" [acknowledged by {i['acknowledged_by']}{note}{count}]"
+        if i.get("silenced_by"):
+            ack += f" [silenced: {', '.join(i['silenced_by'])}]"
         number = f"#{i['id']}" if i["id"] is not None else "-"
         lines.append(
             f"  {number:<6} {i['severity']:<8} {i['kind']:<16} {i['subject']:<32} "

@@ -10,6 +10,7 @@ itself what is worth retrying: 4xx replies are transient, 5xx permanent
 
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 import ssl
@@ -27,6 +28,8 @@ from alerts.notifiers.settings import EmailSettings
 from alerts.notifiers.webhook import NOTIFICATION_HEADER
 
 log = logging.getLogger("examnet.alerts")
+# What an error message may say of a refusal: redacted first, then cut to this.
+ERROR_LIMIT = 300
 
 
 def validate(settings: EmailSettings) -> list[str]:
@@ -87,6 +90,20 @@ def describe(exc: BaseException) -> str:
     return http.describe(exc)
 
 
+def secrets_of(settings: EmailSettings) -> list[str]:
+    """The password, and what AUTH PLAIN sends (RFC 4616: base64 of NUL user NUL password).
+
+    A server that quotes the client's AUTH line in its refusal must not put
+    the password in our log: the base64 forms of the password alone (AUTH
+    LOGIN) are covered by `http.redact`.
+    """
+    if settings.password is None:
+        return []
+    password = settings.password.reveal()
+    plain = f"\0{settings.username or ''}\0{password}"
+    return [password, plain, base64.b64encode(plain.encode()).decode()]
+
+
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
@@ -112,9 +129,10 @@ class EmailNotifier:
         try:
             refused = await http.run_blocking(_deliver, s, rendered)
         except Exception as exc:
-            secrets = [s.password.reveal()] if s.password else []
-            reason = http.redact(f"SMTP {s.host}:{s.port}: {describe(exc)}", secrets)
-            raise DeliveryError(reason, permanent=is_permanent(exc)) from None
+            reason = http.redact(f"SMTP {s.host}:{s.port}: {describe(exc)}", secrets_of(s))
+            raise DeliveryError(
+                http.excerpt(reason, ERROR_LIMIT), permanent=is_permanent(exc)
+            ) from None
         if refused:  # some took it: sending again would duplicate it for them
             log.warning("e-mail %s: refused by %s for %s", rendered["Message-ID"], s.host,
                         ", ".join(sorted(refused)))  # fmt: skip

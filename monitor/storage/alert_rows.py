@@ -15,17 +15,17 @@ it (at-least-once, with an idempotency key: see docs/alerting.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.records import IncidentRecord, OutboxRecord, SilenceRecord
 from monitor.storage import incident_rows
-from monitor.storage.schema import OUTBOX_OPEN, incidents, outbox, silences
+from monitor.storage.schema import OUTBOX_OPEN, acks, incidents, outbox, silences
 from monitor.storage.text import clean, clean_row
 
 
@@ -49,14 +49,37 @@ class OutboxRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Ack:
+    """One acknowledgement: who, when, and what they said they are doing."""
+
+    by: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class StoredIncident:
-    """An incident with its row id (what `examnet ack` takes) and its acknowledgement."""
+    """An incident with its row id (what `examnet ack` takes) and every acknowledgement."""
 
     id: int
     record: IncidentRecord
-    acknowledged_by: str | None = None
-    acknowledged_at: datetime | None = None
-    ack_note: str | None = None
+    acks: tuple[Ack, ...] = ()  # oldest first
+
+    @property
+    def latest_ack(self) -> Ack | None:
+        return self.acks[-1] if self.acks else None
+
+    @property
+    def acknowledged_by(self) -> str | None:
+        return self.acks[-1].by if self.acks else None
+
+    @property
+    def acknowledged_at(self) -> datetime | None:
+        return self.acks[-1].at if self.acks else None
+
+    @property
+    def ack_note(self) -> str | None:
+        return self.acks[-1].note if self.acks else None
 
 
 # --- the outbox -------------------------------------------------------------------------
@@ -75,15 +98,27 @@ def _outbox_row(row: Any) -> OutboxRow:
     return OutboxRow(**{f.name: m[f.name] for f in fields(OutboxRow)})
 
 
-def expire_outbox(conn: Connection, now: datetime) -> list[OutboxRow]:
-    """Give up on open notifications past their expiry; returns them (to log and count)."""
-    late = and_(outbox.c.state.in_(OUTBOX_OPEN), outbox.c.expires_at <= now)
-    expired = [_outbox_row(r) for r in conn.execute(select(outbox).where(late))]
-    if expired:
+RowTest = Callable[[OutboxRow], bool]
+
+
+def expire_outbox(
+    conn: Connection, now: datetime, expired: RowTest | None = None
+) -> list[OutboxRow]:
+    """Give up on open notifications past their expiry; returns them (to log and count).
+
+    `expired` decides for each open row (the worker's monotonic deadlines);
+    without it, the stored `expires_at` is compared with `now`.
+    """
+    is_late = expired or (lambda row: row.expires_at <= now)
+    rows = conn.execute(select(outbox).where(outbox.c.state.in_(OUTBOX_OPEN)))
+    late = [row for row in (_outbox_row(r) for r in rows) if is_late(row)]
+    if late:
         conn.execute(
-            update(outbox).where(late).values(state="expired", finished_at=now, claimed_until=None)
+            update(outbox)
+            .where(outbox.c.id.in_([row.id for row in late]), outbox.c.state.in_(OUTBOX_OPEN))
+            .values(state="expired", finished_at=now, claimed_until=None)
         )
-    return expired
+    return late
 
 
 def release_outbox(conn: Connection) -> int:
@@ -96,12 +131,17 @@ def release_outbox(conn: Connection) -> int:
     return done.rowcount
 
 
-def claim_outbox(conn: Connection, now: datetime, lease: float, limit: int) -> list[OutboxRow]:
+def claim_outbox(
+    conn: Connection, now: datetime, lease: float, limit: int, due: RowTest | None = None
+) -> list[OutboxRow]:
     """The due heads of their groups, marked `sending` until now + lease.
 
     A group whose head is not due (backing off, or leased to a sender) sends
-    nothing: what comes after it waits, so the order holds.
+    nothing: what comes after it waits, so the order holds. `due` decides
+    whether a pending head's next attempt has come (the worker's monotonic
+    schedule); without it, the stored `next_attempt_at` is compared with `now`.
     """
+    is_due = due or (lambda row: row.next_attempt_at <= now)
     rows = conn.execute(
         select(outbox)
         .where(outbox.c.state.in_(OUTBOX_OPEN))
@@ -116,7 +156,7 @@ def claim_outbox(conn: Connection, now: datetime, lease: float, limit: int) -> l
     for head in heads.values():
         if len(claimed) >= limit:
             break
-        if head.state == "pending" and head.next_attempt_at > now:
+        if head.state == "pending" and not is_due(head):
             continue
         if head.state == "sending" and head.claimed_until is not None and head.claimed_until > now:
             continue
@@ -285,28 +325,54 @@ def expire_silence(conn: Connection, ident: str, by: str, now: datetime) -> bool
 
 # --- acknowledgements --------------------------------------------------------------------
 
+# ids per query when reading the acks of many incidents (well under SQLite's
+# and PostgreSQL's limits on bound parameters)
+_IDS_PER_QUERY = 500
 
-def stored_incident(row: Any) -> StoredIncident:
-    m = row._mapping
-    return StoredIncident(
-        id=m["id"],
-        record=incident_rows.incident_record(row),
-        acknowledged_by=m["acknowledged_by"],
-        acknowledged_at=m["acknowledged_at"],
-        ack_note=m["ack_note"],
-    )
+
+def stored_incidents(conn: Connection, query: Any) -> list[StoredIncident]:
+    """The incidents `query` selects, each with its acknowledgements."""
+    rows = list(conn.execute(query))
+    found = acks_of(conn, [row._mapping["id"] for row in rows])
+    return [
+        StoredIncident(
+            id=row._mapping["id"],
+            record=incident_rows.incident_record(row),
+            acks=tuple(found.get(row._mapping["id"], ())),
+        )
+        for row in rows
+    ]
+
+
+def acks_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[Ack]]:
+    """Incident id → its acknowledgements, oldest first."""
+    found: dict[int, list[Ack]] = {}
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chosen = ids[start : start + _IDS_PER_QUERY]
+        query = (
+            select(acks).where(acks.c.incident_id.in_(chosen)).order_by(acks.c.acked_at, acks.c.id)
+        )
+        for row in conn.execute(query):
+            m = row._mapping
+            found.setdefault(m["incident_id"], []).append(
+                Ack(m["acked_by"], m["acked_at"], m["note"])
+            )
+    return found
 
 
 def find_incident(conn: Connection, ident: int) -> StoredIncident | None:
-    row = conn.execute(select(incidents).where(incidents.c.id == ident)).first()
-    return None if row is None else stored_incident(row)
+    found = stored_incidents(conn, select(incidents).where(incidents.c.id == ident))
+    return found[0] if found else None
 
 
 def acknowledge(conn: Connection, ident: int, by: str, note: str, now: datetime) -> bool:
-    """Record who acknowledged the incident, when and why; False for an unknown id."""
-    done = conn.execute(
-        update(incidents)
-        .where(incidents.c.id == ident)
-        .values(acknowledged_by=clean(by), acknowledged_at=now, ack_note=clean(note))
+    """Add an acknowledgement (who, when, why) to the incident; False for an unknown id.
+
+    Each is kept: a second person's ack is added to the first, not written over it.
+    """
+    if conn.execute(select(incidents.c.id).where(incidents.c.id == ident)).first() is None:
+        return False
+    conn.execute(
+        insert(acks).values(incident_id=ident, acked_by=clean(by), acked_at=now, note=clean(note))
     )
-    return done.rowcount == 1
+    return True

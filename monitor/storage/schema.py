@@ -211,7 +211,9 @@ device_events = Table(
 # --- incidents and readiness (migration 0003) ------------------------------------
 
 SEVERITIES = ("info", "warning", "critical")
-# Filled by whoever acknowledges an incident (alerting); incident writes never touch them.
+# An incident's one acknowledgement before 0005 (alerting's; incident writes never
+# touch them). A second ack overwrote the first: since 0005 every ack is a row of
+# `acks`, 0005 copied these there, and nothing writes them any more.
 ACK_COLUMNS = ("acknowledged_by", "acknowledged_at", "ack_note")
 
 incidents = Table(
@@ -318,6 +320,22 @@ silences = Table(
     Column("expired_at", UtcDateTime, nullable=True),
     CheckConstraint("ends_at > starts_at", name="period"),
     Index(None, "ends_at"),
+)
+
+# --- acknowledgements (migration 0005) ---------------------------------------------
+
+# Every acknowledgement is its own audited row (who, when, why): a second
+# `examnet ack` adds to the first, never replaces it.
+acks = Table(
+    "acks",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("incident_id", RowId, ForeignKey("incidents.id"), nullable=False),
+    Column("acked_by", Text, nullable=False),
+    Column("acked_at", UtcDateTime, nullable=False),
+    Column("note", Text, nullable=False),
+    # an incident's acks in order: the latest is what status shows
+    Index(None, "incident_id", "acked_at"),
 )
 
 # The rehearsal the last `examnet run --rehearse` moved the plan by (one row, or

@@ -33,7 +33,7 @@ from monitor.records import (
 )
 from monitor.rehearsal import Rehearsal
 from monitor.storage import alert_rows, incident_rows, migrate, rows, schema, stats
-from monitor.storage.alert_rows import OutboxRow, StoredIncident
+from monitor.storage.alert_rows import OutboxRow, RowTest, StoredIncident
 from monitor.storage.engine import (
     DEFAULT_SQLITE_BUSY_TIMEOUT,
     make_engine,
@@ -432,13 +432,15 @@ class AlertingStore:
         with self._engine.begin() as conn:
             return alert_rows.release_outbox(conn)
 
-    def expire_outbox(self, now: datetime) -> list[OutboxRow]:
+    def expire_outbox(self, now: datetime, expired: RowTest | None = None) -> list[OutboxRow]:
         with self._engine.begin() as conn:
-            return alert_rows.expire_outbox(conn, now)
+            return alert_rows.expire_outbox(conn, now, expired)
 
-    def claim_outbox(self, now: datetime, lease: float, limit: int = 50) -> list[OutboxRow]:
+    def claim_outbox(
+        self, now: datetime, lease: float, limit: int = 50, due: RowTest | None = None
+    ) -> list[OutboxRow]:
         with self._engine.begin() as conn:
-            return alert_rows.claim_outbox(conn, now, lease, limit)
+            return alert_rows.claim_outbox(conn, now, lease, limit, due)
 
     def outbox_delivered(self, ident: str, now: datetime) -> None:
         with self._engine.begin() as conn:
@@ -496,13 +498,15 @@ class AlertingStore:
             subject=None, carrier=None, site=None, since=None, until=None, open_only=open_only
         )
         with self._engine.connect() as conn:
-            return [alert_rows.stored_incident(r) for r in conn.execute(query)]
+            return alert_rows.stored_incidents(conn, query)
 
     def incident(self, ident: int) -> StoredIncident | None:
         with self._engine.connect() as conn:
             return alert_rows.find_incident(conn, ident)
 
     def acknowledge(self, ident: int, by: str, note: str, now: datetime) -> bool:
+        """Add an acknowledgement; every one is kept (False for an unknown incident)."""
+        _require_aware(now, "now")
         with self._engine.begin() as conn:
             return alert_rows.acknowledge(conn, ident, by, note, now)
 

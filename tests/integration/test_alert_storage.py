@@ -12,20 +12,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert, select, update
 
 from monitor.records import IncidentRecord, OutboxRecord, SilenceRecord
-from monitor.storage import Store
+from monitor.storage import Store, migrate
+from monitor.storage.alert_rows import Ack
+from monitor.storage.incident_rows import incident_row
+from monitor.storage.schema import acks, incidents
 from monitor.storage.store import AlertingStore
 
 T0 = datetime(2027, 6, 3, 0, 30, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'examnet.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
+        return f"sqlite:///{tmp_path / 'examnet.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
     s = Store(url, flush_interval=0.02)
     s.upgrade()
     s.start()
@@ -43,8 +50,7 @@ def written(store: Store, count: int) -> None:
 
 
 def note(ident: str, group: str, at: datetime, receiver: str = "oncall") -> OutboxRecord:
-    return OutboxRecord(ident, receiver, group, f'{{"id": "{ident}"}}', at,
-                        at + timedelta(hours=1))
+    return OutboxRecord(ident, receiver, group, f'{{"id": "{ident}"}}', at, at + timedelta(hours=1))
 
 
 def test_claims_take_the_head_of_each_group_in_order_and_hold_the_rest(store: Store) -> None:
@@ -86,8 +92,15 @@ def test_what_is_still_undelivered_at_its_expiry_is_given_up(store: Store) -> No
 
 def test_silences_are_audited_and_a_file_silence_ended_by_hand_stays_ended(store: Store) -> None:
     db = store.alerting
-    planned = SilenceRecord("file:vt-work", ('carrier="viettel"',), T0, T0 + timedelta(hours=2),
-                            "planning", T0, "fibre works")
+    planned = SilenceRecord(
+        "file:vt-work",
+        ('carrier="viettel"',),
+        T0,
+        T0 + timedelta(hours=2),
+        "planning",
+        T0,
+        "fibre works",
+    )
     db.add_silence(planned)
     db.add_silence(planned)  # a restart writes it again: one silence
     assert [s.id for s in db.silences(active_at=T0 + timedelta(minutes=5))] == ["file:vt-work"]
@@ -100,8 +113,9 @@ def test_silences_are_audited_and_a_file_silence_ended_by_hand_stays_ended(store
 
 
 def test_an_acknowledgement_is_kept_when_the_incident_is_written_again(store: Store) -> None:
-    incident = IncidentRecord("site", "thpt-a", "isolated", T0, "critical", "during",
-                              "no link up", T0, site="thpt-a")
+    incident = IncidentRecord(
+        "site", "thpt-a", "isolated", T0, "critical", "during", "no link up", T0, site="thpt-a"
+    )
     store.add(incident)
     deadline = time.monotonic() + 10
     while not store.alerting.incident_rows(open_only=True):
@@ -109,9 +123,18 @@ def test_an_acknowledgement_is_kept_when_the_incident_is_written_again(store: St
         time.sleep(0.02)
     [stored] = store.alerting.incident_rows(open_only=True)
     assert store.alerting.acknowledge(stored.id, "Lan", "on my way", T0 + timedelta(minutes=1))
-    later = IncidentRecord("site", "thpt-a", "isolated", T0, "critical", "during",
-                           "no link up, second session", T0 + timedelta(minutes=5),
-                           site="thpt-a", sessions=("Ngữ văn",))
+    later = IncidentRecord(
+        "site",
+        "thpt-a",
+        "isolated",
+        T0,
+        "critical",
+        "during",
+        "no link up, second session",
+        T0 + timedelta(minutes=5),
+        site="thpt-a",
+        sessions=("Ngữ văn",),
+    )
     store.add(later)
     deadline = time.monotonic() + 10
     while store.alerting.incident_rows()[0].record.updated_at != later.updated_at:
@@ -120,3 +143,63 @@ def test_an_acknowledgement_is_kept_when_the_incident_is_written_again(store: St
     [after] = store.alerting.incident_rows()
     assert (after.acknowledged_by, after.ack_note) == ("Lan", "on my way")
     assert after.record.sessions == ("Ngữ văn",)
+
+
+def stored_incident(store: Store, incident: IncidentRecord) -> int:
+    store.add(incident)
+    deadline = time.monotonic() + 10
+    while not store.alerting.incident_rows(open_only=True):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return store.alerting.incident_rows(open_only=True)[0].id
+
+
+ISOLATED = IncidentRecord(
+    "site", "thpt-a", "isolated", T0, "critical", "during", "no link up", T0, site="thpt-a"
+)
+
+
+def test_a_second_acknowledgement_is_kept_beside_the_first(store: Store) -> None:
+    """Issue 9.7: a second `examnet ack` silently replaced the first person's name and note."""
+    ident = stored_incident(store, ISOLATED)
+    db = store.alerting
+    assert db.acknowledge(ident, "Lan", "on my way", T0 + timedelta(minutes=1))
+    assert db.acknowledge(ident, "Minh", "Viettel dispatched a team", T0 + timedelta(minutes=4))
+    assert not db.acknowledge(ident + 1000, "Lan", "no such incident", T0)
+    [found] = db.incident_rows(open_only=True)
+    assert found.acks == (
+        Ack("Lan", T0 + timedelta(minutes=1), "on my way"),
+        Ack("Minh", T0 + timedelta(minutes=4), "Viettel dispatched a team"),
+    )
+    assert (found.acknowledged_by, found.ack_note) == ("Minh", "Viettel dispatched a team")
+    assert db.incident(ident) == found
+
+
+def test_migration_0005_keeps_the_acknowledgements_made_before_it(url: str) -> None:
+    old = Store(url)
+    try:
+        migrate.upgrade(old._engine, "0004")
+        with old._engine.begin() as conn:
+            row = incident_row(ISOLATED)
+            conn.execute(
+                insert(incidents).values(
+                    **row,
+                    acknowledged_by="Lan",
+                    acknowledged_at=T0 + timedelta(minutes=2),
+                    ack_note="on my way",
+                )
+            )
+            conn.execute(insert(incidents).values(**{**row, "subject": "thpt-b"}))
+        old.upgrade()
+        [acked, other] = old.alerting.incident_rows()
+        assert acked.acks == (Ack("Lan", T0 + timedelta(minutes=2), "on my way"),)
+        assert other.acks == ()
+        assert old.alerting.acknowledge(acked.id, "Minh", "", T0 + timedelta(minutes=3))
+        with old._engine.begin() as conn:  # the incident writer's columns are left alone
+            conn.execute(update(incidents).values(reason="still no link"))
+            assert len(conn.execute(select(acks)).all()) == 2
+        again = old.alerting.incident(acked.id)
+        assert again is not None
+        assert [a.by for a in again.acks] == ["Lan", "Minh"]
+    finally:
+        old.close()

@@ -47,20 +47,40 @@ DOWN = {"endpoint:vt-gw": None, **{f"link:s{i}/vt": None for i in range(10)}}
 
 
 def answered() -> RoundOutcome:
-    return RoundOutcome(RoundFigures(sent=3, received=3, loss=0.0, rtt_min=0.002, rtt_avg=0.002,
-                                     rtt_median=0.002, rtt_max=0.002, jitter=0.0001))
+    return RoundOutcome(
+        RoundFigures(
+            sent=3,
+            received=3,
+            loss=0.0,
+            rtt_min=0.002,
+            rtt_avg=0.002,
+            rtt_median=0.002,
+            rtt_max=0.002,
+            jitter=0.0001,
+        )
+    )
 
 
 LOST = RoundOutcome(RoundFigures(sent=3, received=0, loss=1.0), loss_reason="timeout")
 
 
-def config_text(hook: RecordingServer, telegram: FakeTelegram, *, start: datetime,
-                session_in: timedelta = timedelta(hours=2), extra: str = "") -> str:
+def config_text(
+    hook: RecordingServer,
+    telegram: FakeTelegram,
+    *,
+    start: datetime,
+    session_in: timedelta = timedelta(hours=2),
+    extra: str = "",
+) -> str:
     text = province()
     head, _, rest = text.partition("[calendar]")
-    rest = rest[rest.index("[probe]"):]
+    rest = rest[rest.index("[probe]") :]
     calendar = calendar_around(start, session_in, timedelta(hours=2))
-    return head + calendar + rest + f'''
+    return (
+        head
+        + calendar
+        + rest
+        + f'''
 [alerting]
 language = "en"
 group_wait = "5s"
@@ -98,6 +118,7 @@ escalate_after = "3m"
 
 {shared_site_silence(start)}{extra}
 '''
+    )
 
 
 class Desk:
@@ -106,19 +127,24 @@ class Desk:
     def __init__(self, inventory: Inventory, db: Path, clock: FakeClock) -> None:
         self.inventory = inventory
         self.clock = clock
-        self.store = Store(f"sqlite:///{db}", flush_interval=0.02, sqlite_busy_timeout=0.1,
-                           retry_initial=0.05, retry_max=0.2)
+        self.store = Store(
+            f"sqlite:///{db}",
+            flush_interval=0.02,
+            sqlite_busy_timeout=0.1,
+            retry_initial=0.05,
+            retry_max=0.2,
+        )
         self.store.upgrade()
         targets = [*inventory.targets(), *inventory.control_targets()]
         self.store.register_targets(targets)
         self.store.start()
         self.targets: dict[str, Target] = {t.key: t for t in targets}
         self.rounds = 0
-        self.evaluator = Evaluator(inventory, self.store.latest_states(),
-                                   self.store.open_incidents())
+        self.evaluator = Evaluator(
+            inventory, self.store.latest_states(), self.store.open_incidents()
+        )
         self.pipeline = Pipeline(inventory, self.store, Metrics(), self.evaluator)
-        self.alerting = Alerting(inventory, self.store, self.evaluator, clock,
-                                 health=self.health)
+        self.alerting = Alerting(inventory, self.store, self.evaluator, clock, health=self.health)
         self.alerting.restore()
         self.pipeline.on_incident = self.alerting.incident
 
@@ -127,8 +153,9 @@ class Desk:
 
     def health(self) -> Health:
         s = self.store.stats
-        return Health(s.written_total, s.write_errors_total, s.last_error,
-                      self.rounds, 0, None, STEP)
+        return Health(
+            s.written_total, s.write_errors_total, s.last_error, self.rounds, 0, None, STEP
+        )
 
     def round(self, lost: dict[str, object] | None = None) -> None:
         """Every target answers but those in `lost`; then STEP seconds pass."""
@@ -172,8 +199,13 @@ def hook(webhook_receiver: RecordingServer) -> RecordingServer:
     return webhook_receiver
 
 
-def make_desk(tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
-              start: datetime | None = None, **kwargs: Any) -> Desk:
+def make_desk(
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
+    start: datetime | None = None,
+    **kwargs: Any,
+) -> Desk:
     start = start or datetime.now(UTC).replace(microsecond=0)
     path = tmp_path / "sites.toml"
     path.write_text(config_text(hook, telegram, start=start, **kwargs), encoding="utf-8")
@@ -196,8 +228,11 @@ def posts(server: RecordingServer, path: str) -> list[dict[str, Any]]:
 
 
 def sites_in(body: dict[str, Any], status: str = "firing") -> set[str]:
-    return {a["labels"]["site"] for a in body["alerts"]
-            if a["status"] == status and a["labels"].get("site")}
+    return {
+        a["labels"]["site"]
+        for a in body["alerts"]
+        if a["status"] == status and a["labels"].get("site")
+    }
 
 
 def telegram_texts(server: FakeTelegram) -> list[str]:
@@ -205,7 +240,9 @@ def telegram_texts(server: FakeTelegram) -> list[str]:
 
 
 def test_an_endpoint_down_with_ten_sites_is_one_notification_then_a_repeat_then_one_resolved(
-    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
 ) -> None:
     desk = make_desk(tmp_path, hook, telegram)
     try:
@@ -229,9 +266,21 @@ def test_an_endpoint_down_with_ten_sites_is_one_notification_then_a_repeat_then_
         desk.run(90)  # repaired
         bodies = posts(hook, "/oncall")
         assert [b["reason"] for b in bodies] == ["new", "repeat", "resolved"], [
-            (b["reason"], [(a["labels"]["kind"], a["labels"]["subject"], a["status"],
-                            a["starts_at"], a["ends_at"]) for a in b["alerts"]])
-            for b in bodies[2:]]
+            (
+                b["reason"],
+                [
+                    (
+                        a["labels"]["kind"],
+                        a["labels"]["subject"],
+                        a["status"],
+                        a["starts_at"],
+                        a["ends_at"],
+                    )
+                    for a in b["alerts"]
+                ],
+            )
+            for b in bodies[2:]
+        ]
         assert sites_in(bodies[-1], "resolved") == set(SITES)
         assert not sites_in(bodies[-1])
         desk.run(15 * 60)  # and nothing after
@@ -246,7 +295,9 @@ def test_an_endpoint_down_with_ten_sites_is_one_notification_then_a_repeat_then_
 
 
 def test_a_receiver_down_for_two_minutes_gets_every_notification_once_in_order(
-    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
 ) -> None:
     desk = make_desk(tmp_path, hook, telegram)
     try:
@@ -279,31 +330,47 @@ def test_a_receiver_down_for_two_minutes_gets_every_notification_once_in_order(
 
 
 def test_silences_hold_notifications_not_incidents_and_never_hide_a_resolution(
-    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
 ) -> None:
     desk = make_desk(tmp_path, hook, telegram)
     now = desk.clock.now()
     try:
         desk.run(30)
-        quiet = add_silence(desk.store.alerting, SilenceRequest(
-            ('site="s0"',), "noc-on-duty", "planned Viettel work at s0",
-            duration=timedelta(hours=1)), now)
+        quiet = add_silence(
+            desk.store.alerting,
+            SilenceRequest(
+                ('site="s0"',),
+                "noc-on-duty",
+                "planned Viettel work at s0",
+                duration=timedelta(hours=1),
+            ),
+            now,
+        )
         desk.run(60, {"link:s0/vt": None})
         assert desk.store.incidents(site="s0", open_only=True)  # recorded as incidents
         assert not hook.requests
         assert not telegram.requests  # but nobody notified
-        expire_silence(desk.store.alerting, quiet.id, "noc-on-duty", desk.clock.now())
+        expire_silence(desk.store.alerting, quiet.record.id, "noc-on-duty", desk.clock.now())
         desk.run(20, {"link:s0/vt": None})  # still failing once the silence is gone
         fired = posts(hook, "/oncall")
-        assert len(fired) == 1, [(b["reason"], [(a["labels"]["kind"], a["labels"]["subject"],
-                                   a["status"]) for a in b["alerts"]]) for b in fired]
+        assert len(fired) == 1, [
+            (
+                b["reason"],
+                [(a["labels"]["kind"], a["labels"]["subject"], a["status"]) for a in b["alerts"]],
+            )
+            for b in fired
+        ]
         assert sites_in(fired[0]) == {"s0"}
 
         # fired, then silenced, then resolved under the silence: the resolution still goes
         # to those who saw it fire
-        add_silence(desk.store.alerting, SilenceRequest(
-            ('site="s0"',), "noc-on-duty", "we know", duration=timedelta(hours=1)),
-            desk.clock.now())
+        add_silence(
+            desk.store.alerting,
+            SilenceRequest(('site="s0"',), "noc-on-duty", "we know", duration=timedelta(hours=1)),
+            desk.clock.now(),
+        )
         desk.run(60)
         bodies = posts(hook, "/oncall")
         assert [b["status"] for b in bodies] == ["firing", "resolved"]
@@ -316,20 +383,28 @@ def test_silences_hold_notifications_not_incidents_and_never_hide_a_resolution(
 
 
 def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notifications(
-    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
 ) -> None:
     desk = make_desk(tmp_path, hook, telegram)
     port = free_port()
-    server = HttpServer(("127.0.0.1", port),
-                        api.routes(desk.store.alerting, desk.clock, desk.alerting.reload),
-                        token="api-token-for-the-test")  # noqa: S106 - the test's own
+    server = HttpServer(
+        ("127.0.0.1", port),
+        api.routes(desk.store.alerting, desk.clock, desk.alerting.reload),
+        token="api-token-for-the-test",  # noqa: S106 - the test's own
+    )
     server.start()
 
-    def post(path: str, body: object, token: str | None, method: str = "POST",
-             at: int = port) -> tuple[int, Any]:
+    def post(
+        path: str, body: object, token: str | None, method: str = "POST", at: int = port
+    ) -> tuple[int, Any]:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{at}{path}", data=json.dumps(body).encode(), method=method,
-            headers={"Authorization": f"Bearer {token}"} if token else {})
+            f"http://127.0.0.1:{at}{path}",
+            data=json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+        )
         try:
             with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - loopback
                 return answer.status, json.loads(answer.read())
@@ -337,12 +412,17 @@ def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notificat
             return exc.code, json.loads(exc.read())
 
     try:
-        silence = {"matchers": ['carrier="viettel"'], "duration": "1h",
-                   "created_by": "an", "comment": "Viettel maintenance window"}
+        silence = {
+            "matchers": ['carrier="viettel"'],
+            "duration": "1h",
+            "created_by": "an",
+            "comment": "Viettel maintenance window",
+        }
         assert post("/api/silences", silence, None)[0] == 401
         assert post("/api/silences", silence, "wrong")[0] == 401
-        status, body = post("/api/silences", {**silence, "matchers": ["carrier~viettel"]},
-                            "api-token-for-the-test")
+        status, body = post(
+            "/api/silences", {**silence, "matchers": ["carrier~viettel"]}, "api-token-for-the-test"
+        )
         assert status == 400
         assert "matcher" in body["error"]
         status, made = post("/api/silences", silence, "api-token-for-the-test")
@@ -369,14 +449,16 @@ def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notificat
         # acknowledged through the API, by the alert's fingerprint
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/incidents", timeout=5) as a:
             link = next(i for i in json.loads(a.read()) if i["subject"] == "link:s3/vt")
-        status, acked = post("/api/acks", {"incident": link["fingerprint"], "by": "Lan",
-                                           "note": "on it"}, token)
+        status, acked = post(
+            "/api/acks", {"incident": link["fingerprint"], "by": "Lan", "note": "on it"}, token
+        )
         assert status == 200
         assert (acked["id"], acked["acknowledged_by"]) == (link["id"], "Lan")
 
         # a monitor with no token configured answers writes with 403: read-only
-        readonly = HttpServer(("127.0.0.1", 0),
-                              api.routes(desk.store.alerting, desk.clock, desk.alerting.reload))
+        readonly = HttpServer(
+            ("127.0.0.1", 0), api.routes(desk.store.alerting, desk.clock, desk.alerting.reload)
+        )
         readonly.start()
         try:
             assert post("/api/silences", silence, token, at=readonly.address[1])[0] == 403
@@ -388,7 +470,9 @@ def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notificat
 
 
 def test_not_ready_for_a_session_reaches_on_call_before_it_starts(
-    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
 ) -> None:
     # the session starts in 62 minutes; the first readiness snapshot is at 60
     desk = make_desk(tmp_path, hook, telegram, session_in=timedelta(minutes=62))
@@ -397,8 +481,11 @@ def test_not_ready_for_a_session_reaches_on_call_before_it_starts(
     try:
         desk.run(30)
         desk.run(4 * 60, both)
-        readiness = [b for b in posts(hook, "/oncall")
-                     if any(a["labels"]["kind"] == "not_ready" for a in b["alerts"])]
+        readiness = [
+            b
+            for b in posts(hook, "/oncall")
+            if any(a["labels"]["kind"] == "not_ready" for a in b["alerts"])
+        ]
         assert readiness, [b["alerts"][0]["labels"] for b in posts(hook, "/oncall")]
         delivered_at = [r for r in hook.requests if json.loads(r.body)["id"] == readiness[0]["id"]]
         assert delivered_at
@@ -410,7 +497,9 @@ def test_not_ready_for_a_session_reaches_on_call_before_it_starts(
 
 
 def test_an_ack_stops_repeats_and_escalation_which_otherwise_fires_in_a_session(
-    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
 ) -> None:
     # the exam session is running: a site cut off is critical
     desk = make_desk(tmp_path, hook, telegram, session_in=timedelta(minutes=-30))
@@ -420,22 +509,32 @@ def test_an_ack_stops_repeats_and_escalation_which_otherwise_fires_in_a_session(
         desk.run(60, cut)
         first = posts(hook, "/oncall")
         assert len({b["group_key"] for b in first}) == 2, [  # a group per site
-            (b["reason"], b["created_at"], [(a["labels"]["kind"], a["labels"]["subject"],
-                                             a["status"]) for a in b["alerts"]]) for b in first]
+            (
+                b["reason"],
+                b["created_at"],
+                [(a["labels"]["kind"], a["labels"]["subject"], a["status"]) for a in b["alerts"]],
+            )
+            for b in first
+        ]
         assert set.union(*(sites_in(b) for b in first)) == {"s5", "s6"}
         assert {a["labels"]["severity"] for b in first for a in b["alerts"]} == {"critical"}
         # s6 is acknowledged at once; s5 is not: only s5 escalates after 3 minutes
-        s6 = next(i for i in desk.store.alerting.incident_rows(open_only=True)
-                  if i.record.site == "s6" and i.record.kind == "isolated")
+        s6 = next(
+            i
+            for i in desk.store.alerting.incident_rows(open_only=True)
+            if i.record.site == "s6" and i.record.kind == "isolated"
+        )
         acknowledge(desk.store.alerting, str(s6.id), "Lan", "on my way", desk.clock.now())
         desk.run(4 * 60, cut)
         [escalated] = posts(hook, "/boss")
         assert escalated["reason"] == "escalation"
         assert sites_in(escalated) == {"s5"}
-        s5 = next(i for i in desk.store.alerting.incident_rows(open_only=True)
-                  if i.record.site == "s5" and i.record.kind == "isolated")
-        acknowledge(desk.store.alerting, str(s5.id), "Minh", "calling Viettel",
-                    desk.clock.now())
+        s5 = next(
+            i
+            for i in desk.store.alerting.incident_rows(open_only=True)
+            if i.record.site == "s5" and i.record.kind == "isolated"
+        )
+        acknowledge(desk.store.alerting, str(s5.id), "Minh", "calling Viettel", desk.clock.now())
         count = len(posts(hook, "/oncall"))
         desk.run(25 * 60, cut)  # two repeat intervals: both acknowledged, no repeat
         assert len(posts(hook, "/oncall")) == count
@@ -447,9 +546,10 @@ def test_an_ack_stops_repeats_and_escalation_which_otherwise_fires_in_a_session(
         desk.close()
 
 
-
 def test_with_the_database_down_alerts_still_go_out_and_are_recorded_once_it_is_back(
-    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram,
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
 ) -> None:
     desk = make_desk(tmp_path, hook, telegram)
     cut = {"link:s2/vt": None, "link:s2/vnpt": None}
@@ -480,12 +580,212 @@ def test_with_the_database_down_alerts_still_go_out_and_are_recorded_once_it_is_
         desk.run(10, cut)  # a step to settle what was both spooled and sent from memory
         rows = {r.id: r for r in desk.store.alerting.outbox(receiver="oncall")}
         every = [b["id"] for b in posts(hook, "/oncall")]
-        assert every[:len(ids)] == ids  # what went before was not sent again
+        assert every[: len(ids)] == ids  # what went before was not sent again
         assert len(every) == len(set(every))
         assert {r.state for r in rows.values()} == {"delivered"}
-        resolved = [a for b in posts(hook, "/oncall") for a in b["alerts"]
-                    if a["labels"]["kind"] == "database_down" and a["status"] == "resolved"]
+        resolved = [
+            a
+            for b in posts(hook, "/oncall")
+            for a in b["alerts"]
+            if a["labels"]["kind"] == "database_down" and a["status"] == "resolved"
+        ]
         assert resolved  # and examnet said so when the database came back
         assert [i for i in desk.store.incidents(site="s2") if i.kind == "isolated"]  # stored
+    finally:
+        desk.close()
+
+
+# --------------------------------------------------------------------------
+# a resolution quotes the incident at its worst (issue 9.5)
+
+THREE_CARRIERS = {"link:s0/vt": None, "link:s0/vnpt": None}
+
+
+def with_mobifone_at_s0(text: str) -> str:
+    """s0 with a third carrier, and all three required: each one lost shows in the words."""
+    s0 = text.index('id = "s0"')
+    s1 = text.index("[[sites]]", s0)
+    site = (
+        text[s0:s1].replace("min_carriers = 2", "min_carriers = 3")
+        + """[[sites.links]]
+id = "mobi"
+carrier = "mobifone"
+kind = "bts"
+address = "127.1.0.3"
+
+"""
+    )
+    carrier = '[[carriers]]\nid = "mobifone"\nname = "MobiFone"\n'
+    text = text[:s0] + site + text[s1:]
+    return text.replace("[[endpoints]]", carrier + "[[endpoints]]", 1)
+
+
+def make_three_carrier_desk(
+    tmp_path: Path, hook: RecordingServer, telegram: FakeTelegram, clock: FakeClock | None = None
+) -> Desk:
+    start = datetime.now(UTC).replace(microsecond=0)
+    path = tmp_path / "sites.toml"
+    path.write_text(with_mobifone_at_s0(config_text(hook, telegram, start=start)), encoding="utf-8")
+    env = {"EXAMNET_TEST_HOOK_SECRET": SECRET, "EXAMNET_TEST_TG_TOKEN": TOKEN}
+    return Desk(load_inventory(path, env), tmp_path / "examnet.db", clock or FakeClock(start))
+
+
+def resolved_words(hook: RecordingServer, kind: str) -> str:
+    [words] = [
+        a["summary"]["en"]
+        for b in posts(hook, "/oncall")
+        for a in b["alerts"]
+        if a["labels"]["kind"] == kind and a["status"] == "resolved"
+    ]
+    return str(words)
+
+
+def test_a_resolved_notice_quotes_the_incident_at_its_worst_not_as_it_closed(
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
+) -> None:
+    desk = make_three_carrier_desk(tmp_path, hook, telegram)
+    try:
+        desk.run(30)
+        desk.run(60, {"link:s0/vt": None})  # Viettel lost: 2/3 left
+        desk.run(60, THREE_CARRIERS)  # and VNPT: 1/3 left, the worst
+        desk.run(60, {"link:s0/vnpt": None})  # Viettel back: 2/3 left again
+        desk.run(60)  # all back: the incident closes with nothing lost
+        words = resolved_words(hook, "lost_redundancy")
+        assert words.startswith("THPT 0 (Cao Lộc) lost Viettel, VNPT — 1/3 carriers left"), words
+        assert " — lasted 3 min" in words
+        firing = [
+            a["summary"]["en"]
+            for b in posts(hook, "/oncall")
+            for a in b["alerts"]
+            if a["labels"]["kind"] == "lost_redundancy" and a["status"] == "firing"
+        ]
+        assert firing[0].startswith("THPT 0 (Cao Lộc) lost Viettel — 2/3 carriers left")
+    finally:
+        desk.close()
+
+
+def test_a_resolved_notice_after_a_restart_still_quotes_the_worst_that_was_told(
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
+) -> None:
+    desk = make_three_carrier_desk(tmp_path, hook, telegram)
+    clock = desk.clock
+    try:
+        desk.run(30)
+        desk.run(60, THREE_CARRIERS)  # Viettel and VNPT lost at once: told "1/3 left"
+        told = [b for b in posts(hook, "/oncall") if b["status"] == "firing"]
+        assert told
+    finally:
+        desk.close()
+    desk = make_three_carrier_desk(tmp_path, hook, telegram, clock)  # examnet restarted
+    try:
+        desk.run(60, {"link:s0/vnpt": None})  # Viettel back after the restart
+        desk.run(60)
+        words = resolved_words(hook, "lost_redundancy")
+        assert words.startswith("THPT 0 (Cao Lộc) lost Viettel, VNPT — 1/3 carriers left"), words
+    finally:
+        desk.close()
+
+
+# --------------------------------------------------------------------------
+# silences name labels alerts carry, and say what they hold now (issue 9.7)
+
+API_TOKEN = "api-token-for-the-test"  # noqa: S105 - the test's own
+
+
+def api_call(
+    port: int, path: str, body: object | None = None, method: str = "POST"
+) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - loopback
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_the_api_refuses_a_silence_on_an_unknown_label_and_counts_what_one_matches(
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
+) -> None:
+    desk = make_desk(tmp_path, hook, telegram)
+    server = HttpServer(
+        ("127.0.0.1", 0),
+        api.routes(desk.store.alerting, desk.clock, desk.alerting.reload),
+        token=API_TOKEN,
+    )
+    server.start()
+    port = server.address[1]
+    try:
+        desk.run(30)
+        desk.run(60, {"link:s3/vt": None})  # s3 lost Viettel: its link, its redundancy
+        silence = {
+            "matchers": ['carier="viettel"'],
+            "duration": "1h",
+            "created_by": "an",
+            "comment": "Viettel maintenance",
+        }
+        status, body = api_call(port, "/api/silences", silence)
+        assert status == 400
+        assert 'alerts carry no label "carier"; did you mean "carrier"?' in body["error"]
+        status, made = api_call(port, "/api/silences", {**silence, "matchers": ['site="s3"']})
+        assert status == 201
+        assert made["matching_alerts"] == 2
+        status, made = api_call(
+            port, "/api/silences", {**silence, "matchers": ['carrier="viettel"', 'site="s3"']}
+        )
+        assert (status, made["matching_alerts"]) == (201, 2)  # the site's lost carrier, as told
+        status, made = api_call(port, "/api/silences", {**silence, "matchers": ['site="s33"']})
+        assert (status, made["matching_alerts"]) == (201, 0)
+        # acknowledged twice: both kept, the latest shown with the count
+        link = next(
+            i
+            for i in desk.store.alerting.incident_rows(open_only=True)
+            if i.record.subject == "link:s3/vt"
+        )
+        api_call(port, "/api/acks", {"incident": link.id, "by": "Lan", "note": "on it"})
+        desk.clock.advance(60)
+        status, acked = api_call(
+            port, "/api/acks", {"incident": link.id, "by": "Minh", "note": "Viettel dispatched"}
+        )
+        assert status == 200
+        assert (acked["acknowledged_by"], acked["ack_note"], acked["ack_count"]) == (
+            "Minh",
+            "Viettel dispatched",
+            2,
+        )
+        assert [a["by"] for a in acked["acks"]] == ["Lan", "Minh"]
+    finally:
+        server.stop()
+        desk.close()
+
+
+def test_a_wall_clock_step_neither_expires_nor_hurries_a_pending_notification(
+    tmp_path: Path,
+    hook: RecordingServer,
+    telegram: FakeTelegram,
+) -> None:
+    desk = make_desk(tmp_path, hook, telegram)
+    try:
+        desk.run(30)
+        hook.stop()  # the on-call webhook is down: the notification waits in the outbox
+        desk.run(60, {"link:s0/vt": None})
+        pending = desk.store.alerting.outbox(receiver="oncall", states=("pending",))
+        assert pending
+        tried = {r.id: r.attempts for r in pending}
+        desk.clock.step(7 * 24 * 3600)  # the wall clock jumps a week ahead (issue 10.4)
+        desk.pump()
+        after = {r.id: r for r in desk.store.alerting.outbox(receiver="oncall")}
+        assert all(after[i].state == "pending" for i in tried)  # not given up on
+        assert all(after[i].attempts == tried[i] for i in tried)  # not retried early
     finally:
         desk.close()

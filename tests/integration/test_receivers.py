@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
+import socketserver
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +26,7 @@ import pytest
 
 from alerts.model import DeliveryError, Notification, Notifier, Reason
 from alerts.notifiers import build
+from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.settings import (
     AlertmanagerSettings,
     ChatSettings,
@@ -37,9 +42,11 @@ from tests.fixtures.receivers import (
     SITES,
     Alertmanager,
     FakeTelegram,
+    Received,
     RecordingServer,
     SmtpServer,
     outage_notification,
+    serving,
 )
 
 HMAC_KEY = "whk-5b1e0c7d9a2f4e6b"
@@ -494,3 +501,133 @@ def test_it_never_shows_the_chat_webhook_path_in_errors(webhook_receiver: Record
     assert CHAT_PATH not in str(error)
     assert "9fXk2LmQ7pRsVw3Z" not in str(error)
     assert str(error).startswith("POST http://127.0.0.1/<secret>: HTTP 404")
+
+
+# --------------------------------------------------------------------------
+# receivers that echo what they were sent: no secret, nor any long part of one (issue 10.5)
+
+PASSWORD = "Zq8-wP3r-Tx7-mK2vN"  # noqa: S105 - made up; 18 characters, as in the issue
+
+
+class EchoingReceiver(RecordingServer):
+    """A careless receiver: its 401 quotes the request's headers after `pad` characters.
+
+    With `cut`, it shortens each header value by that many characters itself, as a
+    receiver that truncates its own echo does; with `only`, it quotes that header alone.
+    """
+
+    def __init__(self, pad: int = 0, cut: int = 0, only: str | None = None) -> None:
+        super().__init__()
+        self.pad, self.cut, self.only = pad, cut, only
+
+    def answer(self, request: Received) -> tuple[int, bytes]:
+        headers = [(k, v) for k, v in request.headers.items() if self.only in (None, k)]
+        echoed = "".join(f"{k}: {v[: len(v) - self.cut]}; " for k, v in headers)
+        return 401, ("." * self.pad + "not authorised; you sent: " + echoed).encode()
+
+
+def leaked(text: str, secret: str, window: int = 6) -> list[str]:
+    """The runs of `window` characters of `secret` found in `text`."""
+    return [
+        secret[i : i + window]
+        for i in range(len(secret) - window + 1)
+        if secret[i : i + window] in text
+    ]
+
+
+def basic_url(receiver: RecordingServer) -> str:
+    return f"http://examnet:{PASSWORD}@127.0.0.1:{receiver.port}/hook"
+
+
+def test_it_redacts_an_echoed_password_before_cutting_the_answer_to_an_excerpt() -> None:
+    """Found in the field: the excerpt cut the echoed Basic token in two, and 15 of the
+    password's 18 characters reached the log and outbox.last_error."""
+    started, _ = moments()
+    token = base64.b64encode(f"examnet:{PASSWORD}".encode()).decode()
+    for pad in range(0, 200, 4):  # the cut falls anywhere, the token's middle included
+        with serving(EchoingReceiver(pad=pad, only="Authorization")) as receiver:
+            error = str(
+                refused(
+                    webhook_notifier(basic_url(receiver), secret=None),
+                    outage_notification(started=started),
+                )
+            )
+        assert error.startswith("POST http://examnet:<secret>@127.0.0.1"), error
+        assert "HTTP 401: " in error
+        assert not leaked(error, PASSWORD), (pad, error)
+        assert not leaked(error, token), (pad, error)
+
+
+@pytest.mark.parametrize("cut", [1, 3, 8])
+def test_it_redacts_a_secret_the_receiver_cut_short_itself(cut: int) -> None:
+    started, _ = moments()
+    token = base64.b64encode(f"examnet:{PASSWORD}".encode()).decode()
+    with serving(EchoingReceiver(cut=cut, only="Authorization")) as receiver:
+        error = str(
+            refused(webhook_notifier(basic_url(receiver)), outage_notification(started=started))
+        )
+        assert receiver.requests[0].headers["Authorization"] == f"Basic {token}"
+    assert "Authorization: Basic <secret>" in error, error
+    assert not leaked(error, token)
+    assert not leaked(error, HMAC_KEY)  # the signature key was never sent: nothing to hide
+
+
+class _EchoingSmtp(socketserver.StreamRequestHandler):
+    """Offers AUTH PLAIN and LOGIN over plain SMTP and refuses both, quoting what it got."""
+
+    def handle(self) -> None:
+        self.reply("220 echo.test ESMTP")
+        while line := self.rfile.readline():
+            said = line.decode(errors="replace").strip()
+            verb = said.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                self.reply("250-echo.test\r\n250 AUTH PLAIN LOGIN")
+            elif said.upper() == "AUTH LOGIN" or (verb == "AUTH" and "LOGIN" in said.upper()):
+                self.reply("334 UGFzc3dvcmQ6")  # "Password:"
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:  # the AUTH PLAIN line, or the password's line of AUTH LOGIN
+                self.reply(f"535 5.7.8 refused, you sent: {said}")
+
+    def reply(self, text: str) -> None:
+        self.wfile.write(text.encode() + b"\r\n")
+
+
+@contextlib.contextmanager
+def echoing_smtp() -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _EchoingSmtp)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_it_never_shows_a_password_an_smtp_server_quotes_back() -> None:
+    started, _ = moments()
+    with echoing_smtp() as port:
+        settings = EmailSettings(
+            host="127.0.0.1",
+            port=port,
+            sender="examnet@example.org",
+            to=("noc@example.org",),
+            starttls=False,
+            username="noc",
+            password=Secret(PASSWORD),
+            timeout=5,
+        )
+        # built directly: validate() rightly refuses a password without STARTTLS
+        error = refused(EmailNotifier(settings, "vi"), outage_notification(started=started))
+    text = str(error)
+    assert error.permanent
+    assert "535 5.7.8 refused, you sent: <secret>" in text, text
+    plain = base64.b64encode(f"\0noc\0{PASSWORD}".encode()).decode()
+    for secret in (PASSWORD, plain, base64.b64encode(PASSWORD.encode()).decode()):
+        assert not leaked(text, secret), text

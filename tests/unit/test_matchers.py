@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from alerts.matchers import Matcher, MatchOp, matches_all, parse_matcher
+from alerts.matchers import MAX_VALUE, Matcher, MatchOp, matches_all, parse_matcher
+
+REPO = Path(__file__).resolve().parents[2]
 
 LINK_ALERT = {
     "site": "thpt-viet-bac",
@@ -185,7 +190,7 @@ def test_it_prints_the_value_in_double_quotes() -> None:
         ('site-id="a"', 'bad label name "site-id"'),
         (
             'site=~"thpt-("',
-            'bad regular expression "thpt-(": missing ), unterminated subpattern at position 5',
+            'bad regular expression "thpt-(": missing ): thpt-(',
         ),
         (
             'site="thpt"a"',
@@ -211,3 +216,80 @@ def test_it_refuses_a_bad_name_or_regex_when_made_directly() -> None:
 
 def test_it_takes_the_operator_as_its_text() -> None:
     assert Matcher("site", "=~", "x") == Matcher("site", MatchOp.REGEX, "x")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------
+# RE2: linear time whatever the pattern, as Alertmanager's Go regexp (issue 10.1)
+
+REDOS = [
+    'subject=~"(.|.|.|.)*z"',  # the silence that froze the monitor
+    'kind=~"(a|a?)+b"',
+    'site=~"(x+x+)+y"',
+    'group=~"(.*a){20}"',
+]
+
+
+@pytest.mark.parametrize("text", REDOS)
+def test_it_matches_a_backtracking_pattern_in_linear_time(text: str) -> None:
+    """In a child process, so that a freeze (Python's `re` held the GIL for hours) fails the
+    test at its deadline instead of hanging the suite."""
+    code = (
+        "from alerts.matchers import parse_matcher\n"
+        f"m = parse_matcher({text!r})\n"
+        "value = 'a' * 5000 + '-' + 'x' * 5000\n"
+        "labels = {n: value for n in ('subject', 'kind', 'site', 'group')}\n"
+        "for _ in range(100):\n"
+        "    assert not m.matches(labels)\n"
+        "print('done')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.strip() == "done", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("regex", "message"),
+    [
+        ("thpt-(?=viet)", "invalid perl operator: (?=; RE2 has no lookahead or lookbehind"),
+        ("(?<!x)viet", "invalid perl operator: (?<!; RE2 has no lookahead or lookbehind"),
+        ("(a)\\1", "invalid escape sequence: \\1; RE2 has no backreferences"),
+        ("(?P<c>a)(?P=c)", "invalid perl operator: (?P; RE2 has no backreferences"),
+        ("a*+", "bad repetition operator: *+; RE2 has no atomic groups or possessive repeats"),
+        ("viettel\\Z", "invalid escape sequence: \\Z; RE2 writes the end of the text \\z"),
+        ("x{1001}", "invalid repetition size: {1001}"),
+    ],
+)
+def test_it_refuses_what_re2_cannot_run_and_says_what_to_write(regex: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Matcher("site", MatchOp.REGEX, regex)
+
+
+@pytest.mark.parametrize(
+    ("regex", "value", "expected"),
+    [
+        ("viettel\\z", "viettel", True),
+        ("thpt-(?P<name>.*)", "thpt-viet-bac", True),  # a named group, as Go writes it
+        ("(?i:VIET)tel", "viettel", True),
+        ("\\pL+", "Việt", True),  # \w is ASCII in RE2 (as in Go): \pL for Vietnamese letters
+        ("\\w+", "Việt", False),
+        ("[[:alpha:]]+", "viet", True),
+    ],
+)
+def test_it_reads_re2_syntax_as_alertmanager_does(regex: str, value: str, expected: bool) -> None:
+    assert Matcher("site", MatchOp.REGEX, regex).matches({"site": value}) is expected
+
+
+def test_it_bounds_the_length_of_names_values_and_patterns() -> None:
+    assert Matcher("site", MatchOp.REGEX, "a" * MAX_VALUE).matches({"site": "a" * MAX_VALUE})
+    with pytest.raises(ValueError, match=f"at most {MAX_VALUE}"):
+        Matcher("site", MatchOp.REGEX, "a" * (MAX_VALUE + 1))
+    with pytest.raises(ValueError, match=f"at most {MAX_VALUE}"):
+        Matcher("site", MatchOp.EQUAL, "a" * (MAX_VALUE + 1))
+    with pytest.raises(ValueError, match="label name of 101 characters: at most 100"):
+        Matcher("s" * 101, MatchOp.EQUAL, "x")

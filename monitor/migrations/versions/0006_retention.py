@@ -1,7 +1,7 @@
 """Retention: indexes to delete raw figures and finished notifications by age.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-06
 
 The housekeeper (monitor/storage/retention.py) deletes in small batches
@@ -9,9 +9,6 @@ selected by time; without these indexes each batch would scan its table.
 probe_rounds has had its index on started_at since 0001. On PostgreSQL a
 plain CREATE INDEX blocks writes to its table while it builds: the writer
 spools meanwhile, nothing is lost.
-
-Another migration (0005) is being written beside this one: `down_revision`
-is to be re-chained to it when both are merged.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
