@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import random
 import statistics
 import sys
@@ -96,7 +97,7 @@ def view_of(inventory: Inventory, rng: random.Random) -> View:
         figures = RoundFigures(
             sent=ECHOES, received=ECHOES, loss=0.0, rtt_min=rtts[0],
             rtt_avg=statistics.fmean(rtts), rtt_median=rtts[ECHOES // 2], rtt_max=rtts[-1],
-            jitter=statistics.fmean(abs(b - a) for a, b in zip(rtts, rtts[1:], strict=False)),
+            jitter=statistics.fmean(abs(b - a) for a, b in itertools.pairwise(rtts)),
         )  # fmt: skip
         last = now.timestamp() - rng.uniform(0, 10)
         targets.append(TargetSnapshot(target, TargetStatus.UP, figures, last, None,

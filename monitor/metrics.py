@@ -8,6 +8,7 @@ scrape never mixes two rounds. The contract is in docs/metrics.md.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,6 +108,19 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.renders = Counter(
+            "examnet_exposition_renders",
+            "Renders of /metrics (the HTTP port serves each for up to one probe interval).",
+            registry=r,
+        )
+        self.render_cpu = Gauge(
+            "examnet_exposition_render_cpu_seconds",
+            "CPU time of the previous render of /metrics.",
+            registry=r,
+        )
+        self.exposition_bytes = Gauge(
+            "examnet_exposition_bytes", "Size of the previous render of /metrics.", registry=r
+        )
         self._static = StaticPart()
         self._state: _StateCollector | None = None
         if view is not None:
@@ -114,9 +128,18 @@ class Metrics:
             r.register(self._state)
 
     def exposition(self) -> bytes:
-        """The text Prometheus scrapes: the registry, and the cached info part."""
-        live = generate_latest(self.registry)
-        return self._static.exposition() + live
+        """The text Prometheus scrapes: the registry, and the cached info part.
+
+        Counts itself: renders, the CPU and the bytes of the last one (what
+        the HTTP port's cache saves, docs/performance.md).
+        """
+        started = time.thread_time()
+        self.renders.inc()
+        body = generate_latest(self.registry)
+        body = self._static.exposition() + body
+        self.render_cpu.set(time.thread_time() - started)
+        self.exposition_bytes.set(len(body))
+        return body
 
     def info(self) -> StaticPart:
         """The info families (target and site descriptions), as Prometheus reads them."""

@@ -125,6 +125,7 @@ class _GuardedH11(H11Protocol):
     def refuse(self, why: str) -> None:
         log.warning("HTTP client %s: %s", self._who(), why)
         self._arm(None)
+        self.guard.open.discard(self)  # now: connection_lost comes a loop turn later
         self.transport.abort()
 
     def _who(self) -> str:
