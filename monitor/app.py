@@ -12,8 +12,8 @@ import asyncio
 import logging
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from typing import Any
 
@@ -22,7 +22,6 @@ from monitor.alerting import Alerting
 from monitor.clock import Clock, SystemClock
 from monitor.clockwatch import ClockWatch
 from monitor.evaluation import Evaluator
-from monitor.http import HttpServer, health_handler, metrics_handler
 from monitor.inventory import Device, Inventory, Lab, Target
 from monitor.lab.guard import lab_route_present, targets_in_lab
 from monitor.metrics import Metrics, StoreFigures, View
@@ -32,6 +31,7 @@ from monitor.rehearsal import Rehearsal
 from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
 from monitor.selfwatch import Health
 from monitor.storage import Store
+from monitor.web import Access, Scrape, WebConfig, WebServer, web_app
 from probes.icmp import IcmpObservation, IcmpProber
 from probes.pinger import SocketMode
 from probes.snmp import SnmpProber
@@ -52,6 +52,8 @@ class RunOptions:
     socket_mode: SocketMode = SocketMode.AUTO
     max_rate: float | None = None
     api_token: str | None = None  # writes to the HTTP API need it; none: read-only
+    # --web-config: TLS and basic auth of the HTTP port
+    web: WebConfig = field(default_factory=WebConfig)
     rehearsal: Rehearsal | None = None  # the inventory is already moved by it
 
 
@@ -178,14 +180,16 @@ class Monitor:
         self.scheduler = ProbeScheduler(
             inventory, schedules, self.metrics, clock, on_replan=self.pipeline.on_calendar
         )
-        self.http = HttpServer(
+        self.scrape = Scrape(self.metrics.exposition, lambda: self.scheduler.interval("icmp"))
+        self.http = WebServer(
             options.listen,
-            {
-                ("GET", "/metrics"): metrics_handler(self.metrics.registry),
-                ("GET", "/healthz"): health_handler(self.health),
-                **api.routes(self.store.alerting, clock, self.alerting.reload),
-            },
-            token=options.api_token,
+            web_app(
+                scrape=self.scrape,
+                health=self.health,
+                api=api.router(self.store.alerting, clock, self.alerting.reload),
+                access=Access(options.api_token, options.web.users),
+            ),
+            tls=options.web.tls,
         )
 
     async def run_round(self, target: Target) -> None:
@@ -278,7 +282,7 @@ class Monitor:
         self.store.start_housekeeping(self.inventory.retention)
         self.http.start()
         host, port = self.http.address
-        log.info("metrics at http://%s:%d/metrics, health at /healthz", host, port)
+        log.info("metrics at %s://%s:%d/metrics, health at /healthz", self.http.scheme, host, port)
         beat = asyncio.create_task(self._beat())
         alerting_stop = asyncio.Event()
         alerting = asyncio.create_task(self.alerting.run(alerting_stop), name="alerting")
@@ -298,6 +302,7 @@ class Monitor:
             beat.cancel()
             unwritten = await asyncio.to_thread(self.store.close, _FLUSH_TIMEOUT)
             self.http.stop()
+            self.scrape.close()
         if unwritten:
             log.error("%d rows could not be written before exit", unwritten)
             return 1

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from monitor import config
 from monitor.console import printable_lines, quiet_on_broken_pipe
-from monitor.http import DEFAULT_LISTEN, parse_listen
 from monitor.lab import cli as lab_cli
 from monitor.lab.environment import lab_environment
 from monitor.oncall_cli import add_parsers as add_oncall_parsers
@@ -24,6 +23,16 @@ from monitor.rehearsal import RehearsalError, describe, rehearsed
 from monitor.rehearsal import plan as plan_rehearsal
 from monitor.storage import cli as storage_cli
 from monitor.storage import database_url
+from monitor.web import (
+    DEFAULT_LISTEN,
+    TokenError,
+    WebConfig,
+    WebConfigError,
+    check_token,
+    is_loopback,
+    load_web_config,
+    parse_listen,
+)
 from probes.pinger import SocketMode
 
 EXIT_OK = 0
@@ -104,7 +113,15 @@ def _add_run(sub: Subparsers) -> None:
     p.add_argument(
         "--listen",
         default=os.environ.get("EXAMNET_LISTEN", DEFAULT_LISTEN),
-        help=f"HTTP address for /metrics and /healthz (default {DEFAULT_LISTEN})",
+        help=f"HTTP address for /metrics, /healthz and the API (default {DEFAULT_LISTEN})",
+    )
+    p.add_argument(
+        "--web-config",
+        type=Path,
+        metavar="FILE",
+        default=os.environ.get("EXAMNET_WEB_CONFIG"),
+        help="TLS and basic auth of the HTTP port, in Prometheus's web config format "
+        "(docs/metrics.md)",
     )
     p.add_argument(
         "--socket-mode",
@@ -152,14 +169,27 @@ def _run_loaded(args: argparse.Namespace) -> int:
 
     try:
         inventory = config.load_inventory(args.config, environment(args.config))
-        listen = parse_listen(args.listen)
     except config.ConfigError as exc:
         return _config_error(exc, args.config)
+    try:
+        listen = parse_listen(args.listen)
+        web = load_web_config(args.web_config) if args.web_config else WebConfig()
+        token = api_token(os.environ)
+        token = check_token(token) if token else None
+    except (WebConfigError, TokenError) as exc:
+        print(f"examnet run: refusing to start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except ValueError as exc:
         print(f"--listen: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     for warning in inventory.warnings:
         log.warning("%s", warning)
+    if web.tls is None and not is_loopback(listen[0]):
+        log.warning(
+            "the HTTP port listens on %s without TLS: metrics, credentials and the API token "
+            "cross the network in clear (use --web-config, docs/metrics.md)",
+            listen[0],
+        )
     rehearsal = None
     if args.rehearse is not None:
         try:
@@ -174,7 +204,8 @@ def _run_loaded(args: argparse.Namespace) -> int:
         listen=listen,
         socket_mode=SocketMode(args.socket_mode),
         max_rate=args.max_rate,
-        api_token=api_token(os.environ),
+        api_token=token,
+        web=web,
         rehearsal=rehearsal,
     )
     try:

@@ -8,28 +8,23 @@ scrape never mixes two rounds. The contract is in docs/metrics.md.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.calendar import phase_at, session_at
 from monitor.device_metrics import device_families
-from monitor.evaluation import SiteStatus, TargetStatus
+from monitor.evaluation import TargetStatus
 from monitor.evaluation.conditions import Condition
 from monitor.inventory import Inventory, Phase, TargetKind
-from monitor.snapshot import RTT_BUCKETS, DeviceSnapshot, SiteSnapshot, TargetSnapshot
+from monitor.snapshot import DeviceSnapshot, SiteSnapshot, TargetSnapshot
+from monitor.target_metrics import StaticPart, not_probed, site_families, target_families
 from probes.pinger import PingerStats
-
-TARGET_LABELS = ("target", "kind", "site", "carrier", "link")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +115,48 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.renders = Counter(
+            "examnet_exposition_renders",
+            "Renders of /metrics (the HTTP port serves each for up to one probe interval).",
+            registry=r,
+        )
+        self.render_cpu = Gauge(
+            "examnet_exposition_render_cpu_seconds",
+            "CPU time of the previous render of /metrics.",
+            registry=r,
+        )
+        self.exposition_bytes = Gauge(
+            "examnet_exposition_bytes", "Size of the previous render of /metrics.", registry=r
+        )
+        self._static = StaticPart()
+        self._state: _StateCollector | None = None
         if view is not None:
-            r.register(_StateCollector(view))
+            self._state = _StateCollector(view, self._static)
+            r.register(self._state)
+
+    def exposition(self) -> bytes:
+        """The text Prometheus scrapes: the registry, and the cached info part.
+
+        Counts itself: renders, the CPU and the bytes of the last one (what
+        the HTTP port's cache saves, docs/performance.md).
+        """
+        started = time.thread_time()
+        self.renders.inc()
+        body = generate_latest(self.registry)
+        body = self._static.exposition() + body
+        self.render_cpu.set(time.thread_time() - started)
+        self.exposition_bytes.set(len(body))
+        return body
+
+    def info(self) -> StaticPart:
+        """The info families (target and site descriptions), as Prometheus reads them."""
+        return self._static
 
 
 class _StateCollector(Collector):
-    def __init__(self, view: Callable[[], View]) -> None:
+    def __init__(self, view: Callable[[], View], static: StaticPart) -> None:
         self._view = view
+        self._static = static
 
     def describe(self) -> Iterator[Metric]:
         # Present nothing at registration: the view may not exist yet.
@@ -134,8 +164,10 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         view = self._view()
-        yield from _target_families(view)
-        yield from _site_families(view)
+        self._static.use(view.inventory)
+        yield from target_families(view.targets)
+        yield not_probed(view.targets, view.now, view.interval)
+        yield from site_families(view.sites)
         yield from _calendar_families(view)
         yield from device_families(view)
         yield from _incident_families(view)
@@ -155,105 +187,6 @@ def _one_hot(
     """One series per possible state, 1 for the current one (state="…")."""
     for state in states:
         family.add_metric([*labels, state], 1.0 if state == current else 0.0)
-
-
-def _labels(snapshot: TargetSnapshot) -> list[str]:
-    t = snapshot.target
-    return [t.key, str(t.kind), t.site or "", t.carrier, t.link or ""]
-
-
-def _target_families(view: View) -> Iterator[Metric]:
-    up = GaugeMetricFamily(
-        "examnet_target_up",
-        "1 if the target is up, 0 if down; absent while unknown.",
-        labels=TARGET_LABELS,
-    )
-    state = GaugeMetricFamily(
-        "examnet_target_state",
-        "1 for the target's current state.",
-        labels=[*TARGET_LABELS, "state"],
-    )
-    rtt = GaugeMetricFamily(
-        "examnet_target_rtt_seconds",
-        "Mean RTT of the answered echoes of the last round.",
-        labels=TARGET_LABELS,
-    )
-    loss = GaugeMetricFamily(
-        "examnet_target_loss_ratio", "Share of echoes lost, last round.", labels=TARGET_LABELS
-    )
-    jitter = GaugeMetricFamily(
-        "examnet_target_jitter_seconds",
-        "Mean absolute RTT change between consecutive echoes.",
-        labels=TARGET_LABELS,
-    )
-    last = GaugeMetricFamily(
-        "examnet_target_last_round_timestamp_seconds",
-        "When the last round of the target started.",
-        labels=TARGET_LABELS,
-    )
-    echo = HistogramMetricFamily(
-        "examnet_target_echo_rtt_seconds", "RTT of every answered echo.", labels=TARGET_LABELS
-    )
-    for snap in view.targets:
-        labels = _labels(snap)
-        _one_hot(state, labels, TargetStatus, snap.status)
-        if snap.status is not TargetStatus.UNKNOWN:
-            up.add_metric(labels, 1.0 if snap.status is TargetStatus.UP else 0.0)
-        if snap.last_round_at is not None:
-            last.add_metric(labels, snap.last_round_at)
-        _add_figures(snap, labels, rtt, loss, jitter)
-        echo.add_metric(labels, _buckets(snap), snap.rtt.total)
-    yield from (up, state, rtt, loss, jitter, last, echo)
-
-
-def _add_figures(
-    snap: TargetSnapshot,
-    labels: list[str],
-    rtt: GaugeMetricFamily,
-    loss: GaugeMetricFamily,
-    jitter: GaugeMetricFamily,
-) -> None:
-    f = snap.figures
-    if f is None:
-        return
-    if f.loss is not None:
-        loss.add_metric(labels, f.loss)
-    if f.rtt_avg is not None:
-        rtt.add_metric(labels, f.rtt_avg)
-    if f.jitter is not None:
-        jitter.add_metric(labels, f.jitter)
-
-
-def _buckets(snap: TargetSnapshot) -> list[tuple[str, float]]:
-    out = []
-    running = 0
-    for bound, count in zip((*RTT_BUCKETS, float("inf")), snap.rtt.counts, strict=True):
-        running += count
-        out.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
-    return out
-
-
-def _site_families(view: View) -> Iterator[Metric]:
-    labels = ("site", "district")
-    state = GaugeMetricFamily(
-        "examnet_site_state", "1 for the site's current state.", labels=[*labels, "state"]
-    )
-    carriers = GaugeMetricFamily(
-        "examnet_site_carriers_up", "Carriers with a link up.", labels=labels
-    )
-    links = GaugeMetricFamily("examnet_site_links_up", "Links up.", labels=labels)
-    needed = GaugeMetricFamily(
-        "examnet_site_min_carriers", "Carriers the plan requires.", labels=labels
-    )
-    for snap in view.sites:
-        values = [snap.site.id, snap.site.district]
-        status = snap.verdict.status if snap.verdict else SiteStatus.UNKNOWN
-        _one_hot(state, values, SiteStatus, status)
-        needed.add_metric(values, snap.site.min_carriers)
-        if snap.verdict is not None:
-            carriers.add_metric(values, len(snap.verdict.carriers_up))
-            links.add_metric(values, snap.verdict.links_up)
-    yield from (state, carriers, links, needed)
 
 
 def _calendar_families(view: View) -> Iterator[Metric]:

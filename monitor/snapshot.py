@@ -36,6 +36,10 @@ class RttHistogram:
             total += rtt
         return RttHistogram(tuple(counts), total)
 
+    def merge(self, other: RttHistogram) -> RttHistogram:
+        counts = tuple(a + b for a, b in zip(self.counts, other.counts, strict=True))
+        return RttHistogram(counts, self.total + other.total)
+
     @property
     def count(self) -> int:
         return sum(self.counts)

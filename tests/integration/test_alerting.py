@@ -28,13 +28,13 @@ from monitor.clock import FakeClock
 from monitor.config import load_inventory
 from monitor.evaluation import Evaluator, RoundOutcome
 from monitor.figures import RoundFigures
-from monitor.http import HttpServer
 from monitor.inventory import Inventory, Target
 from monitor.metrics import Metrics
 from monitor.operations import SilenceRequest, acknowledge, add_silence, expire_silence
 from monitor.pipeline import Pipeline
 from monitor.selfwatch import Health
 from monitor.storage import Store
+from monitor.web import Access, WebServer, web_app
 from tests.fixtures.inventories import province, shared_site_silence
 from tests.fixtures.monitor import calendar_around, free_port
 from tests.fixtures.receivers import FakeTelegram, RecordingServer
@@ -389,11 +389,9 @@ def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notificat
 ) -> None:
     desk = make_desk(tmp_path, hook, telegram)
     port = free_port()
-    server = HttpServer(
-        ("127.0.0.1", port),
-        api.routes(desk.store.alerting, desk.clock, desk.alerting.reload),
-        token="api-token-for-the-test",  # noqa: S106 - the test's own
-    )
+    token = "api-token-for-the-test-0123456789abcdef"  # noqa: S105 - the test's own
+    routes = api.router(desk.store.alerting, desk.clock, desk.alerting.reload)
+    server = WebServer(("127.0.0.1", port), web_app(api=routes, access=Access(token)))
     server.start()
 
     def post(
@@ -420,12 +418,11 @@ def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notificat
         }
         assert post("/api/silences", silence, None)[0] == 401
         assert post("/api/silences", silence, "wrong")[0] == 401
-        status, body = post(
-            "/api/silences", {**silence, "matchers": ["carrier~viettel"]}, "api-token-for-the-test"
-        )
+        status, body = post("/api/silences", {**silence, "matchers": ["carrier~viettel"]},
+                            token)
         assert status == 400
         assert "matcher" in body["error"]
-        status, made = post("/api/silences", silence, "api-token-for-the-test")
+        status, made = post("/api/silences", silence, token)
         assert status == 201
         assert made["state"] == "active"
         assert made["created_by"] == "an"
@@ -439,7 +436,6 @@ def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notificat
             assert made["id"] in [s["id"] for s in json.loads(a.read())]
 
         # ended early through the API, while s3 still fails: now it is notified
-        token = "api-token-for-the-test"  # noqa: S105 - the test's own
         status, ended = post(f"/api/silences/{made['id']}", {"by": "an"}, token, "DELETE")
         assert status == 200
         assert (ended["state"], ended["expired_by"]) == ("expired", "an")
@@ -456,9 +452,7 @@ def test_a_silence_made_through_the_http_api_needs_the_token_and_holds_notificat
         assert (acked["id"], acked["acknowledged_by"]) == (link["id"], "Lan")
 
         # a monitor with no token configured answers writes with 403: read-only
-        readonly = HttpServer(
-            ("127.0.0.1", 0), api.routes(desk.store.alerting, desk.clock, desk.alerting.reload)
-        )
+        readonly = WebServer(("127.0.0.1", 0), web_app(api=routes))
         readonly.start()
         try:
             assert post("/api/silences", silence, token, at=readonly.address[1])[0] == 403
@@ -693,7 +687,7 @@ def test_a_resolved_notice_after_a_restart_still_quotes_the_worst_that_was_told(
 # --------------------------------------------------------------------------
 # silences name labels alerts carry, and say what they hold now (issue 9.7)
 
-API_TOKEN = "api-token-for-the-test"  # noqa: S105 - the test's own
+API_TOKEN = "api-token-for-the-test-0123456789abcdef"  # noqa: S105 - the test's own
 
 
 def api_call(
@@ -718,11 +712,8 @@ def test_the_api_refuses_a_silence_on_an_unknown_label_and_counts_what_one_match
     telegram: FakeTelegram,
 ) -> None:
     desk = make_desk(tmp_path, hook, telegram)
-    server = HttpServer(
-        ("127.0.0.1", 0),
-        api.routes(desk.store.alerting, desk.clock, desk.alerting.reload),
-        token=API_TOKEN,
-    )
+    routes = api.router(desk.store.alerting, desk.clock, desk.alerting.reload)
+    server = WebServer(("127.0.0.1", 0), web_app(api=routes, access=Access(API_TOKEN)))
     server.start()
     port = server.address[1]
     try:
