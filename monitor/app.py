@@ -21,7 +21,7 @@ from monitor import api
 from monitor.alerting import Alerting
 from monitor.clock import Clock, SystemClock
 from monitor.clockwatch import ClockWatch
-from monitor.evaluation import Evaluator
+from monitor.evaluation import Evaluator, rounds_remembered
 from monitor.inventory import Device, Inventory, Lab, Target
 from monitor.lab.guard import lab_route_present, targets_in_lab
 from monitor.metrics import Metrics, StoreFigures, View
@@ -158,7 +158,10 @@ class Monitor:
             [*inventory.targets(), *inventory.control_targets(), *(d.as_target() for d in devices)]
         )
         self.evaluator = Evaluator(
-            inventory, self.store.latest_states(), self.store.open_incidents()
+            inventory,
+            self.store.latest_states(),
+            self.store.open_incidents(),
+            self.store.recent_rounds(rounds_remembered(inventory)),
         )
         self.pipeline = Pipeline(inventory, self.store, self.metrics, self.evaluator)
         self.alerting = Alerting(

@@ -7,6 +7,7 @@
 
 from monitor.evaluation.conditions import Event
 from monitor.evaluation.evaluator import Evaluator
+from monitor.evaluation.restore import rounds_remembered
 from monitor.evaluation.states import (
     RoundOutcome,
     SiteStatus,
@@ -23,4 +24,5 @@ __all__ = [
     "SiteVerdict",
     "TargetStatus",
     "Transition",
+    "rounds_remembered",
 ]

@@ -206,7 +206,8 @@ def _in_recovery_grace(ev: Evaluator, parent: str, child: Target, at: datetime) 
     """
     back = ev.watch.back_at.get(parent)
     since = ev.watch.down_since.get(child.key)
-    if back is None or since is None or since > back:
+    # no time of fall: restored DOWN at start-up, so it fell before the parent came back
+    if back is None or (since is not None and since > back):
         return False
     if ev.watch.failed_since(child.key, back):
         return False
@@ -273,8 +274,20 @@ def site_cause(ev: Evaluator, site: Site, at: datetime) -> str | None:
         if ev.status(key) is not TargetStatus.DOWN:
             continue
         held = ev.book.holds("target", key, ConditionKind.DOWN)
-        causes.add(held.cause if held is not None else None)
+        causes.add(held.cause if held is not None else _quiet_cause(ev, key))
     return causes.pop() if len(causes) == 1 else None
+
+
+def _quiet_cause(ev: Evaluator, key: str) -> str | None:
+    """A down link with no condition of its own: quiet behind its parent's outage.
+
+    After a restart its quiet DOWN is restored from the latest states without
+    the cause it had; the parent's outage, restored from its open incident,
+    still explains it, so the site keeps its group (no false resolve and re-page).
+    """
+    target = ev.targets.get(key)
+    parent = Graph.parent(target) if target is not None else None
+    return down_cause(ev, parent) if parent is not None else None
 
 
 def control_down(ev: Evaluator) -> bool:

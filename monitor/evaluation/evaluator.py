@@ -9,7 +9,7 @@ close). Time comes from the observations and `tick(now)`, never a clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -42,7 +42,7 @@ from monitor.evaluation.states import (
     TargetStatus,
 )
 from monitor.inventory import ConditionKind, Inventory, Target, TargetKind
-from monitor.records import IncidentRecord, ReadinessRecord, StateChange, SubjectKind
+from monitor.records import IncidentRecord, ReadinessRecord, RoundRecord, StateChange, SubjectKind
 
 _SITE_KINDS = {
     SiteStatus.ISOLATED: ConditionKind.ISOLATED,
@@ -57,6 +57,7 @@ class Evaluator:
         inventory: Inventory,
         initial: Mapping[tuple[str, str], str] | None = None,
         incidents: Iterable[IncidentRecord] = (),
+        recent: Mapping[str, Sequence[RoundRecord]] | None = None,
     ) -> None:
         self.inventory = inventory
         self.book = Book(inventory)
@@ -78,7 +79,7 @@ class Evaluator:
         self._polled: dict[str, tuple[str | None, str]] = {}  # device -> last error, note
         self.judged_sites: set[str] = set()  # sites that have had a verdict since start
         self.readiness_taken: set[tuple[str, float]] = set()
-        restore(self, initial or {}, incidents)
+        restore(self, initial or {}, incidents, recent or {})
 
     # --- reading --------------------------------------------------------------
 

@@ -12,6 +12,7 @@ quality's. Pure functions of (state, round, thresholds).
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from monitor.evaluation.states import RoundOutcome, TargetStatus, Transition
@@ -155,3 +156,14 @@ def quality_words(kind: ConditionKind, state: PingState, t: Thresholds) -> tuple
         f"RTT up to {worst:.1f} ms {count}, {worst / base if base else 0:.0f}× its "
         f"usual {base:.1f} ms"
     ), critical
+
+
+def replay(state: PingState, outcomes: Iterable[RoundOutcome], t: Thresholds) -> PingState:
+    """A restored state with the rounds it had seen before a restart: its K-round
+    counters, quality window and baseline come back; its verdicts (status, raised
+    quality conditions, restored from the database) stand as they were."""
+    replayed = state
+    for outcome in outcomes:
+        replayed, _ = judge_reachability(replayed, outcome, t)
+        replayed = judge_quality(replayed, outcome, t)
+    return replace(replayed, status=state.status, quality=state.quality)

@@ -9,11 +9,11 @@ when new observations say so.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from monitor.evaluation.ping import QUALITY_KINDS, PingState
+from monitor.evaluation.ping import QUALITY_KINDS, PingState, replay
 from monitor.evaluation.snmp import (
     DeviceState,
     DeviceStatus,
@@ -21,9 +21,10 @@ from monitor.evaluation.snmp import (
     PowerStatus,
     PowerVerdict,
 )
-from monitor.evaluation.states import SiteStatus, SiteVerdict, TargetStatus
-from monitor.inventory import ConditionKind
-from monitor.records import IncidentRecord, SubjectKind
+from monitor.evaluation.states import RoundOutcome, SiteStatus, SiteVerdict, TargetStatus
+from monitor.figures import RoundFigures
+from monitor.inventory import ConditionKind, Inventory
+from monitor.records import IncidentRecord, RoundRecord, SubjectKind
 
 if TYPE_CHECKING:
     from monitor.evaluation.evaluator import Evaluator
@@ -32,7 +33,10 @@ _OLD_NAMES = {"congested": "degraded"}  # stored by examnet before 0.2
 
 
 def restore(
-    ev: Evaluator, states: Mapping[tuple[str, str], str], incidents: Iterable[IncidentRecord]
+    ev: Evaluator,
+    states: Mapping[tuple[str, str], str],
+    incidents: Iterable[IncidentRecord],
+    recent: Mapping[str, Sequence[RoundRecord]],
 ) -> None:
     for (kind, subject), status in states.items():
         _restore_state(ev, kind, subject, _OLD_NAMES.get(status, status))
@@ -40,6 +44,30 @@ def restore(
     ev.book.restore(open_)
     for incident in open_:
         _restore_condition(ev, incident)
+    for key, rounds in recent.items():
+        target = ev.targets.get(key)
+        if target is not None and rounds:
+            state = ev.pings.get(key, PingState())
+            ev.pings[key] = replay(state, map(outcome_of, rounds), target.thresholds)
+
+
+def outcome_of(record: RoundRecord) -> RoundOutcome:
+    """A stored round as the evaluator saw it (milliseconds back to seconds)."""
+
+    def s(ms: float | None) -> float | None:
+        return None if ms is None else ms / 1000.0
+
+    figures = RoundFigures(
+        record.sent,
+        record.received,
+        record.loss,
+        s(record.rtt_min_ms),
+        s(record.rtt_avg_ms),
+        s(record.rtt_median_ms),
+        s(record.rtt_max_ms),
+        s(record.jitter_ms),
+    )
+    return RoundOutcome(figures, error=record.error)
 
 
 def _restore_state(ev: Evaluator, kind: str, subject: str, status: str) -> None:
@@ -72,3 +100,13 @@ def _restore_condition(ev: Evaluator, incident: IncidentRecord) -> None:
         # until a window without them passes (else a restart would close it falsely)
         changes = ev.targets[key].thresholds.flap_changes
         ev.watch.flips[key] = deque([incident.updated_at] * changes)
+
+
+def rounds_remembered(inventory: Inventory) -> int:
+    """How many rounds per target a restart reads back: the longest memory any
+    target's judging has (its baseline, usually)."""
+    memories = (
+        max(t.baseline_rounds, t.quality_window, t.down_after, t.up_after)
+        for t in (target.thresholds for target in inventory.targets())
+    )
+    return max(memories, default=0)

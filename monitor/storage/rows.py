@@ -217,6 +217,18 @@ def rounds_query(target: str | None, since: datetime | None) -> Select[Any]:
     return query.order_by(pr.c.started_at, pr.c.id)
 
 
+def recent_rounds_query(per_target: int) -> Select[Any]:
+    """The newest `per_target` rounds of every target, oldest first (a window function:
+    SQLite 3.25+ and PostgreSQL both have one)."""
+    pr = probe_rounds
+    newest = func.row_number().over(
+        partition_by=pr.c.target_id, order_by=(pr.c.started_at.desc(), pr.c.id.desc())
+    )
+    ranked = select(pr, newest.label("newest")).subquery()
+    query = select(targets.c.key, ranked).join(targets, ranked.c.target_id == targets.c.id)
+    return query.where(ranked.c.newest <= per_target).order_by(ranked.c.started_at, ranked.c.id)
+
+
 def round_record(row: Row[Any]) -> RoundRecord:
     m = row._mapping
     return RoundRecord(

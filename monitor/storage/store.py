@@ -330,6 +330,16 @@ class Store:
         with self._engine.connect() as conn:
             return [rows.round_record(r) for r in conn.execute(rows.rounds_query(target, since))]
 
+    def recent_rounds(self, per_target: int) -> dict[str, list[RoundRecord]]:
+        """Each target's newest rounds, oldest first: what the evaluator's windows,
+        baselines and K-round counters held before a restart."""
+        found: dict[str, list[RoundRecord]] = {}
+        with self._engine.connect() as conn:
+            for r in conn.execute(rows.recent_rounds_query(per_target)):
+                record = rows.round_record(r)
+                found.setdefault(record.target, []).append(record)
+        return found
+
     def state_changes(self, subject: str | None = None) -> list[StateChange]:
         with self._engine.connect() as conn:
             return [rows.state_change(r) for r in conn.execute(rows.changes_query(subject))]

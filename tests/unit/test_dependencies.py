@@ -15,7 +15,7 @@ from alerts.rules import group_of, labels_for
 from monitor.config import load_inventory
 from monitor.evaluation import Evaluator, RoundOutcome
 from monitor.inventory import Inventory
-from monitor.records import IncidentRecord
+from monitor.records import IncidentRecord, StateChange
 from tests.fixtures.inventories import province
 from tests.unit.test_evaluation import BEFORE, LOST, STEP, World, answered
 
@@ -196,3 +196,27 @@ def test_it_names_no_carrier_of_a_link_outside_its_window(tmp_path: Path) -> Non
 
     labels = labels_for(site, inventory, Now())
     assert labels["carrier"] == "viettel"  # not "mobifone,viettel": the BTS is not active yet
+
+
+def test_children_restored_down_get_their_recovery_grace_after_a_restart(
+    inventory: Inventory,
+) -> None:
+    """Killed during a gateway outage and restarted: when the gateway comes back,
+    its children (restored DOWN, with no time of fall) come back in their K rounds
+    as its children, not as ten outages of their own that each page a site."""
+    w = World(inventory, BEFORE)
+    w.rounds(2, {}, default=answered())
+    cut = {"endpoint:vt-gw": LOST, "link:s0/vt": LOST, "link:s1/vt": LOST}
+    w.rounds(3, cut, default=answered())
+    states = {(e.subject_kind, e.subject): e.state for e in w.events if isinstance(e, StateChange)}
+    again = World(inventory, w.now)
+    again.ev = Evaluator(inventory, states, list(w.incidents().values()))
+    again.rounds(2, cut, default=answered())  # still cut after the restart
+    again.rounds(3, {}, default=answered())  # the gateway and its links answer again
+    assert again.ev.status("link:s0/vt") == "up"
+    assert not again.incidents(subject="link:s0/vt", kind="down")
+    assert not again.incidents(subject="link:s1/vt", kind="down")
+    assert not again.incidents(kind="children_down")
+    closed = [i for i in again.incidents(kind="lost_redundancy").values() if i.ended_at]
+    assert {i.subject for i in closed} == {"s0", "s1"}
+    assert all(i.cause == "target|endpoint:vt-gw|endpoint_down" for i in closed)

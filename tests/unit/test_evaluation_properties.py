@@ -4,8 +4,8 @@
 - a closed incident ends at or after its start;
 - the same observations give the same incidents (a replay after a restart
   writes the same rows, which the store's natural keys make idempotent);
-- a restart in the middle, rebuilt from the stored states and open
-  incidents, loses none, duplicates none and closes none falsely.
+- a restart in the middle, rebuilt from the stored states, open incidents
+  and recent rounds, loses none, duplicates none and closes none falsely.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from monitor.config import load_inventory
 from monitor.evaluation import Evaluator, Event
 from monitor.inventory import Inventory
-from monitor.records import IncidentRecord, StateChange
+from monitor.records import IncidentRecord, RoundRecord, StateChange
 from tests.fixtures.inventories import province
 from tests.unit.test_evaluation import BEFORE, LOST, STEP, answered
 
@@ -57,6 +57,19 @@ def _incidents(events: list[Event]) -> dict[tuple[str, str, str, datetime], Inci
         if isinstance(e, IncidentRecord):
             latest[e.key] = e
     return latest
+
+
+def _records(rounds: list[list[int]]) -> dict[str, list[RoundRecord]]:
+    """The rounds as the store keeps them, for a restart to read back (as the app does)."""
+    found: dict[str, list[RoundRecord]] = {}
+    for step, choices in enumerate(rounds):
+        for target, choice in zip(TARGETS, choices, strict=True):
+            f = OUTCOMES[choice].figures
+            found.setdefault(target.key, []).append(RoundRecord(
+                target.key, BEFORE + step * STEP, 200.0, f.sent, f.received, f.loss,
+                *(None if v is None else v * 1000 for v in (
+                    f.rtt_min, f.rtt_avg, f.rtt_median, f.rtt_max, f.jitter))))
+    return found
 
 
 def _states(events: list[Event]) -> dict[tuple[str, str], str]:
@@ -98,7 +111,8 @@ def test_a_restart_loses_duplicates_and_falsely_closes_nothing(
     whole = _incidents(_run(Evaluator(INVENTORY), rounds))
     before = _run(Evaluator(INVENTORY), rounds[:cut])
     stored = _incidents(before)
-    restarted = Evaluator(INVENTORY, _states(before), list(stored.values()))
+    restarted = Evaluator(INVENTORY, _states(before), list(stored.values()),
+                          _records(rounds[:cut]))
     after = _incidents(_run(restarted, rounds[cut:], start=cut))
     merged = {**stored, **after}
     # none lost: every incident open at the restart is still known afterwards
