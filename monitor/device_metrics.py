@@ -99,6 +99,10 @@ def _interfaces(devices: Sequence[DeviceSnapshot]) -> Iterator[Metric]:
         "examnet_interface_errors_per_second", "In and out errors.", labels=INTERFACE
     )
     for snap in devices:
+        if snap.last_poll is not None and snap.last_poll.error is not None:
+            # silent now: its last figures are history, not the present (as for
+            # a target that stops answering: absent, not frozen at its last value)
+            continue
         for rates in snap.rates:
             labels = [
                 snap.device.key,

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from monitor.device_metrics import device_families
 from monitor.evaluation import Evaluator, RoundOutcome
 from monitor.figures import RoundFigures
 from monitor.inventory import Device, Inventory
-from monitor.metrics import Metrics
+from monitor.metrics import Metrics, View
 from monitor.pipeline import Pipeline
 from monitor.polls import DevicePipeline
 from monitor.records import (
@@ -177,3 +178,31 @@ def test_it_reads_the_sites_power_from_its_ups(
     assert samples[-1].minutes_remaining == 9
     reason = next(c.reason for c in rows.of(StateChange) if c.state == "on_battery")
     assert reason == "on battery: 38 minutes left"
+
+
+def test_it_stops_exporting_interface_figures_while_the_device_is_silent(
+    world: tuple[Inventory, Rows, Pipeline, DevicePipeline],
+) -> None:
+    inventory, _rows, _pipeline, devices = world
+    router = _device(inventory, "router")
+
+    def traffic() -> list[str]:
+        view = View(inventory, T0, (), (), None, None, 30.0, tuple(devices.snapshots.values()))
+        return [
+            s.labels["direction"]
+            for family in device_families(view)
+            if family.name == "examnet_interface_bits_per_second"
+            for s in family.samples
+            if s.labels["device"] == router.key
+        ]
+
+    devices.handle(router, _poll(0, _iface("eth1", 3, 0)))
+    devices.handle(router, _poll(30, _iface("eth1", 3, 36_000_000)))
+    assert sorted(traffic()) == ["in", "out"]
+    silent = replace(_poll(60), error="no answer (wrong community or device down)",
+                     failure=PollFailure.TIMEOUT, interfaces=())
+    devices.handle(router, silent)
+    assert traffic() == []  # not 9.6 Mbit/s frozen for as long as it stays silent
+    devices.handle(router, _poll(90, _iface("eth1", 3, 72_000_000)))
+    devices.handle(router, _poll(120, _iface("eth1", 3, 108_000_000)))
+    assert sorted(traffic()) == ["in", "out"]
