@@ -8,11 +8,14 @@ probes loopback addresses only (tests.fixtures.inventories).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import json
 import select
 import socket
+import ssl
+import subprocess
 import threading
 import time
 import urllib.error
@@ -22,11 +25,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 
+from tests.fixtures.environment import need_programs, need_root
 from tests.fixtures.inventories import TWO_CARRIER_SITE, province
 from tests.fixtures.monitor import MonitorProcess, calendar_around, wait_for
-from tests.fixtures.receivers import RecordingServer
+from tests.fixtures.receivers import RecordingServer, self_signed_certificate
 
 TOKEN = "a-test-token-of-forty-characters-0123456789"  # noqa: S105 - the test's own
 PUSH_LIMIT = 200 * 2**20  # what an abusive client may push: 200 MiB ...
@@ -459,3 +464,120 @@ def test_ten_back_to_back_scrapers_open_no_incident_and_send_no_page(
         assert webhook_receiver.requests == []
     finally:
         process.stop()
+
+
+REDOS_TABLE = "examnet_redos_test"
+CUT_ADDRESS = "127.0.9.222"  # this test's own: the rule touches no other test's traffic
+
+
+@pytest.fixture
+def vnpt_cut(tmp_path: Path) -> Iterator[MonitorProcess]:
+    """A monitor on a 2 s cadence whose VNPT link stops answering (nft drops its echoes)."""
+    need_root()
+    need_programs("nft")
+
+    def nft(script: str) -> None:
+        subprocess.run(["nft", "-f", "-"], input=script, text=True, check=True,
+                       capture_output=True, timeout=10)
+
+    subprocess.run(["nft", "delete", "table", "ip", REDOS_TABLE], capture_output=True, check=False)
+    nft(f"add table ip {REDOS_TABLE}\n"
+        f"add chain ip {REDOS_TABLE} out {{ type filter hook output priority 0 ; }}\n"
+        f"add rule ip {REDOS_TABLE} out ip daddr {CUT_ADDRESS} icmp type echo-request drop\n")
+    config = tmp_path / "sites.toml"
+    text = TWO_CARRIER_SITE.replace('interval = "30s"', 'interval = "2s"').replace(
+        'session_interval = "10s"', 'session_interval = "2s"')
+    config.write_text(text.replace('address = "127.0.2.2"', f'address = "{CUT_ADDRESS}"'),
+                      encoding="utf-8")
+    process = MonitorProcess(config, tmp_path / "examnet.db", tmp_path / "examnet.log",
+                             env={"EXAMNET_API_TOKEN": TOKEN})
+    try:
+        yield process.start()
+    finally:
+        process.stop()
+        subprocess.run(["nft", "delete", "table", "ip", REDOS_TABLE], capture_output=True,
+                       check=False)
+
+
+def test_a_backtracking_silence_through_the_api_freezes_nothing(vnpt_cut: MonitorProcess) -> None:
+    """Issue 10.1 on a running monitor: `(.|.|.|.)*z` against a 22-character subject is
+    4^22 steps for a backtracking engine; RE2 runs it in linear time, and what RE2
+    cannot run (look-around, back-references) is refused with a 400 that says so."""
+    monitor = vnpt_cut
+    wait_for(lambda: monitor.incidents(subject="link:thpt-a/vnpt-fibre"), 60,
+             "the VNPT link's incident")
+    auth = f"Bearer {TOKEN}"
+
+    def silence(*matchers: str) -> tuple[int, Any]:
+        body = json.dumps({**SILENCE, "matchers": list(matchers)}).encode()
+        return _request(monitor, "POST", "/api/silences", body, auth)
+
+    status, made = silence('subject=~"(.|.|.|.)*z"')
+    assert status == 201, made
+    assert made["matching_alerts"] == 0
+    status, made = silence('subject=~"(.|.|.|.)*fibre"')
+    assert (status, made["matching_alerts"]) == (201, 1)  # the regex really ran
+    for unsafe in ('subject=~"(.|.)*(?=z)"', 'site=~"(thpt)-\\\\1"'):
+        status, answer = silence(unsafe)
+        assert status == 400, unsafe
+        assert "RE2" in answer["error"], answer
+    # the silences are active and matched on every flush: the monitor keeps its pace
+    before = len(monitor.rounds("link:thpt-a/viettel-fibre"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        with urllib.request.urlopen(f"http://127.0.0.1:{monitor.port}/healthz", timeout=5) as a:
+            assert a.status == 200
+        assert time.monotonic() - started < 2
+        time.sleep(0.5)
+    assert len(monitor.rounds("link:thpt-a/viettel-fibre")) >= before + 3  # 2 s cadence
+    assert monitor.stop() == 0  # SIGTERM is heard
+
+
+def test_tls_and_basic_auth_from_a_web_config_on_a_running_monitor(tmp_path: Path) -> None:
+    """Issue 10.10 with real clients: Prometheus' web config file gives the port TLS and
+    basic auth; a scraper with the password reads /metrics over TLS, others get 401,
+    and nothing is served in clear."""
+    cert, key = self_signed_certificate(tmp_path)
+    password = "scrape-password-of-the-test"  # noqa: S105 - the test's own
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    web = tmp_path / "web.yml"
+    web.write_text(
+        f"tls_server_config:\n  cert_file: {cert.name}\n  key_file: {key.name}\n"
+        f"basic_auth_users:\n  prometheus: '{hashed}'\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "sites.toml"
+    config.write_text(TWO_CARRIER_SITE, encoding="utf-8")
+    monitor = MonitorProcess(config, tmp_path / "examnet.db", tmp_path / "examnet.log",
+                             extra=("--web-config", str(web)),
+                             env={"EXAMNET_API_TOKEN": TOKEN})
+    monitor.start()
+    trusted = ssl.create_default_context(cafile=str(cert))
+    url = f"https://127.0.0.1:{monitor.port}/metrics"
+
+    def get(authorization: str | None, context: ssl.SSLContext = trusted) -> tuple[int, str]:
+        request = urllib.request.Request(
+            url, headers={"Authorization": authorization} if authorization else {})
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=context) as answer:  # noqa: S310
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("WWW-Authenticate", "")
+
+    try:
+        basic = "Basic " + base64.b64encode(f"prometheus:{password}".encode()).decode()
+        _, body = wait_for(lambda: (s := get(basic))[0] == 200 and s, 30, "a TLS scrape")
+        assert "examnet_target_info" in body
+        status, challenge = get(None)
+        assert status == 401
+        assert challenge.startswith("Basic")
+        wrong = "Basic " + base64.b64encode(b"prometheus:guess").decode()
+        assert get(wrong)[0] == 401
+        assert get(f"Bearer {TOKEN}")[0] == 200  # the API token reads too
+        with pytest.raises((urllib.error.URLError, ConnectionError)):  # nothing in clear
+            urllib.request.urlopen(f"http://127.0.0.1:{monitor.port}/metrics", timeout=5)
+        assert password not in monitor.log()
+        assert hashed not in monitor.log()
+    finally:
+        monitor.stop()
