@@ -43,6 +43,7 @@ DEFAULTS = Thresholds()
 DS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAGS = ["examnet"]
 RATE = "$__rate_interval"
+GRID_WIDTH = 24
 SESSION_EXPR = "max by (session) (examnet_exam_session_active) == 1"
 # What the SDK's AnnotationQuery has no setter for: the Prometheus plugin reads
 # these beside `expr` (the session's name as the annotation's title).
@@ -124,6 +125,7 @@ def big(title: str, expr: str, *, w: int = 4, h: int = 4, colour: str = "green",
         .with_target(query(expr, legend, instant=True))
         .thresholds(steps((None, colour)))
         .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
         .graph_mode(cm.BigValueGraphMode.NONE)
     )  # fmt: skip
 
@@ -165,6 +167,20 @@ def sessions_annotation() -> dash.AnnotationQuery:
     )  # fmt: skip
 
 
+def place(position: dm.GridPos | None, skyline: list[int]) -> None:
+    """Put a panel where it rests highest, leftmost first (Grafana's own gravity).
+
+    The SDK only flows panels row by row, which leaves a hole beside a tall
+    panel such as the map; this fills the column next to it.
+    """
+    if position is None:
+        raise ValueError("a panel without a size")
+    width = min(position.w, GRID_WIDTH)
+    x = min(range(GRID_WIDTH - width + 1), key=lambda at: max(skyline[at:at + width]))
+    position.x, position.y = x, max(skyline[x:x + width])
+    skyline[x:x + width] = [position.y + position.h] * width
+
+
 def board(uid: str, title: str, description: str, variables: list[Any],
           panels: list[Panel]) -> dict[str, Any]:  # fmt: skip
     builder = (
@@ -176,8 +192,12 @@ def board(uid: str, title: str, description: str, variables: list[Any],
     )  # fmt: skip
     for variable in variables:
         builder = builder.with_variable(variable)
+    skyline = [0] * GRID_WIDTH
     for number, panel in enumerate(panels, start=1):
-        builder = builder.with_panel(panel.id(number))  # type: ignore[attr-defined]
+        model = panel.build()  # the builder's own object: changes stick
+        model.id_val = number
+        place(model.grid_pos, skyline)
+        builder = builder.with_panel(panel)
     encoded: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
     for annotation in encoded["annotations"]["list"]:
         if annotation.get("expr") == SESSION_EXPR:
@@ -429,19 +449,19 @@ def examnet_itself() -> dict[str, Any]:
                 query(f"examnet_up{{{at}}}", "schedule runs {{instance}}")), w=8),
             series("Rounds per second, by result", "reqps", query(
                 rate("examnet_rounds_total", "kind, result"), "{{kind}} {{result}}"), w=8),
+            series("Missed runs", "short", query(
+                f"sum by (reason) (increase(examnet_missed_runs_total{{{at}}}[{RATE}]))",
+                "{{reason}}"), w=8),
             series("Round duration", "s", *refs(
                 query(quantile(0.5, "examnet_round_duration_seconds"), "{{kind}} p50"),
                 query(quantile(0.99, "examnet_round_duration_seconds"), "{{kind}} p99"))),
-            series("Missed runs", "short", query(
-                f"sum by (reason) (increase(examnet_missed_runs_total{{{at}}}[{RATE}]))",
-                "{{reason}}"), w=6),
-            series("Targets not probed", "short", query(
-                f"max(examnet_targets_not_probed{{{at}}})", "not probed"), w=6),
             series("examnet's own ICMP trouble", "pps", *refs(
                 query(rate("examnet_icmp_send_errors_total"), "send errors"),
                 query(rate("examnet_icmp_socket_drops_total"), "socket drops"),
                 query(rate("examnet_icmp_late_replies_total"), "late replies"),
                 query(rate("examnet_icmp_stray_packets_total"), "stray packets"))),
+            series("Targets not probed", "short", query(
+                f"max(examnet_targets_not_probed{{{at}}})", "not probed"), w=8),
             series("Database queue", "short", query(
                 f"max(examnet_db_queue_depth{{{at}}})", "rows waiting"), w=8),
             series("Database writes and errors", "ops", *refs(
