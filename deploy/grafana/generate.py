@@ -363,6 +363,11 @@ def site() -> dict[str, Any]:
                 w=8)
             .thresholds(steps((None, "red"), (DEFAULTS.power_low_minutes, "green")))
             .thresholds_style(dashed),
+            table.Panel().title("Incidents open at this site").span(8).height(8).datasource(DS)
+            .with_target(query('sum by (kind, severity, carrier) '
+                               '(examnet_open_incidents{site="$site"})', rows=True))
+            .with_transformation(dm.DataTransformerConfig(id_val="organize", options={
+                "excludeByName": {"Time": True}})),
             timeline("Power state", 'max by (state) (examnet_power_state{owner="$site"}) == 1',
                      "{{state}}", (("mains", "green"),), w=8)
             .mappings([]).color_scheme(dash.FieldColor().mode(

@@ -47,6 +47,7 @@ EMPTY_HERE = {
     "Power state": "no SNMP devices",
     "SNMP polls, by result": "no SNMP devices",
     # a calm start: nothing missed, failed or cut yet
+    "Incidents open at this site": "s0 is calm until its link is cut",
     "Sites it cut (lost redundancy or isolated, with its link down)": "no outage yet",
     "Missed runs": "no run missed",
     "Outbox, by state": "no notification queued (no notifier routes a calm site)",
@@ -227,6 +228,9 @@ def test_every_panel_and_rule_runs_on_a_live_examnet_and_follows_an_outage(
             assert by_carrier == {"viettel": 1.0, "vnpt": 0.0}
             wait_for(lambda: firing(prometheus, "ExamSiteLostRedundancy", site="s0"), 20,
                      "ExamSiteLostRedundancy firing for s0")
+            [at_s0] = [q for board, t, q in queries(values)
+                       if (board, t) == ("site", "Incidents open at this site")]
+            assert "lost_redundancy" in {s["metric"]["kind"] for s in prometheus.query(at_s0)}
 
             # 2. a whole site down: isolated, and the alert fires (critical: exam phase)
             outage(LINK_DOWN + SITE_DOWN)
