@@ -1,7 +1,8 @@
 """Every dashboard query and every rule, run by a real Prometheus on a real `examnet run`.
 
 Three exam sites and their carriers' gateways live on loopback addresses
-(tests.fixtures.inventories.province), probed during an exam session. A real
+(tests.fixtures.inventories.province), probed during an exam session; site
+s0 has a router, a real snmpd on 127.0.0.1 watching `lo`. A real
 Prometheus scrapes examnet every second with the shipped rules loaded. Every
 PromQL expression of every panel of every dashboard in
 deploy/grafana/dashboards/ is run with its template variables set to real
@@ -28,6 +29,9 @@ from tests.fixtures.environment import need_programs, need_root
 from tests.fixtures.inventories import province
 from tests.fixtures.monitor import REPO, MonitorProcess, local, wait_for
 from tests.fixtures.prometheus import Prometheus, run_prometheus
+from tests.fixtures.snmpd import SnmpAgent, snmp_agent
+
+__all__ = ["snmp_agent"]
 
 DASHBOARDS = sorted((REPO / "deploy" / "grafana" / "dashboards").glob("*.json"))
 RULES = sorted((REPO / "deploy" / "prometheus" / "rules").glob("*.yml"))
@@ -39,13 +43,11 @@ SITE_DOWN = ["127.1.1.1", "127.1.1.2"]  # both links of s1: s1 isolated
 # Panels with nothing to show on this monitor, and why; every other panel must
 # return series. A panel here is still run and must be valid PromQL.
 EMPTY_HERE = {
-    # no SNMP device in this inventory
-    "Interface utilisation": "no SNMP devices",
-    "Traffic against capacity": "no SNMP devices",
-    "UPS on battery": "no SNMP devices",
-    "UPS minutes left": "no SNMP devices",
-    "Power state": "no SNMP devices",
-    "SNMP polls, by result": "no SNMP devices",
+    # no UPS here (snmpd has no UPS-MIB without a pass script: tests/integration/
+    # test_monitor_snmp.py polls one in the lab)
+    "UPS on battery": "no UPS",
+    "UPS minutes left": "no UPS",
+    "Power state": "no UPS",
     # a calm start: nothing missed, failed or cut yet
     "Incidents open at this site": "s0 is calm until its link is cut",
     "Sites it cut (lost redundancy or isolated, with its link down)": "no outage yet",
@@ -83,11 +85,12 @@ def outage() -> Iterator[Callable[[list[str]], None]]:
         subprocess.run(["nft", "delete", "table", "ip", TABLE], capture_output=True, check=False)
 
 
-def inventory(directory: Path) -> Path:
+def inventory(directory: Path, agent: SnmpAgent) -> Path:
     """province(3) without its leased site, probed every second, in a session now,
-    with coordinates for the map, and a second session in 30 minutes: its 60-minute
-    readiness snapshot, already due, is taken at start (not ready: nothing known
-    yet), so readiness and a `not_ready` incident are on the board."""
+    with coordinates for the map, s0's router polled every 5 s, and a second
+    session in 30 minutes: its 60-minute readiness snapshot, already due, is
+    taken at start (not ready: nothing known yet), so readiness and a
+    `not_ready` incident are on the board."""
     now = datetime.now(UTC)
     text = province(SITES)
     text = text[:text.index('\n[[sites]]\nid = "shared"')]  # its fake redundancy: not here
@@ -109,6 +112,17 @@ start = {local(later)}
 end = {local(later + timedelta(hours=2))}
 
 """
+    router = f"""
+[[sites.devices]]
+id = "router"
+address = "{agent.address}"
+port = {agent.port}
+snmp = {{ version = "2c", community = "{agent.community}" }}
+interfaces = [{{ name = "lo", capacity = "10Mbit" }}]
+"""
+    rest = rest.replace('\n[[sites]]\nid = "s1"', router + '\n[[sites]]\nid = "s1"')
+    rest = rest.replace("[[carriers]]", '[snmp]\ninterval = "5s"\nsession_interval = "5s"\n\n'
+                        "[[carriers]]", 1)
     for i in range(SITES):
         rest = rest.replace(f'id = "s{i}"\nname = "THPT {i}"\ndistrict = "Cao Lộc"\n',
                             f'id = "s{i}"\nname = "THPT {i}"\ndistrict = "Cao Lộc"\n'
@@ -181,9 +195,9 @@ def firing(prometheus: Prometheus, alert: str, **labels: str) -> list[dict[str, 
 
 
 def test_every_panel_and_rule_runs_on_a_live_examnet_and_follows_an_outage(
-    tmp_path: Path, outage: Callable[[list[str]], None],
+    tmp_path: Path, outage: Callable[[list[str]], None], snmp_agent: SnmpAgent,
 ) -> None:
-    monitor = MonitorProcess(inventory(tmp_path), tmp_path / "examnet.db",
+    monitor = MonitorProcess(inventory(tmp_path, snmp_agent), tmp_path / "examnet.db",
                              tmp_path / "examnet.log").start()
     try:
         instance = f"127.0.0.1:{monitor.port}"
@@ -196,6 +210,8 @@ def test_every_panel_and_rule_runs_on_a_live_examnet_and_follows_an_outage(
                      == 2 * SITES and prometheus.query(
                          "rate(examnet_echo_rtt_seconds_count[30s]) > 0"),
                      40, "recording rules and rates with data")
+            wait_for(lambda: prometheus.query("examnet_interface_bits_per_second"), 30,
+                     "interface rates from two SNMP polls")
             assert number(prometheus, 'examnet_readiness_ready{session="Toán"}') == 0
 
             for record in recording_rules():
