@@ -256,5 +256,8 @@ def test_every_panel_and_rule_runs_on_a_live_examnet_and_follows_an_outage(
             assert alert["labels"]["severity"] == "critical"
             assert alert["labels"]["name"] == "THPT 1"
             assert number(prometheus, lost) == 1
+            # and nothing about examnet itself, not even pending: it is well
+            active = {a["labels"]["alertname"] for a in prometheus.alerts()}
+            assert active == {"ExamSiteIsolated", "ExamSiteLostRedundancy"}
     finally:
         monitor.stop()
