@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test check lint bench clean
+.PHONY: setup demo test check lint bench clean dashboards
 
 $(BIN)/.installed: pyproject.toml
 	scripts/setup-system.sh
@@ -27,6 +27,10 @@ lint: setup
 	$(BIN)/mypy
 
 check: test
+
+## Grafana dashboards as code: regenerate deploy/grafana/dashboards/*.json (commit the result).
+dashboards: setup
+	$(BIN)/python deploy/grafana/generate.py
 
 ## Benchmarks: ICMP throughput, CPU, RSS and fidelity beside fping.
 bench: setup

@@ -254,12 +254,15 @@ def _pinger_families(stats: PingerStats | None) -> Iterator[Metric]:
 
 
 def _incident_families(view: View) -> Iterator[Metric]:
+    # `site` lets a site's dashboard list its incidents; counts stay few (open ones only).
     family = GaugeMetricFamily(
-        "examnet_open_incidents", "Incidents open now.", labels=["kind", "severity", "carrier"]
+        "examnet_open_incidents",
+        "Incidents open now.",
+        labels=["kind", "severity", "carrier", "site"],
     )
-    counts: dict[tuple[str, str, str], int] = {}
+    counts: dict[tuple[str, str, str, str], int] = {}
     for c in view.open_incidents:
-        key = (str(c.kind), str(c.severity), c.carrier or "")
+        key = (str(c.kind), str(c.severity), c.carrier or "", c.site or "")
         counts[key] = counts.get(key, 0) + 1
     for key, count in sorted(counts.items()):
         family.add_metric(list(key), count)

@@ -13,8 +13,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.evaluation import Evaluator, RoundOutcome, TargetStatus
+from monitor.evaluation.conditions import Condition
 from monitor.figures import RoundFigures
-from monitor.inventory import Inventory
+from monitor.inventory import ConditionKind, Inventory, Severity
 from monitor.metrics import Metrics, StoreFigures, View
 from monitor.snapshot import RttHistogram, SiteSnapshot, TargetSnapshot
 from probes.pinger import PingerStats
@@ -168,6 +169,22 @@ def test_it_exports_site_state_calendar_and_its_own_health(inventory: Inventory)
     assert get("examnet_db_write_errors_total") == 2.0
     assert get("examnet_icmp_requests_total") == 15.0
     assert get("examnet_probe_interval_seconds") == 10.0
+
+
+def test_it_counts_open_incidents_per_site_for_the_sites_dashboard(inventory: Inventory) -> None:
+    def condition(kind: ConditionKind, subject: str, site: str | None,
+                  carrier: str | None) -> Condition:
+        return Condition("site" if site else "examnet", subject, kind, NOW, Severity.CRITICAL,
+                         "during", "test", carrier=carrier, site=site)
+
+    open_now = [condition(ConditionKind.LOST_REDUNDANCY, "thpt-a", "thpt-a", None),
+                condition(ConditionKind.BLIND, "examnet", None, None)]
+    metrics = Metrics(view=lambda: replace(_view(inventory, []), open_incidents=open_now))
+    get = metrics.registry.get_sample_value
+    assert get("examnet_open_incidents", {"kind": "lost_redundancy", "severity": "critical",
+                                          "carrier": "", "site": "thpt-a"}) == 1.0
+    assert get("examnet_open_incidents", {"kind": "blind", "severity": "critical",
+                                          "carrier": "", "site": ""}) == 1.0
 
 
 def test_it_keeps_its_metrics_off_the_global_registry() -> None:
