@@ -18,7 +18,7 @@ from ipaddress import IPv4Address, IPv4Network, ip_address
 from pathlib import Path
 
 from monitor.inventory import Inventory, Lab, Target
-from monitor.lab.topology import hub_address, monitor_device
+from monitor.labplan import hub_address, monitor_device
 
 PROC_ROUTE = Path("/proc/net/route")
 RTF_UP = 0x0001  # include/uapi/linux/route.h

@@ -33,15 +33,14 @@ from monitor.inventory import (
 from monitor.lab import cli, flood, guard, netns
 from monitor.lab.topology import (
     IFNAME_MAX,
-    MAX_ENDPOINTS,
     LabPlan,
     LabPlanError,
     Port,
     Route,
     UnknownTargetError,
-    infra_block,
     plan_lab,
 )
+from monitor.labplan import MAX_ENDPOINTS, infra_block
 
 NETWORK = IPv4Network("10.79.0.0/16")
 INFRA = IPv4Network("10.79.255.0/24")
