@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor import config
+from monitor import config, labguard
 from monitor.console import printable_lines, quiet_on_broken_pipe
 from monitor.lab import cli as lab_cli
 from monitor.lab.environment import lab_environment
@@ -209,8 +209,8 @@ def _run_loaded(args: argparse.Namespace) -> int:
         rehearsal=rehearsal,
     )
     try:
-        app.check_lab_guard(inventory)
-    except app.LabDownError as exc:
+        labguard.check_lab_guard(inventory)
+    except labguard.LabDownError as exc:
         print(f"examnet run: refusing to start: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     return asyncio.run(app.run(inventory, options))

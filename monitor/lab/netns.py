@@ -27,8 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitor import labguard
 from monitor.inventory import Device, Lab
-from monitor.lab import agents, guard, shaping
+from monitor.lab import agents, shaping
 from monitor.lab.errors import LabError
 from monitor.lab.flood import parse_rate
 from monitor.lab.processes import is_running, start_ticks, stop_process
@@ -276,7 +277,7 @@ def is_current(plan: LabPlan, state: LabState | None) -> bool:
         and state.fingerprint == plan.fingerprint()
         and all(namespace_exists(n) for n in plan.namespace_names())
         and root_link_exists(plan.monitor_device)
-        and guard.lab_route_present(lab_of(plan))
+        and labguard.lab_route_present(lab_of(plan))
         and [a.name for a in state.agents] == [a.name for a in plan.agents]
         and state.agents_up()
     )
@@ -443,7 +444,7 @@ def wait_operational(plan: LabPlan, shell: Shell) -> None:
 
 def refuse_overlaps(plan: LabPlan) -> None:
     """Never shadow or be shadowed by a route this lab did not make."""
-    clashes = guard.routes_overlapping(plan.network, plan.monitor_device)
+    clashes = labguard.routes_overlapping(plan.network, plan.monitor_device)
     if clashes:
         listed = ", ".join(f"{r.destination} dev {r.interface}" for r in clashes[:3])
         raise LabError(
@@ -888,7 +889,7 @@ def status(plan: LabPlan, store: StateStore, shell: Shell) -> LabStatus:
         is_current(plan, state),
         present,
         len(plan.namespaces),
-        guard.lab_route_present(lab_of(plan)),
+        labguard.lab_route_present(lab_of(plan)),
         str(plan.monitor.ip),
         targets,
         tuple(f for f in (state.floods if state else []) if flood_running(f)),

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.lab import guard, netns
+from monitor import labguard
+from monitor.lab import netns
 from tests.fixtures.lab import (
     LAB_CONFIG,
     LabHandle,
@@ -50,7 +51,7 @@ def _leftovers(handle: LabHandle) -> list[str]:
     found += [f"link {p.name}" for p in netns.SYS_NET.glob(f"{prefix}*")]
     if netns.StateStore(handle.plan.prefix).path.exists():
         found.append("state file")
-    if guard.routes_overlapping(handle.plan.network, ""):
+    if labguard.routes_overlapping(handle.plan.network, ""):
         found.append(f"route to {handle.plan.network}")
     return found
 
@@ -75,11 +76,11 @@ def test_it_builds_is_idempotent_and_leaves_nothing_behind(tmp_path: Path) -> No
     need_lab_programs()
     handle = _own_lab(tmp_path, "exu", 81)
     handle.command("down")
-    assert not guard.lab_route_present(handle.lab)
+    assert not labguard.lab_route_present(handle.lab)
     try:
         first = handle.command("up", via_examnet=True)
         assert "is up" in first.stdout
-        assert guard.lab_route_present(handle.lab)
+        assert labguard.lab_route_present(handle.lab)
         state_file = netns.StateStore(handle.plan.prefix).path
         created = state_file.read_text()
 
@@ -95,7 +96,7 @@ def test_it_builds_is_idempotent_and_leaves_nothing_behind(tmp_path: Path) -> No
         handle.command("down", via_examnet=True)
     assert not _alive(pid)
     assert _leftovers(handle) == []
-    assert not guard.lab_route_present(handle.lab)
+    assert not labguard.lab_route_present(handle.lab)
 
 
 def test_the_shipped_sites_toml_builds_answers_and_leaves_nothing(tmp_path: Path) -> None:
@@ -104,8 +105,10 @@ def test_the_shipped_sites_toml_builds_answers_and_leaves_nothing(tmp_path: Path
     need_lab_programs()
     shipped = (LAB_CONFIG.parents[2] / "sites.toml").read_text(encoding="utf-8")
     path = tmp_path / "sites.toml"
-    path.write_text(shipped.replace('prefix = "exn"', 'prefix = "exw"').replace(
-        "10.77.", "10.83."), encoding="utf-8")
+    path.write_text(
+        shipped.replace('prefix = "exn"', 'prefix = "exw"').replace("10.77.", "10.83."),
+        encoding="utf-8",
+    )
     path.chmod(0o644)
     handle = load_lab(path)
     try:
@@ -148,8 +151,8 @@ def test_every_endpoint_and_link_answers_and_the_guard_sees_the_lab(
     need_lab_programs()
     results = clean_lab.fping()
     assert {a: r.received for a, r in results.items()} == {a: 3 for a in results}
-    assert guard.lab_route_present(clean_lab.lab)
-    in_lab = guard.targets_in_lab(clean_lab.inventory)
+    assert labguard.lab_route_present(clean_lab.lab)
+    in_lab = labguard.targets_in_lab(clean_lab.inventory)
     assert len(in_lab) == len(clean_lab.inventory.targets()) == 9
 
 

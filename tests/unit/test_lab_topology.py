@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor import labguard
 from monitor.inventory import (
     Calendar,
     Carrier,
@@ -30,7 +31,7 @@ from monitor.inventory import (
     Thresholds,
     TimeRange,
 )
-from monitor.lab import cli, flood, guard, netns
+from monitor.lab import cli, flood, netns
 from monitor.lab.topology import (
     IFNAME_MAX,
     LabPlan,
@@ -298,17 +299,19 @@ def write_routes(tmp_path: Path, body: str) -> Path:
 
 def test_the_guard_sees_the_lab_route_through_its_monitor_veth(tmp_path: Path) -> None:
     lab = Lab(NETWORK, "ext")
-    assert guard.lab_route_present(lab, write_routes(tmp_path, PROC_ROUTE_LAB))
+    assert labguard.lab_route_present(lab, write_routes(tmp_path, PROC_ROUTE_LAB))
     default_only = PROC_ROUTE_LAB.splitlines(keepends=True)[0]
-    assert not guard.lab_route_present(lab, write_routes(tmp_path, default_only))
-    assert not guard.lab_route_present(Lab(NETWORK, "exn"), write_routes(tmp_path, PROC_ROUTE_LAB))
-    assert not guard.lab_route_present(lab, tmp_path / "missing")
+    assert not labguard.lab_route_present(lab, write_routes(tmp_path, default_only))
+    assert not labguard.lab_route_present(
+        Lab(NETWORK, "exn"), write_routes(tmp_path, PROC_ROUTE_LAB)
+    )
+    assert not labguard.lab_route_present(lab, tmp_path / "missing")
 
 
 def test_the_guard_reports_routes_that_overlap_the_lab(tmp_path: Path) -> None:
     path = write_routes(tmp_path, PROC_ROUTE_LAB)
-    assert guard.routes_overlapping(NETWORK, "ext-mon", path) == ()
-    clashes = guard.routes_overlapping(IPv4Network("10.79.255.0/24"), "other", path)
+    assert labguard.routes_overlapping(NETWORK, "ext-mon", path) == ()
+    clashes = labguard.routes_overlapping(IPv4Network("10.79.255.0/24"), "other", path)
     assert [str(r.destination) for r in clashes] == ["10.79.0.0/16", "10.79.255.0/30"]
 
 
@@ -317,8 +320,8 @@ def test_targets_in_lab_are_those_inside_its_network() -> None:
     mixed = inventory(
         endpoints=(Endpoint("vt-core", "viettel", EndpointKind.DNS, "dns.example"),), sites=sites
     )
-    assert [t.key for t in guard.targets_in_lab(mixed)] == ["link:a/vt"]
-    assert guard.targets_in_lab(inventory(lab=None)) == ()
+    assert [t.key for t in labguard.targets_in_lab(mixed)] == ["link:a/vt"]
+    assert labguard.targets_in_lab(inventory(lab=None)) == ()
 
 
 # --- flood ----------------------------------------------------------------------------
