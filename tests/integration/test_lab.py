@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from examlab import netns
 from monitor import labguard
-from monitor.lab import netns
 from tests.fixtures.lab import (
     LAB_CONFIG,
     LabHandle,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.lab import netns
-from monitor.lab.environment import environment_path
-from monitor.lab.processes import is_running
+from examlab import netns
+from examlab.environment import environment_path
+from examlab.processes import is_running
 from tests.fixtures.environment import need_programs
 from tests.fixtures.lab import (
     LAB_CONFIG,

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from examlab import agents, cli, environment, netns, shaping, ups_agent
+from examlab.snmpd import AgentConfigError, AgentFiles, agent_files, snmpd_conf
+from examlab.topology import LabPlan, LabPlanError, Role, plan_lab
 from monitor.inventory import (
     AuthProtocol,
     CustomOid,
@@ -25,9 +28,6 @@ from monitor.inventory import (
     SnmpV2c,
     SnmpV3,
 )
-from monitor.lab import agents, cli, environment, netns, shaping, ups_agent
-from monitor.lab.snmpd import AgentConfigError, AgentFiles, agent_files, snmpd_conf
-from monitor.lab.topology import LabPlan, LabPlanError, Role, plan_lab
 from tests.unit.test_lab_topology import inventory
 
 COMMUNITY = "c0mmunity-Secret"

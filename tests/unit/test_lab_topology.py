@@ -1,6 +1,6 @@
 """The lab's plan, its guard and its flood, without root or a network.
 
-The plan is checked against the design in monitor/lab/topology.py: names,
+The plan is checked against the design in lab/examlab/topology.py: names,
 addresses, routes and rules; the guard reads a /proc/net/route written here;
 the flood runs against a fake socket and clock.
 """
@@ -15,6 +15,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from examlab import cli, flood, netns
+from examlab.topology import (
+    IFNAME_MAX,
+    LabPlan,
+    LabPlanError,
+    Port,
+    Route,
+    UnknownTargetError,
+    plan_lab,
+)
 from monitor import labguard
 from monitor.inventory import (
     Calendar,
@@ -30,16 +40,6 @@ from monitor.inventory import (
     Site,
     Thresholds,
     TimeRange,
-)
-from monitor.lab import cli, flood, netns
-from monitor.lab.topology import (
-    IFNAME_MAX,
-    LabPlan,
-    LabPlanError,
-    Port,
-    Route,
-    UnknownTargetError,
-    plan_lab,
 )
 from monitor.labplan import MAX_ENDPOINTS, infra_block
 

@@ -16,15 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from monitor import config
-from monitor.console import quiet_on_broken_pipe
-from monitor.inventory import Device, Inventory
-from monitor.lab import environment, netns, simulate
-from monitor.lab.agents import POWER_MODES
-from monitor.lab.errors import LabError
-from monitor.lab.flood import DEFAULT_RATE, MAX_SECONDS, parse_rate
-from monitor.lab.shaping import PROTECTED
-from monitor.lab.topology import (
+from examlab import environment, netns, simulate
+from examlab.agents import POWER_MODES
+from examlab.errors import LabError
+from examlab.flood import DEFAULT_RATE, MAX_SECONDS, parse_rate
+from examlab.shaping import PROTECTED
+from examlab.topology import (
     PREFIX_PATTERN,
     LabPlan,
     LabPlanError,
@@ -33,6 +30,9 @@ from monitor.lab.topology import (
     UnknownTargetError,
     plan_lab,
 )
+from monitor import config
+from monitor.console import quiet_on_broken_pipe
+from monitor.inventory import Device, Inventory
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -438,7 +438,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m monitor.lab.cli up --config FILE`: the same as `examnet lab up ...`."""
+    """`python -m examlab.cli up --config FILE`: the same as `examnet lab up ...`."""
     return quiet_on_broken_pipe(lambda: _main(argv))
 
 

@@ -27,13 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor import labguard
-from monitor.inventory import Device, Lab
-from monitor.lab import agents, shaping
-from monitor.lab.errors import LabError
-from monitor.lab.flood import parse_rate
-from monitor.lab.processes import is_running, start_ticks, stop_process
-from monitor.lab.topology import (
+from examlab import agents, shaping
+from examlab.errors import LabError
+from examlab.flood import parse_rate
+from examlab.processes import is_running, start_ticks, stop_process
+from examlab.topology import (
     LabPlan,
     LinkPlan,
     Namespace,
@@ -42,6 +40,8 @@ from monitor.lab.topology import (
     Target,
     Veth,
 )
+from monitor import labguard
+from monitor.inventory import Device, Lab
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ class StateStore:
 
     @property
     def environment(self) -> Path:
-        """The lab-only secrets of `monitor.lab.environment` (0600)."""
+        """The lab-only secrets of `examlab.environment` (0600)."""
         return self.directory / f"{self.prefix}.env"
 
     def load(self) -> LabState | None:
@@ -629,7 +629,7 @@ def set_rate(
     state: LabState, target: Target, rate: str, shell: Shell, protect: Sequence[str] = ()
 ) -> None:
     """Shape both ends' egress, towards the site and back: tbf, or htb when
-    some traffic is protected (see `monitor.lab.shaping`)."""
+    some traffic is protected (see `examlab.shaping`)."""
     rate_bps = parse_rate(rate)
     for port in (target.carrier_side, target.far_side):
         if protect:
@@ -751,13 +751,13 @@ def flood_origin(plan: LabPlan, target: Target) -> tuple[str, str]:
 def start_flood(
     plan: LabPlan, state: LabState, target: Target, *, seconds: float, rate: str, store: StateStore
 ) -> subprocess.Popen[bytes]:
-    """Start `monitor.lab.flood` in the target's upstream namespace; recorded in the state."""
+    """Start `examlab.flood` in the target's upstream namespace; recorded in the state."""
     namespace, source = flood_origin(plan, target)
     argv = in_namespace(
         namespace,
         sys.executable,
         "-m",
-        "monitor.lab.flood",
+        "examlab.flood",
         "--destination",
         str(target.address),
         "--network",
