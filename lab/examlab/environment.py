@@ -19,7 +19,7 @@ import tomllib
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
-from examlab.netns import STATE_DIR
+from examlab.state import STATE_DIR
 from examlab.topology import PREFIX_PATTERN
 from monitor import config
 from monitor.inventory import Inventory

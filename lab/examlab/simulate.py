@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from examlab import agents
-from examlab.netns import LabState
 from examlab.snmpd import agent_files, initial_state, simulated_oids
+from examlab.state import LabState
 from examlab.topology import LabPlan
 from monitor.inventory import Device
 

@@ -1,5 +1,5 @@
 """The lab's plan: the namespaces, veth pairs, addresses, routes and rules
-that stand for an inventory. Pure (no I/O): `examlab.netns` applies it.
+that stand for an inventory. Pure (no I/O): `examlab.build` applies it.
 
 Shape, for lab network N and prefix P (see `plan_lab`):
 

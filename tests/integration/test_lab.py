@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from examlab import netns
+from examlab import build as lab_build
+from examlab import state as lab_state
 from monitor import labguard
 from tests.fixtures.lab import (
     LAB_CONFIG,
@@ -47,9 +48,9 @@ def _own_lab(tmp_path: Path, prefix: str, second_octet: int) -> LabHandle:
 
 def _leftovers(handle: LabHandle) -> list[str]:
     prefix = f"{handle.plan.prefix}-"
-    found = [f"netns {p.name}" for p in netns.NETNS_DIR.glob(f"{prefix}*")]
-    found += [f"link {p.name}" for p in netns.SYS_NET.glob(f"{prefix}*")]
-    if netns.StateStore(handle.plan.prefix).path.exists():
+    found = [f"netns {p.name}" for p in lab_build.NETNS_DIR.glob(f"{prefix}*")]
+    found += [f"link {p.name}" for p in lab_build.SYS_NET.glob(f"{prefix}*")]
+    if lab_state.StateStore(handle.plan.prefix).path.exists():
         found.append("state file")
     if labguard.routes_overlapping(handle.plan.network, ""):
         found.append(f"route to {handle.plan.network}")
@@ -81,7 +82,7 @@ def test_it_builds_is_idempotent_and_leaves_nothing_behind(tmp_path: Path) -> No
         first = handle.command("up", via_examnet=True)
         assert "is up" in first.stdout
         assert labguard.lab_route_present(handle.lab)
-        state_file = netns.StateStore(handle.plan.prefix).path
+        state_file = lab_state.StateStore(handle.plan.prefix).path
         created = state_file.read_text()
 
         again = handle.command("up")
@@ -134,7 +135,7 @@ def test_it_rebuilds_a_partial_lab_and_removes_one_whose_state_file_is_lost(
         rebuilt = handle.command("up")
         assert "is up" in rebuilt.stdout
         assert all(r.received == r.sent for r in handle.fping().values())
-        store = netns.StateStore(handle.plan.prefix)
+        store = lab_state.StateStore(handle.plan.prefix)
         agents = [int(p.read_text().split()[0]) for p in store.agents_dir.glob("*/snmpd.pid")]
         assert agents
         store.path.unlink()
