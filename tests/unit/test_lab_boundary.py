@@ -81,20 +81,34 @@ def test_examnet_run_on_a_file_without_a_lab_imports_no_lab_module(tmp_path: Pat
     assert done.stdout.split("\n")[-2] == "0 []", done.stdout + done.stderr
 
 
-def test_the_products_wheel_holds_no_lab_module(tmp_path: Path) -> None:
+def wheel_names(project: Path, directory: Path, name: str) -> list[str]:
+    """The files of the wheel `pip wheel` builds for a project directory."""
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(tmp_path)],
+        [*pip, str(project), "-w", str(directory)],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    [wheel] = tmp_path.glob("examnet-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
+    [wheel] = directory.glob(f"{name}-*.whl")
+    return zipfile.ZipFile(wheel).namelist()
+
+
+def test_the_products_wheel_holds_no_lab_module(tmp_path: Path) -> None:
+    names = wheel_names(REPO, tmp_path, "examnet")
     tops = {name.split("/")[0] for name in names}
 
     assert {"monitor", "probes", "alerts"} <= tops
     assert LAB not in tops
     assert [n for n in names if "/lab/" in n or n.startswith(f"{LAB}/")] == []
+
+
+def test_the_labs_wheel_holds_the_lab_alone(tmp_path: Path) -> None:
+    names = wheel_names(REPO / "lab", tmp_path, "examnet_lab")
+    tops = {name.split("/")[0] for name in names}
+
+    assert {t for t in tops if not t.endswith(".dist-info")} == {LAB}
+    assert f"{LAB}/ups_agent.py" in names  # snmpd runs it by path
 
 
 def test_examnet_lab_says_how_to_install_the_lab_when_it_is_missing(
