@@ -4,11 +4,13 @@ BIN := $(VENV)/bin
 
 .PHONY: setup demo test check lint bench clean dashboards
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml lab/pyproject.toml
 	scripts/setup-system.sh
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	# the namespace lab: its own distribution, never part of the product's
+	$(BIN)/pip install -q -e ./lab
 	touch $@
 
 setup: $(BIN)/.installed
@@ -23,7 +25,7 @@ test: setup lint
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check monitor probes alerts
+	$(BIN)/ruff format --check monitor probes alerts lab
 	$(BIN)/mypy
 
 check: test

@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from monitor.config import load_inventory  # noqa: E402
 from monitor.inventory import ProbeSettings, Target, TargetKind  # noqa: E402
-from monitor.lab.guard import lab_route_present  # noqa: E402
+from monitor.labguard import lab_route_present  # noqa: E402
 from probes.icmp import IcmpProber  # noqa: E402
 from probes.pinger import SocketMode  # noqa: E402
 

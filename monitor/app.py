@@ -14,7 +14,6 @@ import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from ipaddress import ip_address
 from typing import Any
 
 from monitor import api
@@ -22,8 +21,8 @@ from monitor.alerting import Alerting
 from monitor.clock import Clock, SystemClock
 from monitor.clockwatch import ClockWatch
 from monitor.evaluation import Evaluator, rounds_remembered
-from monitor.inventory import Device, Inventory, Lab, Target
-from monitor.lab.guard import lab_route_present, targets_in_lab
+from monitor.inventory import Device, Inventory, Target
+from monitor.labguard import LAB_DOWN, LabGuard, lab_device
 from monitor.metrics import Metrics, StoreFigures, View
 from monitor.pipeline import Pipeline
 from monitor.polls import DevicePipeline
@@ -39,7 +38,6 @@ from probes.snmpdata import PollFailure, SnmpObservation
 
 log = logging.getLogger("examnet")
 
-GUARD_RECHECK = 1.0  # seconds between two reads of the routing table
 STALL_AFTER = 10.0  # seconds without a loop heartbeat: /healthz fails
 UNHEALTHY = frozenset({"no_rounds", "probe_errors"})  # examnet's own alerts that fail /healthz
 _FLUSH_TIMEOUT = 10.0
@@ -55,54 +53,6 @@ class RunOptions:
     # --web-config: TLS and basic auth of the HTTP port
     web: WebConfig = field(default_factory=WebConfig)
     rehearsal: Rehearsal | None = None  # the inventory is already moved by it
-
-
-class LabDownError(RuntimeError):
-    """Refusal to start: lab targets would be probed through the default route."""
-
-
-def check_lab_guard(inventory: Inventory) -> None:
-    """Refuse to run when the file's lab targets have no lab to go to."""
-    lab = inventory.lab
-    if lab is None or lab_route_present(lab):
-        return
-    inside = targets_in_lab(inventory)
-    if inside:
-        raise LabDownError(
-            f"{inventory.source}: {len(inside)} targets lie in the lab network {lab.network}, "
-            f"but the lab is not up (no route to {lab.network} via {lab.prefix}-mon). Probing "
-            "them now would send packets out through the default route. Start the lab "
-            f"first (examnet lab up --config {inventory.source}) or run with --lab."
-        )
-
-
-class LabGuard:
-    """While running: lab addresses are probed only while the lab's route exists."""
-
-    def __init__(self, lab: Lab | None, clock: Clock) -> None:
-        self._lab = lab
-        self._clock = clock
-        self._checked_at = float("-inf")
-        self._present = True
-
-    def blocks(self, address: str) -> bool:
-        lab = self._lab
-        if lab is None or ip_address(address) not in lab.network:
-            return False
-        now = self._clock.monotonic()
-        if now - self._checked_at >= GUARD_RECHECK:
-            present = lab_route_present(lab)
-            if present != self._present:
-                log.warning(
-                    "lab route %s: lab addresses are %s",
-                    "back" if present else "gone",
-                    "probed again" if present else "no longer probed",
-                )
-            self._present, self._checked_at = present, now
-        return not self._present
-
-
-LAB_DOWN = "the lab is down and its addresses would leave this machine"
 
 
 def _blocked_round(target: Target, now: datetime) -> IcmpObservation:
@@ -136,12 +86,9 @@ class Monitor:
         self.options = options
         self.clock = clock
         self.store = Store(options.db_url)
-        # A lab's targets all lie in its network: bind the sockets to the lab's
-        # interface, so a lab torn down mid-run makes sends fail rather than
-        # leave through the default route (the guard's checks have a window).
-        lab_device = f"{inventory.lab.prefix}-mon" if inventory.lab is not None else None
+        bind_device = lab_device(inventory.lab)  # the guard's second line (monitor.labguard)
         self.prober = IcmpProber(
-            mode=options.socket_mode, max_rate=options.max_rate, bind_device=lab_device
+            mode=options.socket_mode, max_rate=options.max_rate, bind_device=bind_device
         )
         self.guard = LabGuard(inventory.lab, clock)
         self.clockwatch = ClockWatch(clock)
@@ -149,7 +96,7 @@ class Monitor:
         self._started = False
         self.metrics = Metrics(view=self.view)
         self.snmp = SnmpProber(
-            max_concurrency=inventory.snmp.max_concurrency, bind_device=lab_device
+            max_concurrency=inventory.snmp.max_concurrency, bind_device=bind_device
         )
         self.store.upgrade()
         self.store.record_rehearsal(options.rehearsal)

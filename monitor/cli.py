@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
@@ -11,12 +12,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-from monitor import config
+from monitor import config, labguard
 from monitor.console import printable_lines, quiet_on_broken_pipe
-from monitor.lab import cli as lab_cli
-from monitor.lab.environment import lab_environment
 from monitor.oncall_cli import add_parsers as add_oncall_parsers
 from monitor.oncall_cli import api_token
 from monitor.rehearsal import RehearsalError, describe, rehearsed
@@ -40,6 +40,8 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 DEFAULT_CONFIG = Path("sites.toml")
+LAB_PACKAGE = "examlab"  # the namespace lab: its own distribution, lab/pyproject.toml
+LAB_MISSING = "the lab is not installed: pip install ./lab (from the examnet source tree)"
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -69,6 +71,21 @@ def _add_check(sub: Subparsers) -> None:
     p.set_defaults(func=_run_check)
 
 
+class LabNotInstalledError(RuntimeError):
+    """`examnet lab` or `--lab` asked for, and the lab's distribution is not installed."""
+
+
+def lab_module(name: str) -> ModuleType:
+    """A module of the namespace lab, imported at the point of use (`lab`, `--lab`, a lab file)."""
+    # A plug-in boundary, not a hidden cycle: examlab imports the product, the product never it.
+    try:
+        return importlib.import_module(f"{LAB_PACKAGE}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in {LAB_PACKAGE, f"{LAB_PACKAGE}.{name}"}:
+            raise
+        raise LabNotInstalledError(LAB_MISSING) from None
+
+
 def environment(path: Path) -> dict[str, str]:
     """The process environment, plus the lab-only secrets of a lab that is up.
 
@@ -78,7 +95,11 @@ def environment(path: Path) -> dict[str, str]:
     prefix = config.lab_prefix_of(path)
     if prefix is None:
         return dict(os.environ)
-    return {**lab_environment(prefix), **os.environ}
+    try:
+        generated: dict[str, str] = lab_module("environment").lab_environment(prefix)
+    except LabNotInstalledError:
+        generated = {}  # no lab here, so no lab-only values: missing ones are config errors
+    return {**generated, **os.environ}
 
 
 def _config_error(exc: config.ConfigError, path: Path) -> int:
@@ -154,8 +175,13 @@ def _add_run(sub: Subparsers) -> None:
 def _run_run(args: argparse.Namespace) -> int:
     if not args.lab:
         return _run_loaded(args)
+    try:
+        lab_cli = lab_module("cli")
+    except LabNotInstalledError as exc:
+        print(f"examnet run --lab: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     # the lab first: it generates the secrets the file's devices need
-    up = lab_cli.main(["up", "--config", str(args.config)])
+    up: int = lab_cli.main(["up", "--config", str(args.config)])
     if up != EXIT_OK:
         return up
     try:
@@ -209,8 +235,8 @@ def _run_loaded(args: argparse.Namespace) -> int:
         rehearsal=rehearsal,
     )
     try:
-        app.check_lab_guard(inventory)
-    except app.LabDownError as exc:
+        labguard.check_lab_guard(inventory)
+    except labguard.LabDownError as exc:
         print(f"examnet run: refusing to start: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     return asyncio.run(app.run(inventory, options))
@@ -246,6 +272,27 @@ def _run_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_lab(sub: Subparsers) -> None:
+    """`examnet lab ...`: the lab's own parser reads the words after `lab` (`_main`)."""
+    p = sub.add_parser(
+        "lab",
+        help="build and impair the namespace lab (root; `examnet lab --help`)",
+        add_help=False,
+    )
+    p.add_argument("lab_argv", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=_run_lab)
+
+
+def _run_lab(args: argparse.Namespace) -> int:
+    try:
+        lab_cli = lab_module("cli")
+    except LabNotInstalledError as exc:
+        print(f"examnet lab: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    result: int = lab_cli.main(args.lab_argv)
+    return result
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="examnet", description="Telecom availability monitor for exam sites."
@@ -263,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(sub)
     add_oncall_parsers(sub)
     storage_cli.add_parser(sub)
-    lab_cli.add_parser(sub)
+    _add_lab(sub)
     return parser
 
 
@@ -281,7 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(arguments)
+    if args.command == "lab":  # everything from `lab` on is the lab's to parse
+        args.lab_argv = arguments[arguments.index("lab") :]
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

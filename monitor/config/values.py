@@ -18,13 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.config.problems import BadValueError, describe, seconds_text, suggestion
 from monitor.inventory import DEFAULT_TIMEZONE, Lab
+from monitor.labplan import LARGEST_LAB_PREFIXLEN, infra_block, monitor_transit
 
 E = TypeVar("E", bound=StrEnum)
 
-# The lab keeps the last /24 of its network for its own transit addresses;
-# its first /30 joins examnet (.1) to the lab's hub (.2): monitor/lab/topology.py.
-LAB_RESERVED_PREFIX: Final = 24
-LAB_MONITOR_TRANSIT_PREFIX: Final = 30
 LIMITED_BROADCAST: Final = IPv4Address("255.255.255.255")
 RFC1918: Final = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
@@ -284,10 +281,10 @@ def lab_network(value: object) -> IPv4Network:
             "expected a network inside RFC 1918 space (10.0.0.0/8, 172.16.0.0/12, "
             f"192.168.0.0/16), got {describe(value)}"
         )
-    if network.prefixlen >= LAB_RESERVED_PREFIX:
+    if network.prefixlen > LARGEST_LAB_PREFIXLEN:
         raise BadValueError(
-            "expected a prefix length of at most 23, since the last /24 is reserved for the "
-            f"lab's transit addresses, got {describe(value)}"
+            f"expected a prefix length of at most {LARGEST_LAB_PREFIXLEN}, since the last /24 "
+            f"is reserved for the lab's transit addresses, got {describe(value)}"
         )
     return network
 
@@ -362,18 +359,6 @@ def utc_offset(moment: datetime) -> str:
     return moment.isoformat()[-6:]
 
 
-def lab_reserved_block(network: IPv4Network) -> IPv4Network:
-    """The last /24 of the lab network, which the lab keeps for its transit addresses."""
-    last = int(network.broadcast_address) - 255
-    return IPv4Network((last, LAB_RESERVED_PREFIX))
-
-
-def lab_monitor_transit(network: IPv4Network) -> IPv4Network:
-    """The /30 joining examnet to the lab's hub: the only reserved addresses it may ping."""
-    first = int(lab_reserved_block(network).network_address)
-    return IPv4Network((first, LAB_MONITOR_TRANSIT_PREFIX))
-
-
 def lab_address_problem(value: str, lab: Lab, *, control: bool = False) -> str | None:
     """Why `value` cannot be used in this lab, or None.
 
@@ -390,8 +375,8 @@ def lab_address_problem(value: str, lab: Lab, *, control: bool = False) -> str |
         )
     if ip == lab.network.network_address:
         return f"expected a host address, got the network address of {lab.network}"
-    reserved = lab_reserved_block(lab.network)
-    transit = lab_monitor_transit(lab.network)
+    reserved = infra_block(lab.network)  # the lab's address plan: monitor.labplan
+    transit = monitor_transit(lab.network)
     if control and ip in set(transit.hosts()):
         return None
     if ip in reserved:  # the broadcast address is in there too

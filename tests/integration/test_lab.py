@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.lab import guard, netns
+from examlab import build as lab_build
+from examlab import state as lab_state
+from monitor import labguard
 from tests.fixtures.lab import (
     LAB_CONFIG,
     LabHandle,
@@ -46,11 +48,11 @@ def _own_lab(tmp_path: Path, prefix: str, second_octet: int) -> LabHandle:
 
 def _leftovers(handle: LabHandle) -> list[str]:
     prefix = f"{handle.plan.prefix}-"
-    found = [f"netns {p.name}" for p in netns.NETNS_DIR.glob(f"{prefix}*")]
-    found += [f"link {p.name}" for p in netns.SYS_NET.glob(f"{prefix}*")]
-    if netns.StateStore(handle.plan.prefix).path.exists():
+    found = [f"netns {p.name}" for p in lab_build.NETNS_DIR.glob(f"{prefix}*")]
+    found += [f"link {p.name}" for p in lab_build.SYS_NET.glob(f"{prefix}*")]
+    if lab_state.StateStore(handle.plan.prefix).path.exists():
         found.append("state file")
-    if guard.routes_overlapping(handle.plan.network, ""):
+    if labguard.routes_overlapping(handle.plan.network, ""):
         found.append(f"route to {handle.plan.network}")
     return found
 
@@ -75,12 +77,12 @@ def test_it_builds_is_idempotent_and_leaves_nothing_behind(tmp_path: Path) -> No
     need_lab_programs()
     handle = _own_lab(tmp_path, "exu", 81)
     handle.command("down")
-    assert not guard.lab_route_present(handle.lab)
+    assert not labguard.lab_route_present(handle.lab)
     try:
         first = handle.command("up", via_examnet=True)
         assert "is up" in first.stdout
-        assert guard.lab_route_present(handle.lab)
-        state_file = netns.StateStore(handle.plan.prefix).path
+        assert labguard.lab_route_present(handle.lab)
+        state_file = lab_state.StateStore(handle.plan.prefix).path
         created = state_file.read_text()
 
         again = handle.command("up")
@@ -95,7 +97,7 @@ def test_it_builds_is_idempotent_and_leaves_nothing_behind(tmp_path: Path) -> No
         handle.command("down", via_examnet=True)
     assert not _alive(pid)
     assert _leftovers(handle) == []
-    assert not guard.lab_route_present(handle.lab)
+    assert not labguard.lab_route_present(handle.lab)
 
 
 def test_the_shipped_sites_toml_builds_answers_and_leaves_nothing(tmp_path: Path) -> None:
@@ -104,8 +106,10 @@ def test_the_shipped_sites_toml_builds_answers_and_leaves_nothing(tmp_path: Path
     need_lab_programs()
     shipped = (LAB_CONFIG.parents[2] / "sites.toml").read_text(encoding="utf-8")
     path = tmp_path / "sites.toml"
-    path.write_text(shipped.replace('prefix = "exn"', 'prefix = "exw"').replace(
-        "10.77.", "10.83."), encoding="utf-8")
+    path.write_text(
+        shipped.replace('prefix = "exn"', 'prefix = "exw"').replace("10.77.", "10.83."),
+        encoding="utf-8",
+    )
     path.chmod(0o644)
     handle = load_lab(path)
     try:
@@ -131,7 +135,7 @@ def test_it_rebuilds_a_partial_lab_and_removes_one_whose_state_file_is_lost(
         rebuilt = handle.command("up")
         assert "is up" in rebuilt.stdout
         assert all(r.received == r.sent for r in handle.fping().values())
-        store = netns.StateStore(handle.plan.prefix)
+        store = lab_state.StateStore(handle.plan.prefix)
         agents = [int(p.read_text().split()[0]) for p in store.agents_dir.glob("*/snmpd.pid")]
         assert agents
         store.path.unlink()
@@ -148,8 +152,8 @@ def test_every_endpoint_and_link_answers_and_the_guard_sees_the_lab(
     need_lab_programs()
     results = clean_lab.fping()
     assert {a: r.received for a, r in results.items()} == {a: 3 for a in results}
-    assert guard.lab_route_present(clean_lab.lab)
-    in_lab = guard.targets_in_lab(clean_lab.inventory)
+    assert labguard.lab_route_present(clean_lab.lab)
+    in_lab = labguard.targets_in_lab(clean_lab.inventory)
     assert len(in_lab) == len(clean_lab.inventory.targets()) == 9
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import referenced_variables
-from monitor.lab.guard import lab_route_present
+from monitor.labguard import lab_route_present
 from tests.fixtures.lab import lab_command, load_lab, need_lab_programs
 from tests.fixtures.monitor import REPO, MonitorProcess, config_with, wait_for
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.lab import netns
-from monitor.lab.environment import environment_path
-from monitor.lab.processes import is_running
+from examlab import state as lab_state
+from examlab.environment import environment_path
+from examlab.processes import is_running
 from tests.fixtures.environment import need_programs
 from tests.fixtures.lab import (
     LAB_CONFIG,
@@ -243,7 +243,7 @@ def test_secrets_stay_in_private_files_and_down_leaves_no_agent(tmp_path: Path) 
     need_snmp()
     handle = _own_lab(tmp_path)
     handle.command("down")
-    store = netns.StateStore(handle.plan.prefix)
+    store = lab_state.StateStore(handle.plan.prefix)
     try:
         handle.command("up")
         secrets = environment_path(handle.plan.prefix)
@@ -265,4 +265,4 @@ def test_secrets_stay_in_private_files_and_down_leaves_no_agent(tmp_path: Path) 
     finally:
         handle.command("down")
     assert not any(is_running(a["pid"], a["start_ticks"]) for a in agents)
-    assert not list(netns.STATE_DIR.glob(f"{handle.plan.prefix}*"))
+    assert not list(lab_state.STATE_DIR.glob(f"{handle.plan.prefix}*"))

@@ -13,6 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from examlab import agents, cli, environment, shaping, ups_agent
+from examlab import impair as lab_impair
+from examlab import shell as lab_shell
+from examlab import state as lab_state
+from examlab.snmpd import AgentConfigError, AgentFiles, agent_files, snmpd_conf
+from examlab.topology import LabPlan, LabPlanError, Role, plan_lab
 from monitor.inventory import (
     AuthProtocol,
     CustomOid,
@@ -25,9 +31,6 @@ from monitor.inventory import (
     SnmpV2c,
     SnmpV3,
 )
-from monitor.lab import agents, cli, environment, netns, shaping, ups_agent
-from monitor.lab.snmpd import AgentConfigError, AgentFiles, agent_files, snmpd_conf
-from monitor.lab.topology import LabPlan, LabPlanError, Role, plan_lab
 from tests.unit.test_lab_topology import inventory
 
 COMMUNITY = "c0mmunity-Secret"
@@ -341,14 +344,14 @@ def test_protected_shaping_classifies_snmp_and_optionally_ping() -> None:
 
 
 def test_the_state_keeps_agents_and_owner_impairments(plan: LabPlan, tmp_path: Path) -> None:
-    store = netns.StateStore("ext", tmp_path)
-    state = netns.LabState.for_plan(plan)
+    store = lab_state.StateStore("ext", tmp_path)
+    state = lab_state.LabState.for_plan(plan)
     state.agents = [agents.AgentProcess("ext-s0-10.79.1.1", 123, 456)]
     state.owner("a").power = "battery"
     state.impairment("a/vt-4g").site_down = True
     store.save(state)
     assert store.load() == state
-    assert netns.nft_ruleset(plan, state, "ext-s0").count("\n") == 2  # no loss: no rules
+    assert lab_impair.nft_ruleset(plan, state, "ext-s0").count("\n") == 2  # no loss: no rules
 
 
 @pytest.mark.parametrize(
@@ -369,7 +372,7 @@ def test_bad_device_impairments_are_refused_before_anything_runs(
     message: str,
 ) -> None:
     monkeypatch.setattr("os.geteuid", lambda: 0)
-    monkeypatch.setattr(netns.Shell, "run", lambda *_a, **_k: pytest.fail("ran a command"))
+    monkeypatch.setattr(lab_shell.Shell, "run", lambda *_a, **_k: pytest.fail("ran a command"))
     source = Path(__file__).parents[1] / "data" / "lab-sites.toml"
     assert cli.main([*argv, "--config", str(source)]) == 2
     assert message in capsys.readouterr().err

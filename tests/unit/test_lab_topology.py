@@ -1,6 +1,6 @@
 """The lab's plan, its guard and its flood, without root or a network.
 
-The plan is checked against the design in monitor/lab/topology.py: names,
+The plan is checked against the design in lab/examlab/topology.py: names,
 addresses, routes and rules; the guard reads a /proc/net/route written here;
 the flood runs against a fake socket and clock.
 """
@@ -15,6 +15,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from examlab import build as lab_build
+from examlab import cli, flood
+from examlab import impair as lab_impair
+from examlab import shell as lab_shell
+from examlab import state as lab_state
+from examlab import status as lab_status
+from examlab.topology import (
+    IFNAME_MAX,
+    LabPlan,
+    LabPlanError,
+    Port,
+    Route,
+    UnknownTargetError,
+    plan_lab,
+)
+from monitor import labguard
 from monitor.inventory import (
     Calendar,
     Carrier,
@@ -30,18 +46,7 @@ from monitor.inventory import (
     Thresholds,
     TimeRange,
 )
-from monitor.lab import cli, flood, guard, netns
-from monitor.lab.topology import (
-    IFNAME_MAX,
-    MAX_ENDPOINTS,
-    LabPlan,
-    LabPlanError,
-    Port,
-    Route,
-    UnknownTargetError,
-    infra_block,
-    plan_lab,
-)
+from monitor.labplan import MAX_ENDPOINTS, infra_block
 
 NETWORK = IPv4Network("10.79.0.0/16")
 INFRA = IPv4Network("10.79.255.0/24")
@@ -233,46 +238,46 @@ def test_it_refuses_a_network_too_small_or_public() -> None:
 
 
 def test_each_namespace_is_configured_addresses_then_links_then_routes(plan: LabPlan) -> None:
-    lines = netns.namespace_lines(plan, "ext-s1")
+    lines = lab_build.namespace_lines(plan, "ext-s1")
     assert lines[0] == "addr add 10.79.2.1/32 dev l0"
     assert lines.index("link set l0 up") < lines.index(
         "route replace default via 10.79.0.1 dev l0 onlink table 100"
     )
     assert lines[-1] == "rule add from 10.79.2.2 lookup 101 priority 1001"
-    assert netns.namespace_lines(plan, None)[-1] == (
+    assert lab_build.namespace_lines(plan, None)[-1] == (
         "route replace 10.79.0.0/16 via 10.79.255.2 dev ext-mon"
     )
 
 
 def test_loss_rules_are_rebuilt_whole_for_one_namespace(plan: LabPlan) -> None:
-    state = netns.LabState.for_plan(plan)
+    state = lab_state.LabState.for_plan(plan)
     state.impairment("a/vt-4g").loss = 50
     state.impairment("vt-core").loss = 10
-    ruleset = netns.nft_ruleset(plan, state, "ext-s0")
+    ruleset = lab_impair.nft_ruleset(plan, state, "ext-s0")
     assert ruleset.startswith("table inet examnet_impair\ndelete table inet examnet_impair\n")
     assert 'iifname "vt-4g" icmp type echo-request numgen random mod 100 < 50 drop' in ruleset
     assert "< 10" not in ruleset  # the endpoint's rule lives in its own namespace
-    assert netns.nft_ruleset(plan, state, "ext-s1").count("\n") == 2  # nothing left: no table
+    assert lab_impair.nft_ruleset(plan, state, "ext-s1").count("\n") == 2  # nothing left: no table
 
 
 def test_unreachable_answers_come_from_netfilter_for_the_lab_network(plan: LabPlan) -> None:
-    rules = netns.unreachable_ruleset(plan)
+    rules = lab_build.unreachable_ruleset(plan)
     assert "ip daddr 10.79.0.0/16 fib daddr type != local fib daddr oif missing" in rules
     assert "reject with icmp type host-unreachable" in rules
 
 
 def test_a_token_bucket_holds_at_least_one_full_frame() -> None:
-    assert netns.tbf_args(256_000) == [
+    assert lab_impair.tbf_args(256_000) == [
         "tbf", "rate", "256000bit", "burst", "2000", "latency", "300ms",
     ]  # fmt: skip
-    assert netns.tbf_args(100_000_000)[4] == "125000"
+    assert lab_impair.tbf_args(100_000_000)[4] == "125000"
 
 
 def test_the_state_round_trips_through_json(plan: LabPlan, tmp_path: Path) -> None:
-    store = netns.StateStore("ext", tmp_path)
-    state = netns.LabState.for_plan(plan)
+    store = lab_state.StateStore("ext", tmp_path)
+    state = lab_state.LabState.for_plan(plan)
     state.impairment("a/vt-4g").rate = "256kbit"
-    state.floods.append(netns.Flood(123, 456, "a/vt-4g", 1.5))
+    state.floods.append(lab_state.Flood(123, 456, "a/vt-4g", 1.5))
     store.save(state)
     assert store.load() == state
     store.path.write_text("{not json")
@@ -299,17 +304,19 @@ def write_routes(tmp_path: Path, body: str) -> Path:
 
 def test_the_guard_sees_the_lab_route_through_its_monitor_veth(tmp_path: Path) -> None:
     lab = Lab(NETWORK, "ext")
-    assert guard.lab_route_present(lab, write_routes(tmp_path, PROC_ROUTE_LAB))
+    assert labguard.lab_route_present(lab, write_routes(tmp_path, PROC_ROUTE_LAB))
     default_only = PROC_ROUTE_LAB.splitlines(keepends=True)[0]
-    assert not guard.lab_route_present(lab, write_routes(tmp_path, default_only))
-    assert not guard.lab_route_present(Lab(NETWORK, "exn"), write_routes(tmp_path, PROC_ROUTE_LAB))
-    assert not guard.lab_route_present(lab, tmp_path / "missing")
+    assert not labguard.lab_route_present(lab, write_routes(tmp_path, default_only))
+    assert not labguard.lab_route_present(
+        Lab(NETWORK, "exn"), write_routes(tmp_path, PROC_ROUTE_LAB)
+    )
+    assert not labguard.lab_route_present(lab, tmp_path / "missing")
 
 
 def test_the_guard_reports_routes_that_overlap_the_lab(tmp_path: Path) -> None:
     path = write_routes(tmp_path, PROC_ROUTE_LAB)
-    assert guard.routes_overlapping(NETWORK, "ext-mon", path) == ()
-    clashes = guard.routes_overlapping(IPv4Network("10.79.255.0/24"), "other", path)
+    assert labguard.routes_overlapping(NETWORK, "ext-mon", path) == ()
+    clashes = labguard.routes_overlapping(IPv4Network("10.79.255.0/24"), "other", path)
     assert [str(r.destination) for r in clashes] == ["10.79.0.0/16", "10.79.255.0/30"]
 
 
@@ -318,8 +325,8 @@ def test_targets_in_lab_are_those_inside_its_network() -> None:
     mixed = inventory(
         endpoints=(Endpoint("vt-core", "viettel", EndpointKind.DNS, "dns.example"),), sites=sites
     )
-    assert [t.key for t in guard.targets_in_lab(mixed)] == ["link:a/vt"]
-    assert guard.targets_in_lab(inventory(lab=None)) == ()
+    assert [t.key for t in labguard.targets_in_lab(mixed)] == ["link:a/vt"]
+    assert labguard.targets_in_lab(inventory(lab=None)) == ()
 
 
 # --- flood ----------------------------------------------------------------------------
@@ -404,8 +411,8 @@ def test_without_root_it_says_so_plainly(
 
 
 def test_status_is_a_table_with_rates_in_tc_units() -> None:
-    target = netns.TargetStatus("a/vt", "link", "10.79.1.1", "ext-s0", False, "256000bit", 20)
-    status = netns.LabStatus(
+    target = lab_status.TargetStatus("a/vt", "link", "10.79.1.1", "ext-s0", False, "256000bit", 20)
+    status = lab_status.LabStatus(
         "ext", "10.79.0.0/16", True, True, True, 5, 5, True, "10.79.255.1", (target,), ()
     )
     lines = cli.status_lines(status)
@@ -439,6 +446,6 @@ def test_bad_impairments_are_refused_before_anything_runs(
     message: str,
 ) -> None:
     monkeypatch.setattr("os.geteuid", lambda: 0)
-    monkeypatch.setattr(netns.Shell, "run", lambda *_a, **_k: pytest.fail("ran a command"))
+    monkeypatch.setattr(lab_shell.Shell, "run", lambda *_a, **_k: pytest.fail("ran a command"))
     assert cli.main([*argv, "--config", str(LAB_SITES)]) == 2
     assert message in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """A bounded UDP flood for `examnet lab load` (stdlib only).
 
-Run inside a lab namespace (`ip netns exec NS python -m monitor.lab.flood ...`)
+Run inside a lab namespace (`ip netns exec NS python -m examlab.flood ...`)
 to fill a rate-limited link so that pings queue behind it. It refuses to send
 unless the destination lies inside the lab network, that network is private,
 and the namespace it runs in has no default route (so nothing can leave the
@@ -134,7 +134,7 @@ def run(
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m monitor.lab.flood", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m examlab.flood", description=__doc__)
     p.add_argument("--destination", type=IPv4Address, required=True)
     p.add_argument("--network", type=IPv4Network, required=True)
     p.add_argument("--source", type=IPv4Address, default=None)

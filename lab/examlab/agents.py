@@ -33,10 +33,9 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from monitor.inventory import Device
-from monitor.lab.errors import LabError
-from monitor.lab.processes import is_running, start_ticks, stop_process
-from monitor.lab.snmpd import (
+from examlab.errors import LabError
+from examlab.processes import is_running, start_ticks, stop_process
+from examlab.snmpd import (
     AgentFiles,
     agent_files,
     initial_state,
@@ -44,8 +43,9 @@ from monitor.lab.snmpd import (
     simulated_oids,
     snmpd_conf,
 )
-from monitor.lab.topology import AgentPlan, LabPlan
-from monitor.lab.ups_agent import FULL_MINUTES, LOW_MINUTES, read_state
+from examlab.topology import AgentPlan, LabPlan
+from examlab.ups_agent import FULL_MINUTES, LOW_MINUTES, read_state
+from monitor.inventory import Device
 
 log = logging.getLogger(__name__)
 

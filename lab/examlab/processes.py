@@ -13,7 +13,7 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-from monitor.lab.errors import LabError
+from examlab.errors import LabError
 
 POLL = 0.05
 

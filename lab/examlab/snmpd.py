@@ -27,10 +27,10 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
+from examlab.errors import LabError
+from examlab.topology import AgentPlan
+from examlab.ups_agent import FULL_MINUTES, UPS_MIB
 from monitor.inventory import AuthProtocol, CustomOid, Device, PrivProtocol, SnmpV2c, SnmpV3
-from monitor.lab.errors import LabError
-from monitor.lab.topology import AgentPlan
-from monitor.lab.ups_agent import FULL_MINUTES, UPS_MIB
 
 UPS_AGENT_SCRIPT = Path(__file__).with_name("ups_agent.py")
 ENTERPRISES = "1.3.6.1.4.1"

@@ -1,5 +1,5 @@
 """The lab's plan: the namespaces, veth pairs, addresses, routes and rules
-that stand for an inventory. Pure (no I/O): `monitor.lab.netns` applies it.
+that stand for an inventory. Pure (no I/O): `examlab.build` applies it.
 
 Shape, for lab network N and prefix P (see `plan_lab`):
 
@@ -43,18 +43,23 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address
 from typing import Any, NoReturn
 
 from monitor.inventory import Device, Inventory, Lab, Link
+from monitor.labplan import (
+    LARGEST_LAB_PREFIXLEN,
+    MAX_ENDPOINTS,
+    TRANSIT_PREFIXLEN,
+    hub_address,
+    infra_block,
+    monitor_address,
+    monitor_device,
+    transit,
+)
 
 IFNAME_MAX = 15  # IFNAMSIZ - 1 (include/uapi/linux/if.h)
 PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]{0,10}")  # "{prefix}-mon" stays within IFNAME_MAX
 IFNAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,15}")
-INFRA_PREFIXLEN = 24
-TRANSIT_PREFIXLEN = 30
-LARGEST_LAB_PREFIXLEN = 23  # the network must hold more than its infra /24
-MAX_ENDPOINTS = 2 ** (TRANSIT_PREFIXLEN - INFRA_PREFIXLEN) - 1  # 63: /30 number 0 is the monitor's
 LINK_TABLE_BASE = 100
 LINK_RULE_PRIORITY_BASE = 1000
 DEVICE_RULE_PRIORITY_BASE = 1500  # source rules of device addresses behind a link
-MONITOR_SUFFIX = "mon"
 HUB_DEVICE_TO_MONITOR = "mon"
 ENDPOINT_DEVICE_TO_HUB = "hub"
 
@@ -393,7 +398,7 @@ def _describe_link(link: LinkPlan) -> dict[str, Any]:
     }
 
 
-# --- addresses derived from the lab network --------------------------------
+# --- addresses derived from the lab network: the plan of monitor.labplan, and MACs ---
 
 
 def mac_address(prefix: str, veth: int, side: int) -> str:
@@ -401,32 +406,6 @@ def mac_address(prefix: str, veth: int, side: int) -> str:
     tag = zlib.crc32(prefix.encode()) & 0xFF
     number = veth.to_bytes(3, "big").hex(":")
     return f"02:{tag:02x}:{number}:{side:02x}"
-
-
-def monitor_device(prefix: str) -> str:
-    """The root namespace's veth into the hub; the lab route leaves by it."""
-    return f"{prefix}-{MONITOR_SUFFIX}"
-
-
-def infra_block(network: IPv4Network) -> IPv4Network:
-    """The last /24 of the lab network, kept for transit addresses."""
-    last = int(network.broadcast_address)
-    return IPv4Network((last - (last % 256), INFRA_PREFIXLEN))
-
-
-def transit(network: IPv4Network, number: int) -> IPv4Network:
-    """The /30 number `number` of the infra block (0: monitor ↔ hub)."""
-    base = int(infra_block(network).network_address) + 4 * number
-    return IPv4Network((base, TRANSIT_PREFIXLEN))
-
-
-def monitor_address(network: IPv4Network) -> IPv4Interface:
-    """The root namespace's address on the lab: the source of every probe into it."""
-    return IPv4Interface((int(transit(network, 0).network_address) + 1, TRANSIT_PREFIXLEN))
-
-
-def hub_address(network: IPv4Network) -> IPv4Interface:
-    return IPv4Interface((int(transit(network, 0).network_address) + 2, TRANSIT_PREFIXLEN))
 
 
 # --- checks -----------------------------------------------------------------

@@ -16,15 +16,15 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from monitor import config
-from monitor.console import quiet_on_broken_pipe
-from monitor.inventory import Device, Inventory
-from monitor.lab import environment, netns, simulate
-from monitor.lab.agents import POWER_MODES
-from monitor.lab.errors import LabError
-from monitor.lab.flood import DEFAULT_RATE, MAX_SECONDS, parse_rate
-from monitor.lab.shaping import PROTECTED
-from monitor.lab.topology import (
+from examlab import build, environment, impair, simulate, status
+from examlab.agents import POWER_MODES
+from examlab.errors import LabError
+from examlab.flood import DEFAULT_RATE, MAX_SECONDS, parse_rate
+from examlab.impair import SIDES
+from examlab.shaping import PROTECTED
+from examlab.shell import Shell
+from examlab.state import LabState, StateStore
+from examlab.topology import (
     PREFIX_PATTERN,
     LabPlan,
     LabPlanError,
@@ -33,6 +33,9 @@ from monitor.lab.topology import (
     UnknownTargetError,
     plan_lab,
 )
+from monitor import config
+from monitor.console import quiet_on_broken_pipe
+from monitor.inventory import Device, Inventory
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -113,19 +116,19 @@ def add_parser(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     _config_option(down)
     down.add_argument("--prefix", type=_prefix, help="the lab's prefix, when the file is gone")
     _config_option(sub.add_parser("status", help="what is up, and each target's impairment"))
-    impair = sub.add_parser(
+    impairing = sub.add_parser(
         "impair",
         help="impair a link, endpoint or site (see `lab impair --help`)",
         description=IMPAIR_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _config_option(impair)
-    impair.add_argument("target", help="a link as site/link, an endpoint id, or a site id")
-    impair.add_argument("action", choices=ACTIONS, help="what to do (see the list above)")
-    impair.add_argument("value", nargs="?", help="rate, percentage, power or snmp action")
-    impair.add_argument("--side", choices=netns.SIDES, default="carrier", help="down|up only")
+    _config_option(impairing)
+    impairing.add_argument("target", help="a link as site/link, an endpoint id, or a site id")
+    impairing.add_argument("action", choices=ACTIONS, help="what to do (see the list above)")
+    impairing.add_argument("value", nargs="?", help="rate, percentage, power or snmp action")
+    impairing.add_argument("--side", choices=SIDES, default="carrier", help="down|up only")
     for kind in PROTECTED:
-        impair.add_argument(
+        impairing.add_argument(
             f"--protect-{kind}", action="store_true", help=f"rate only: {kind} skips the queue"
         )
     env = sub.add_parser("env", help="print `export NAME=...` for the lab's generated secrets")
@@ -175,8 +178,8 @@ def _plan(args: argparse.Namespace) -> LabPlan:
     return plan_lab(_inventory(args))
 
 
-def _store(plan: LabPlan) -> netns.StateStore:
-    return netns.StateStore(plan.prefix)
+def _store(plan: LabPlan) -> StateStore:
+    return StateStore(plan.prefix)
 
 
 def devices_by_key(inventory: Inventory) -> dict[str, Device]:
@@ -187,12 +190,12 @@ def _up(args: argparse.Namespace) -> int:
     _prefix_found, values = environment.lab_values(args.config, os.environ)
     inventory = config.load_inventory(args.config, {**values, **os.environ})
     plan = plan_lab(inventory)
-    built, _state = netns.up(plan, netns.Shell(), _store(plan), devices_by_key(inventory))
+    built, _state = build.up(plan, Shell(), _store(plan), devices_by_key(inventory))
     path = environment.write_environment(plan.prefix, values)
     if not built:
         print(f"lab {plan.prefix} is already up as {args.config} describes: nothing changed")
         return EXIT_OK
-    counts = netns.role_counts(plan)
+    counts = status.role_counts(plan)
     print(
         f"lab {plan.prefix} is up: {len(plan.namespaces)} namespaces (1 hub, "
         f"{counts[Role.ENDPOINT]} endpoints, {counts[Role.SITE]} sites), "
@@ -217,7 +220,7 @@ def _env(args: argparse.Namespace) -> int:
 
 def _down(args: argparse.Namespace) -> int:
     prefix = args.prefix or _plan(args).prefix
-    removed, notes = netns.down(prefix, netns.Shell(), netns.StateStore(prefix))
+    removed, notes = build.down(prefix, Shell(), StateStore(prefix))
     print(f"lab {prefix} removed" if removed else f"lab {prefix} is not up: nothing to remove")
     for note in notes:
         print(f"note: {note}")
@@ -242,8 +245,8 @@ def _impair(args: argparse.Namespace) -> int:
     plan = _plan(args)
     target = plan.target(args.target)
     change = _impairment(args.action, args.value, args.side, _protected(args))
-    with netns.changing(plan, _store(plan)) as state:
-        change(plan, state, target, netns.Shell())
+    with build.changing(plan, _store(plan)) as state:
+        change(plan, state, target, Shell())
     detail = f" {args.value}" if args.value else ""
     side = f" (side {args.side})" if args.side != "carrier" else ""
     protect = "".join(f" --protect-{kind}" for kind in _protected(args))
@@ -251,7 +254,7 @@ def _impair(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-Change = Callable[[LabPlan, netns.LabState, Target, netns.Shell], None]
+Change = Callable[[LabPlan, LabState, Target, Shell], None]
 
 
 def _impairment(action: str, value: str | None, side: str, protect: list[str]) -> Change:
@@ -262,19 +265,19 @@ def _impairment(action: str, value: str | None, side: str, protect: list[str]) -
         raise UsageError(f"impair {action} takes {wanted} (rate 256kbit, loss 20)")
     if action == "rate":
         rate = _rate_value(str(value))
-        return lambda _p, state, t, shell: netns.set_rate(state, t, rate, shell, protect)
+        return lambda _p, state, t, shell: impair.set_rate(state, t, rate, shell, protect)
     if action == "loss":
         percent = _percent(str(value))
-        return lambda plan, state, t, shell: netns.set_loss(plan, state, t, percent, shell)
+        return lambda plan, state, t, shell: impair.set_loss(plan, state, t, percent, shell)
     if action == "clear":
-        return netns.clear
+        return impair.clear
     up = action == "up"
-    return lambda plan, state, t, shell: netns.set_admin(
+    return lambda plan, state, t, shell: impair.set_admin(
         plan, state, t, up=up, shell=shell, side=side
     )
 
 
-OwnerChange = Callable[[LabPlan, netns.LabState, str, Inventory, netns.StateStore], list[str]]
+OwnerChange = Callable[[LabPlan, LabState, str, Inventory, StateStore], list[str]]
 
 
 def _owner_change(action: str, value: str | None) -> OwnerChange:
@@ -312,7 +315,7 @@ def _impair_owner(args: argparse.Namespace) -> int:
     plan = plan_lab(inventory)
     owner = plan.owner_namespace(args.target).owner
     store = _store(plan)
-    with netns.changing(plan, store) as state:
+    with build.changing(plan, store) as state:
         changed = change(plan, state, owner, inventory, store)
     print(f"{owner}: {args.action} {args.value} ({', '.join(changed)})")
     return EXIT_OK
@@ -336,8 +339,8 @@ def _load(args: argparse.Namespace) -> int:
     plan = _plan(args)
     target = plan.target(args.target)
     store = _store(plan)
-    with netns.changing(plan, store) as state:
-        process = netns.start_flood(
+    with build.changing(plan, store) as state:
+        process = impair.start_flood(
             plan, state, target, seconds=args.seconds, rate=args.rate, store=store
         )
     print(
@@ -362,18 +365,18 @@ def rate_text(rate: str | None) -> str:
     return rate
 
 
-def _admin_text(t: netns.TargetStatus) -> str:
+def _admin_text(t: status.TargetStatus) -> str:
     if t.admin_up is None:
         return "missing"
     carrier = "up" if t.admin_up else "down"
     return f"{carrier},site-down" if t.site_down else carrier
 
 
-def _rate_cell(t: netns.TargetStatus) -> str:
+def _rate_cell(t: status.TargetStatus) -> str:
     return rate_text(t.rate) + "".join(f"+{kind}" for kind in t.protect)
 
 
-def _owner_lines(s: netns.LabStatus) -> list[str]:
+def _owner_lines(s: status.LabStatus) -> list[str]:
     lines = [f"snmp agents: {s.agents_running}/{s.agents_planned} running"]
     for owner, o in s.owners:
         parts = [f"power {o.power}"] if o.power else []
@@ -383,7 +386,7 @@ def _owner_lines(s: netns.LabStatus) -> list[str]:
     return lines
 
 
-def status_lines(s: netns.LabStatus) -> list[str]:
+def status_lines(s: status.LabStatus) -> list[str]:
     word = "up" if s.current else ("partial" if s.namespaces_present else "down")
     lines = [
         f"lab {s.prefix}: {word} ({s.namespaces_present}/{s.namespaces_planned} namespaces), "
@@ -422,7 +425,7 @@ def status_lines(s: netns.LabStatus) -> list[str]:
 
 def _status(args: argparse.Namespace) -> int:
     plan = _plan(args)
-    result = netns.status(plan, _store(plan), netns.Shell())
+    result = status.read(plan, _store(plan), Shell())
     print("\n".join(status_lines(result)))
     return EXIT_OK if result.current else EXIT_NOT_UP
 
@@ -438,7 +441,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m monitor.lab.cli up --config FILE`: the same as `examnet lab up ...`."""
+    """`python -m examlab.cli up --config FILE`: the same as `examnet lab up ...`."""
     return quiet_on_broken_pipe(lambda: _main(argv))
 
 
