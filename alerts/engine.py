@@ -30,9 +30,9 @@ from datetime import datetime
 from itertools import count
 from typing import Protocol
 
-from alerts.matchers import Matcher, matches_all
 from alerts.model import Alert, Notification, Reason
-from monitor.clock import Clock
+from monitor.model.clock import Clock
+from monitor.model.matchers import Matcher, matches_all
 
 # Severities in rising order; an unknown one ranks below them all.
 SEVERITIES = ("info", "warning", "critical")
@@ -45,7 +45,7 @@ def rank(alert: Alert) -> int:
 
 
 class RouteLike(Protocol):
-    """What the engine reads of a route (monitor.alerting_config.Route)."""
+    """What the engine reads of a route (monitor.model.alerting.Route)."""
 
     @property
     def matchers(self) -> tuple[Matcher, ...]: ...

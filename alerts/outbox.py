@@ -36,8 +36,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from alerts.model import DeliveryError, Notification, Notifier
-from monitor.clock import Clock
-from monitor.records import OutboxRecord
+from monitor.model.clock import Clock
+from monitor.model.records import OutboxRecord
 from monitor.storage.alert_rows import OutboxRow
 from monitor.storage.schema import OUTBOX_OPEN
 from monitor.storage.writer import backoff_delay

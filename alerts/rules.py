@@ -16,8 +16,8 @@ from typing import Protocol
 
 from alerts.model import Alert, fingerprint
 from alerts.templates import Facts, summaries
-from monitor.inventory import Inventory, Site
-from monitor.records import IncidentRecord
+from monitor.model.inventory import Inventory, Site
+from monitor.model.records import IncidentRecord
 
 
 class Context(Protocol):

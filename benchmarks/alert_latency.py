@@ -52,9 +52,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from monitor.inventory import Lab  # noqa: E402
 from monitor.lab.environment import load_lab_inventory  # noqa: E402
 from monitor.lab.guard import lab_route_present  # noqa: E402
+from monitor.model.inventory import Lab  # noqa: E402
 from tests.fixtures.monitor import (  # noqa: E402
     MonitorProcess,
     calendar_around,

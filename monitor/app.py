@@ -19,12 +19,12 @@ from typing import Any
 
 from monitor import api
 from monitor.alerting import Alerting
-from monitor.clock import Clock, SystemClock
 from monitor.clockwatch import ClockWatch
 from monitor.evaluation import Evaluator, rounds_remembered
-from monitor.inventory import Device, Inventory, Lab, Target
 from monitor.lab.guard import lab_route_present, targets_in_lab
 from monitor.metrics import Metrics, StoreFigures, View
+from monitor.model.clock import Clock, SystemClock
+from monitor.model.inventory import Device, Inventory, Lab, Target
 from monitor.pipeline import Pipeline
 from monitor.polls import DevicePipeline
 from monitor.rehearsal import Rehearsal

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from monitor.evaluation.snmp import DeviceStatus, PowerStatus
+from monitor.model.vocabulary import DeviceStatus, PowerStatus
 from monitor.snapshot import DeviceSnapshot
 from probes.snmpdata import BatteryStatus, OutputSource
 

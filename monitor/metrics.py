@@ -17,11 +17,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.calendar import phase_at, session_at
 from monitor.device_metrics import device_families
-from monitor.evaluation import TargetStatus
 from monitor.evaluation.conditions import Condition
-from monitor.inventory import Inventory, Phase, TargetKind
+from monitor.model.calendar import phase_at, session_at
+from monitor.model.inventory import Inventory
+from monitor.model.vocabulary import Phase, TargetKind, TargetStatus
 from monitor.snapshot import DeviceSnapshot, SiteSnapshot, TargetSnapshot
 from monitor.target_metrics import StaticPart, not_probed, site_families, target_families
 from probes.pinger import PingerStats

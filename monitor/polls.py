@@ -11,18 +11,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.counters import DeviceDelta, InterfaceRates, compare
 from monitor.evaluation import Evaluator, Event
-from monitor.evaluation.snmp import DeviceStatus, PowerVerdict, judge_power
-from monitor.inventory import Device, Inventory, Target, Thresholds
+from monitor.evaluation.counters import DeviceDelta, InterfaceRates, compare
+from monitor.evaluation.snmp import PowerVerdict, judge_power
 from monitor.metrics import Metrics
-from monitor.records import (
-    DeviceEvent,
-    DeviceValue,
-    InterfaceSample,
-    PollRecord,
-    PowerSample,
-)
+from monitor.model.inventory import Device, Inventory, Target, Thresholds
+from monitor.model.records import DeviceEvent, DeviceValue, InterfaceSample, PollRecord, PowerSample
+from monitor.model.vocabulary import DeviceStatus
 from monitor.snapshot import DeviceSnapshot
 from probes.snmpdata import OutputSource, PollFailure, SnmpObservation
 

@@ -10,11 +10,12 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from monitor.counters import InterfaceRates
-from monitor.evaluation import SiteVerdict, TargetStatus
-from monitor.evaluation.snmp import DeviceStatus, PowerVerdict
-from monitor.figures import RoundFigures
-from monitor.inventory import Device, Site, Target
+from monitor.evaluation import SiteVerdict
+from monitor.evaluation.counters import InterfaceRates
+from monitor.evaluation.figures import RoundFigures
+from monitor.evaluation.snmp import PowerVerdict
+from monitor.model.inventory import Device, Site, Target
+from monitor.model.vocabulary import DeviceStatus, TargetStatus
 from probes.snmpdata import SnmpObservation
 
 # RTT buckets in seconds, from a LAN hop to a congested satellite path.

@@ -15,13 +15,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.rules import incident_fingerprint
-from monitor.calendar import phase_at, session_at
 from monitor.console import local_time, printable
-from monitor.evaluation.states import WORKING
-from monitor.inventory import Inventory, Link, Site
+from monitor.model.calendar import phase_at, session_at
+from monitor.model.inventory import Inventory, Link, Site
+from monitor.model.records import IncidentRecord
+from monitor.model.redundancy import fake_redundancy
+from monitor.model.vocabulary import WORKING
 from monitor.operations import silenced_incidents
-from monitor.records import IncidentRecord
-from monitor.redundancy import fake_redundancy
 from monitor.rehearsal import Rehearsal, describe, rehearsed
 from monitor.storage import Store
 from monitor.storage.alert_rows import StoredIncident

@@ -15,7 +15,7 @@ from typing import Any
 
 from alerts.model import Notifier
 from alerts.notifiers import alertmanager, chat, email, log, telegram, webhook
-from alerts.notifiers.settings import (
+from monitor.model.notifiers import (
     AlertmanagerSettings,
     ChatSettings,
     EmailSettings,

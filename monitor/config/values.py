@@ -17,7 +17,7 @@ from typing import Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.config.problems import BadValueError, describe, seconds_text, suggestion
-from monitor.inventory import DEFAULT_TIMEZONE, Lab
+from monitor.model.inventory import DEFAULT_TIMEZONE, Lab
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -122,7 +122,7 @@ def choice(options: Sequence[str]) -> Callable[[object], str]:
 
 
 def member(kind: type[E]) -> Callable[[object], E]:
-    """One of the values of a StrEnum of monitor.inventory, as its member."""
+    """One of the values of a StrEnum of monitor.model.vocabulary, as its member."""
     pick = choice(tuple(m.value for m in kind))
 
     def parse(value: object) -> E:

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from monitor.calendar import phase_at, session_at
-from monitor.inventory import Calendar, ConditionKind, Inventory, Severity
-from monitor.records import IncidentRecord, StateChange
+from monitor.model.calendar import Calendar, phase_at, session_at
+from monitor.model.inventory import Inventory
+from monitor.model.records import IncidentRecord, StateChange
+from monitor.model.vocabulary import ConditionKind, Severity
 
 Event = StateChange | IncidentRecord
 Key = tuple[str, str, str]  # subject_kind, subject, kind

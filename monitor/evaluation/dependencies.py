@@ -24,11 +24,11 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from monitor.calendar import interval_at
 from monitor.evaluation.conditions import Raise, cause_of
 from monitor.evaluation.ping import PingState
-from monitor.evaluation.states import TargetStatus
-from monitor.inventory import ConditionKind, Inventory, Site, Target, TargetKind
+from monitor.model.cadence import interval_at
+from monitor.model.inventory import Inventory, Site, Target
+from monitor.model.vocabulary import ConditionKind, TargetKind, TargetStatus
 
 if TYPE_CHECKING:
     from monitor.evaluation.evaluator import Evaluator

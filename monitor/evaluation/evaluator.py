@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from monitor.counters import InterfaceRates
 from monitor.evaluation import dependencies as deps
 from monitor.evaluation import readiness as ready
 from monitor.evaluation.conditions import Book, Event, Figures, Raise
+from monitor.evaluation.counters import InterfaceRates
 from monitor.evaluation.ping import (
     QUALITY_KINDS,
     PingState,
@@ -29,20 +29,22 @@ from monitor.evaluation.restore import restore
 from monitor.evaluation.sites import judge_site
 from monitor.evaluation.snmp import (
     DeviceState,
-    DeviceStatus,
     InterfaceState,
     PowerVerdict,
     judge_device,
     judge_interface,
 )
-from monitor.evaluation.states import (
-    RoundOutcome,
+from monitor.evaluation.states import RoundOutcome, SiteVerdict
+from monitor.model.inventory import Inventory, Target
+from monitor.model.records import IncidentRecord, ReadinessRecord, RoundRecord, StateChange
+from monitor.model.vocabulary import (
+    ConditionKind,
+    DeviceStatus,
     SiteStatus,
-    SiteVerdict,
+    SubjectKind,
+    TargetKind,
     TargetStatus,
 )
-from monitor.inventory import ConditionKind, Inventory, Target, TargetKind
-from monitor.records import IncidentRecord, ReadinessRecord, RoundRecord, StateChange, SubjectKind
 
 _SITE_KINDS = {
     SiteStatus.ISOLATED: ConditionKind.ISOLATED,

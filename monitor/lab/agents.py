@@ -33,7 +33,6 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from monitor.inventory import Device
 from monitor.lab.errors import LabError
 from monitor.lab.processes import is_running, start_ticks, stop_process
 from monitor.lab.snmpd import (
@@ -46,6 +45,7 @@ from monitor.lab.snmpd import (
 )
 from monitor.lab.topology import AgentPlan, LabPlan
 from monitor.lab.ups_agent import FULL_MINUTES, LOW_MINUTES, read_state
+from monitor.model.inventory import Device
 
 log = logging.getLogger(__name__)
 

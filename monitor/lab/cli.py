@@ -18,7 +18,6 @@ from pathlib import Path
 
 from monitor import config
 from monitor.console import quiet_on_broken_pipe
-from monitor.inventory import Device, Inventory
 from monitor.lab import environment, netns, simulate
 from monitor.lab.agents import POWER_MODES
 from monitor.lab.errors import LabError
@@ -33,6 +32,7 @@ from monitor.lab.topology import (
     UnknownTargetError,
     plan_lab,
 )
+from monitor.model.inventory import Device, Inventory
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

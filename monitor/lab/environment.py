@@ -20,9 +20,9 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from monitor import config
-from monitor.inventory import Inventory
 from monitor.lab.netns import STATE_DIR
 from monitor.lab.topology import PREFIX_PATTERN
+from monitor.model.inventory import Inventory
 
 TOKEN_BYTES = 16  # 22 URL-safe characters: above RFC 3414's 8-octet minimum for v3 keys
 # Stands in for unset variables when only the lab's shape is needed (status,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_address
 from pathlib import Path
 
-from monitor.inventory import Inventory, Lab, Target
 from monitor.lab.topology import hub_address, monitor_device
+from monitor.model.inventory import Inventory, Lab, Target
 
 PROC_ROUTE = Path("/proc/net/route")
 RTF_UP = 0x0001  # include/uapi/linux/route.h

@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.inventory import Device, Lab
 from monitor.lab import agents, guard, shaping
 from monitor.lab.errors import LabError
 from monitor.lab.flood import parse_rate
@@ -41,6 +40,7 @@ from monitor.lab.topology import (
     Target,
     Veth,
 )
+from monitor.model.inventory import Device, Lab
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from monitor.inventory import Device
 from monitor.lab import agents
 from monitor.lab.netns import LabState
 from monitor.lab.snmpd import agent_files, initial_state, simulated_oids
 from monitor.lab.topology import LabPlan
+from monitor.model.inventory import Device
 
 SNMP_ACTIONS = ("stop", "start", "restart")
 

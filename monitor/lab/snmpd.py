@@ -27,10 +27,11 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-from monitor.inventory import AuthProtocol, CustomOid, Device, PrivProtocol, SnmpV2c, SnmpV3
 from monitor.lab.errors import LabError
 from monitor.lab.topology import AgentPlan
 from monitor.lab.ups_agent import FULL_MINUTES, UPS_MIB
+from monitor.model.inventory import CustomOid, Device, SnmpV2c, SnmpV3
+from monitor.model.vocabulary import AuthProtocol, PrivProtocol
 
 UPS_AGENT_SCRIPT = Path(__file__).with_name("ups_agent.py")
 ENTERPRISES = "1.3.6.1.4.1"

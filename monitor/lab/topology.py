@@ -42,7 +42,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address
 from typing import Any, NoReturn
 
-from monitor.inventory import Device, Inventory, Lab, Link
+from monitor.model.inventory import Device, Inventory, Lab, Link
 
 IFNAME_MAX = 15  # IFNAMSIZ - 1 (include/uapi/linux/if.h)
 PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]{0,10}")  # "{prefix}-mon" stays within IFNAME_MAX

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.records import IncidentRecord, OutboxRecord, SilenceRecord
+from monitor.model.records import IncidentRecord, OutboxRecord, SilenceRecord
 from monitor.storage import incident_rows
 from monitor.storage.schema import OUTBOX_OPEN, acks, incidents, outbox, silences
 from monitor.storage.text import clean, clean_row

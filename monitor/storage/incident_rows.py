@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.records import IncidentRecord, ReadinessRecord
+from monitor.model.records import IncidentRecord, ReadinessRecord
 from monitor.storage.schema import ACK_COLUMNS, incidents, readiness_snapshots
 
 INCIDENT_KEY = ("subject_kind", "subject", "kind", "started_at")

@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.clock import Clock
-from monitor.inventory import RetentionSettings
+from monitor.model.clock import Clock
+from monitor.model.inventory import RetentionSettings
 from monitor.storage.engine import describe_error
 from monitor.storage.schema import (
     OUTBOX_OPEN,

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.inventory import Target
-from monitor.records import (
+from monitor.model.inventory import Target
+from monitor.model.records import (
     DeviceEvent,
     DeviceValue,
     IncidentRecord,
@@ -29,8 +29,8 @@ from monitor.records import (
     ReadinessRecord,
     RoundRecord,
     StateChange,
-    SubjectKind,
 )
+from monitor.model.vocabulary import SubjectKind
 from monitor.storage import alert_rows, incident_rows
 from monitor.storage.schema import (
     device_events,

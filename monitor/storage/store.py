@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
-from monitor.clock import Clock, SystemClock
-from monitor.inventory import RetentionSettings, Target
-from monitor.records import (
+from monitor.model.clock import Clock, SystemClock
+from monitor.model.inventory import RetentionSettings, Target
+from monitor.model.records import (
     DeviceEvent,
     IncidentRecord,
     OutboxRecord,

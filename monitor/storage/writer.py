@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from monitor.clock import Clock
+from monitor.model.clock import Clock
 from monitor.storage.engine import describe_error, safe_url
 from monitor.storage.spool import Spool
 

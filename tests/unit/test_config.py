@@ -24,7 +24,7 @@ from monitor.config import (
     referenced_variables,
     summarize,
 )
-from monitor.inventory import (
+from monitor.model.inventory import (
     DEFAULT_BLIND_SHARE,
     DEFAULT_CONGESTION_HOLD,
     DEFAULT_CONGESTION_SUSTAIN,
@@ -39,24 +39,26 @@ from monitor.inventory import (
     DEFAULT_SNMP_RETRIES,
     DEFAULT_SNMP_SESSION_INTERVAL,
     DEFAULT_SNMP_TIMEOUT,
-    SEVERITY_ORDER,
-    AuthProtocol,
-    ConditionKind,
-    EndpointKind,
     InterfaceRef,
     Inventory,
-    LinkKind,
     MonitorSettings,
-    Phase,
-    PrivProtocol,
-    Severity,
     SeverityRow,
     SeverityTable,
     SnmpSettings,
     SnmpV2c,
     SnmpV3,
-    TargetKind,
     Thresholds,
+)
+from monitor.model.vocabulary import (
+    SEVERITY_ORDER,
+    AuthProtocol,
+    ConditionKind,
+    EndpointKind,
+    LinkKind,
+    Phase,
+    PrivProtocol,
+    Severity,
+    TargetKind,
     worst_severity,
 )
 

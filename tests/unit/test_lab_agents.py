@@ -13,21 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.inventory import (
-    AuthProtocol,
-    CustomOid,
-    Device,
-    Endpoint,
-    EndpointKind,
-    PrivProtocol,
-    Secret,
-    Site,
-    SnmpV2c,
-    SnmpV3,
-)
 from monitor.lab import agents, cli, environment, netns, shaping, ups_agent
 from monitor.lab.snmpd import AgentConfigError, AgentFiles, agent_files, snmpd_conf
 from monitor.lab.topology import LabPlan, LabPlanError, Role, plan_lab
+from monitor.model.inventory import CustomOid, Device, Endpoint, Site, SnmpV2c, SnmpV3
+from monitor.model.secrets import Secret
+from monitor.model.vocabulary import AuthProtocol, EndpointKind, PrivProtocol
 from tests.unit.test_lab_topology import inventory
 
 COMMUNITY = "c0mmunity-Secret"

@@ -15,21 +15,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.inventory import (
-    Calendar,
-    Carrier,
-    Endpoint,
-    EndpointKind,
-    Inventory,
-    Lab,
-    Link,
-    LinkKind,
-    Plan,
-    ProbeSettings,
-    Site,
-    Thresholds,
-    TimeRange,
-)
 from monitor.lab import cli, flood, guard, netns
 from monitor.lab.topology import (
     IFNAME_MAX,
@@ -42,6 +27,18 @@ from monitor.lab.topology import (
     infra_block,
     plan_lab,
 )
+from monitor.model.calendar import Calendar, Plan, TimeRange
+from monitor.model.inventory import (
+    Carrier,
+    Endpoint,
+    Inventory,
+    Lab,
+    Link,
+    ProbeSettings,
+    Site,
+    Thresholds,
+)
+from monitor.model.vocabulary import EndpointKind, LinkKind
 
 NETWORK = IPv4Network("10.79.0.0/16")
 INFRA = IPv4Network("10.79.255.0/24")

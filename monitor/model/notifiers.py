@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from monitor.inventory import Secret
+from monitor.model.secrets import Secret
 
 DEFAULT_TIMEOUT = 10.0
 

@@ -2,7 +2,7 @@
 
 Frozen values on `Inventory`; `monitor.config` builds them once, with every
 default resolved (a route carries its own timers). Times are in seconds.
-The receiver kinds and their settings are `alerts.notifiers.settings`.
+The receiver kinds and their settings are `monitor.model.notifiers`.
 """
 
 from __future__ import annotations
@@ -10,14 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from alerts.matchers import Matcher, matches_all
-
-if TYPE_CHECKING:
-    # not at run time: alerts.notifiers.settings imports monitor.inventory (for
-    # Secret), which imports this module for Inventory's defaults
-    from alerts.notifiers.settings import NotifierSettings
+from monitor.model.matchers import Matcher, matches_all
+from monitor.model.notifiers import LogSettings, NotifierSettings
 
 DEFAULT_LANGUAGE = "vi"  # of summaries; the languages are alerts.templates.LANGUAGES
 # Alertmanager's own defaults for the three timers, so its users find theirs.
@@ -140,9 +136,6 @@ class SilenceConfig:
 
 def log_notifier(language: str = DEFAULT_LANGUAGE) -> NotifierConfig:
     """The built-in `log` receiver."""
-    # imported here, not at the top: see the TYPE_CHECKING import above
-    from alerts.notifiers.settings import LogSettings  # noqa: PLC0415
-
     return NotifierConfig(LOG_NOTIFIER_ID, LOG_KIND, LogSettings(), language)
 
 

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
-
-class SubjectKind(StrEnum):
-    TARGET = "target"
-    SITE = "site"
-    DEVICE = "device"  # an SNMP agent: reachable, or why not
-    POWER = "power"  # a site's or endpoint's power, from its UPS
+from monitor.model.vocabulary import SubjectKind
 
 
 @dataclass(frozen=True, slots=True)
