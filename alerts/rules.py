@@ -17,6 +17,7 @@ from typing import Protocol
 from alerts.model import Alert, fingerprint
 from alerts.templates import Facts, summaries
 from monitor.model.inventory import Inventory, Site
+from monitor.model.keys import DEVICE, ENDPOINT, LINK, parse_key, strip_kind
 from monitor.model.records import IncidentRecord
 
 
@@ -99,9 +100,9 @@ def record_labels(record: IncidentRecord) -> dict[str, str]:
         "district": "",
         "carrier": record.carrier or "",
     }
-    prefix, _, rest = record.subject.partition(":")
-    if prefix in ("link", "endpoint", "device"):
-        labels[prefix] = rest.split("/", 1)[1] if prefix == "link" else rest
+    key = parse_key(record.subject)
+    if key is not None and key.kind in (LINK, ENDPOINT, DEVICE):
+        labels[key.kind] = key.ident if key.kind == LINK else strip_kind(record.subject)
     return labels
 
 

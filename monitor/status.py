@@ -18,6 +18,7 @@ from alerts.rules import incident_fingerprint
 from monitor.console import local_time, printable
 from monitor.model.calendar import phase_at, session_at
 from monitor.model.inventory import Inventory, Link, Site
+from monitor.model.keys import endpoint_key
 from monitor.model.records import IncidentRecord
 from monitor.model.redundancy import fake_redundancy
 from monitor.model.vocabulary import WORKING
@@ -58,7 +59,7 @@ def collect(
     by_key = {s.record.key: s for s in stored or []}
     session = session_at(inventory.calendar, now)
     endpoints = {
-        e.id: states.get(("target", f"endpoint:{e.id}"), "unknown") for e in inventory.endpoints
+        e.id: states.get(("target", endpoint_key(e.id)), "unknown") for e in inventory.endpoints
     }
     return {
         "plan": inventory.plan.name,
@@ -133,12 +134,12 @@ def _carriers(inventory: Inventory, states: States, now: datetime) -> list[dict[
         counts = {"up": 0, "degraded": 0, "down": 0, "unknown": 0}
         for link in inventory.links():
             if link.carrier == carrier.id and _is_active(link, now):
-                state = states.get(("target", f"link:{link.key}"), "unknown")
+                state = states.get(("target", link.target_key), "unknown")
                 counts[state if state in counts else "unknown"] += 1
         down = [
             e.id
             for e in inventory.endpoints
-            if e.carrier == carrier.id and states.get(("target", f"endpoint:{e.id}")) == "down"
+            if e.carrier == carrier.id and states.get(("target", endpoint_key(e.id))) == "down"
         ]
         not_active = sum(
             1
@@ -163,7 +164,7 @@ def _site(
         {
             "link": link.id,
             "carrier": link.carrier,
-            "state": states.get(("target", f"link:{link.key}"), "unknown"),
+            "state": states.get(("target", link.target_key), "unknown"),
         }
         for link in site.links
         if _is_active(link, now)

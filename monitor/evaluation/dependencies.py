@@ -28,6 +28,7 @@ from monitor.evaluation.conditions import Raise, cause_of
 from monitor.evaluation.ping import PingState
 from monitor.model.cadence import interval_at
 from monitor.model.inventory import Inventory, Site, Target
+from monitor.model.keys import endpoint_key
 from monitor.model.vocabulary import ConditionKind, TargetKind, TargetStatus
 
 if TYPE_CHECKING:
@@ -61,12 +62,12 @@ class Graph:
         self._children: dict[str, list[Target]] = {}
         for target in inventory.targets():
             if target.kind is TargetKind.LINK and target.endpoint is not None:
-                self._children.setdefault(f"endpoint:{target.endpoint}", []).append(target)
+                self._children.setdefault(endpoint_key(target.endpoint), []).append(target)
 
     @staticmethod
     def parent(target: Target) -> str | None:
         if target.kind is TargetKind.LINK and target.endpoint is not None:
-            return f"endpoint:{target.endpoint}"
+            return endpoint_key(target.endpoint)
         return None
 
     def children(self, endpoint: Target, at: datetime) -> list[Target]:
