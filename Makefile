@@ -25,6 +25,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check monitor probes alerts
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_layers.py
 
 check: test
 

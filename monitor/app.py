@@ -22,7 +22,7 @@ from monitor.alerting import Alerting
 from monitor.clockwatch import ClockWatch
 from monitor.evaluation import Evaluator, rounds_remembered
 from monitor.lab.guard import lab_route_present, targets_in_lab
-from monitor.metrics import Metrics, StoreFigures, View
+from monitor.metrics import Metrics
 from monitor.model.clock import Clock, SystemClock
 from monitor.model.inventory import Device, Inventory, Lab, Target
 from monitor.pipeline import Pipeline
@@ -30,6 +30,7 @@ from monitor.polls import DevicePipeline
 from monitor.rehearsal import Rehearsal
 from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
 from monitor.selfwatch import Health
+from monitor.snapshot import StoreFigures, View
 from monitor.storage import Store
 from monitor.web import Access, Scrape, WebConfig, WebServer, web_app
 from probes.icmp import IcmpObservation, IcmpProber

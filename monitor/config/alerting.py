@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Final
 
-from alerts.templates import LANGUAGES
 from monitor.config.problems import (
     BadValueError,
     describe,
@@ -24,6 +23,7 @@ from monitor.config.values import boolean, choice, duration, identifier, nonempt
 from monitor.model.alerting import (
     ALERT_LABELS,
     DEFAULT_GROUP_BY,
+    LANGUAGES,
     LOG_NOTIFIER_ID,
     AlertingSettings,
     NotifierConfig,

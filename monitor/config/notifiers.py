@@ -17,9 +17,7 @@ from types import NoneType, UnionType
 from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
-from alerts.notifiers import kind_of
 from alerts.notifiers import validate as validate_settings
-from alerts.templates import LANGUAGES
 from monitor.config.problems import BadValueError, describe, suggestion
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import (
@@ -32,7 +30,7 @@ from monitor.config.values import (
     integer,
     nonempty_text,
 )
-from monitor.model.alerting import LOG_NOTIFIER_ID, NotifierConfig, log_notifier
+from monitor.model.alerting import LANGUAGES, LOG_NOTIFIER_ID, NotifierConfig, log_notifier
 from monitor.model.notifiers import (
     SETTINGS,
     AlertmanagerSettings,
@@ -41,6 +39,7 @@ from monitor.model.notifiers import (
     NotifierSettings,
     TelegramSettings,
     WebhookSettings,
+    kind_of,
 )
 from monitor.model.secrets import Secret
 

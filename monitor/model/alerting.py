@@ -15,7 +15,9 @@ from typing import Final
 from monitor.model.matchers import Matcher, matches_all
 from monitor.model.notifiers import LogSettings, NotifierSettings
 
-DEFAULT_LANGUAGE = "vi"  # of summaries; the languages are alerts.templates.LANGUAGES
+# the languages of summaries (alerts/phrases.py has every phrase in each)
+LANGUAGES: Final[tuple[str, ...]] = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
 # Alertmanager's own defaults for the three timers, so its users find theirs.
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0

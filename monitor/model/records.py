@@ -177,6 +177,31 @@ class OutboxRecord:
     delivered_at: datetime | None = None
 
 
+# pending: waiting for its next attempt; sending: claimed by a worker until
+# claimed_until (a lease: a worker that died lets it go); the rest are final.
+OUTBOX_STATES = ("pending", "sending", "delivered", "failed", "expired")
+OUTBOX_OPEN = ("pending", "sending")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A stored notification and how its delivery stands."""
+
+    id: str
+    receiver: str
+    group_key: str
+    notification: str  # its JSON
+    created_at: datetime
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    expires_at: datetime
+    claimed_until: datetime | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class SilenceRecord:
     """Alerts matching every matcher between starts_at and ends_at are not notified.

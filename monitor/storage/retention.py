@@ -30,9 +30,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.model.clock import Clock
 from monitor.model.inventory import RetentionSettings
+from monitor.model.records import OUTBOX_OPEN
 from monitor.storage.engine import describe_error
 from monitor.storage.schema import (
-    OUTBOX_OPEN,
     device_values,
     interface_samples,
     outbox,

@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from monitor.model.records import OUTBOX_STATES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -274,11 +276,6 @@ readiness_snapshots = Table(
 )
 
 # --- alerting (migration 0004) ------------------------------------------------------
-
-# pending: waiting for its next attempt; sending: claimed by a worker until
-# claimed_until (a lease: a worker that died lets it go); the rest are final.
-OUTBOX_STATES = ("pending", "sending", "delivered", "failed", "expired")
-OUTBOX_OPEN = ("pending", "sending")
 
 outbox = Table(
     "outbox",

@@ -26,6 +26,7 @@ from monitor.model.records import (
     DeviceEvent,
     IncidentRecord,
     OutboxRecord,
+    OutboxRow,
     ReadinessRecord,
     RoundRecord,
     SilenceRecord,
@@ -33,7 +34,7 @@ from monitor.model.records import (
 )
 from monitor.rehearsal import Rehearsal
 from monitor.storage import alert_rows, incident_rows, migrate, rows, schema, stats
-from monitor.storage.alert_rows import OutboxRow, RowTest, StoredIncident
+from monitor.storage.alert_rows import RowTest, StoredIncident
 from monitor.storage.engine import (
     DEFAULT_SQLITE_BUSY_TIMEOUT,
     make_engine,

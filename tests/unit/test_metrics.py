@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.evaluation import Evaluator, RoundOutcome
 from monitor.evaluation.figures import RoundFigures
-from monitor.metrics import Metrics, StoreFigures, View
+from monitor.metrics import Metrics
 from monitor.model.inventory import Inventory
 from monitor.model.vocabulary import TargetStatus
-from monitor.snapshot import RttHistogram, SiteSnapshot, TargetSnapshot
+from monitor.snapshot import RttHistogram, SiteSnapshot, StoreFigures, TargetSnapshot, View
 from probes.pinger import PingerStats
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from
 
