@@ -21,7 +21,7 @@ from monitor.model.inventory import Inventory, Link, Site
 from monitor.model.keys import endpoint_key
 from monitor.model.records import IncidentRecord
 from monitor.model.redundancy import fake_redundancy
-from monitor.model.vocabulary import WORKING
+from monitor.model.vocabulary import WORKING, severity_rank
 from monitor.operations import silenced_incidents
 from monitor.rehearsal import Rehearsal, describe, rehearsed
 from monitor.storage import Store
@@ -73,13 +73,10 @@ def collect(
         "devices": _devices(inventory, states, polls or {}),
         "open_incidents": [
             _incident(i, now, by_key.get(i.key), silenced or {})
-            for i in sorted(open_, key=lambda i: (_SEVERITY_ORDER.get(i.severity, 9), i.started_at))
+            for i in sorted(open_, key=lambda i: (-severity_rank(i.severity), i.started_at))
         ],
         "warnings": [w for site in inventory.sites for w in fake_redundancy(site)],
     }
-
-
-_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
 def _incident(

@@ -23,11 +23,9 @@ Event = StateChange | IncidentRecord
 Key = tuple[str, str, str]  # subject_kind, subject, kind
 Figures = dict[str, float | int | str | None]
 
-_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
-
 
 def higher(a: Severity, b: Severity) -> Severity:
-    return a if _RANK[a] >= _RANK[b] else b
+    return a if a.rank >= b.rank else b
 
 
 def cause_of(key: Key) -> str:

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from monitor.model.records import OUTBOX_STATES
+from monitor.model.vocabulary import SEVERITY_ORDER
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -212,7 +213,8 @@ device_events = Table(
 
 # --- incidents and readiness (migration 0003) ------------------------------------
 
-SEVERITIES = ("info", "warning", "critical")
+# the values of a Severity, lowest first: the column holds nothing else
+SEVERITIES = tuple(str(severity) for severity in SEVERITY_ORDER)
 # An incident's one acknowledgement before 0005 (alerting's; incident writes never
 # touch them). A second ack overwrote the first: since 0005 every ack is a row of
 # `acks`, 0005 copied these there, and nothing writes them any more.

@@ -59,6 +59,7 @@ from monitor.model.vocabulary import (
     PrivProtocol,
     Severity,
     TargetKind,
+    severity_rank,
     worst_severity,
 )
 
@@ -1071,6 +1072,12 @@ def test_it_ranks_severities_and_raises_them_one_step_capped_at_critical() -> No
     assert Severity.CRITICAL.raised() is Severity.CRITICAL
     assert worst_severity([Severity.WARNING, Severity.CRITICAL, Severity.INFO]) is Severity.CRITICAL
     assert worst_severity([]) is Severity.INFO
+
+
+def test_it_ranks_severities_written_as_text_by_the_same_order() -> None:
+    assert [severity_rank(s) for s in ("info", "warning", "critical")] == [0, 1, 2]
+    assert severity_rank("") == -1
+    assert severity_rank("resolved") == -1
 
 
 def test_it_uses_the_default_severity_table_when_the_section_is_left_out(tmp_path: Path) -> None:
