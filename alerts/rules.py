@@ -89,12 +89,12 @@ def record_labels(record: IncidentRecord) -> dict[str, str]:
     inventory, and no receiver was told the alert's labels yet.
     """
     labels = {
-        "kind": record.kind,
-        "severity": record.severity,
-        "phase": record.phase,
+        "kind": str(record.kind),  # labels are text on the wire
+        "severity": str(record.severity),
+        "phase": str(record.phase),
         "session": record.sessions[-1] if record.sessions else "",
         "subject": record.subject,
-        "subject_kind": record.subject_kind,
+        "subject_kind": str(record.subject_kind),
         "group": group_of(record),
         "site": record.site or "",
         "district": "",

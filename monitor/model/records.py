@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.model.vocabulary import SubjectKind
+from monitor.model.vocabulary import ConditionKind, Phase, Severity, SubjectKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +119,12 @@ class IncidentRecord:
     started_at) makes each write an upsert, so replays never duplicate it.
     """
 
-    subject_kind: str  # target | site | device | power | monitor | readiness
+    subject_kind: SubjectKind
     subject: str  # e.g. "link:thpt-a/vt-fibre", "endpoint:vt-core", "thpt-a", "examnet"
-    kind: str  # a ConditionKind: down, isolated, endpoint_down, congested, ...
+    kind: ConditionKind  # down, isolated, endpoint_down, congested, ...
     started_at: datetime
-    severity: str  # the highest it reached: info, warning, critical
-    phase: str  # calendar phase when it started
+    severity: Severity  # the highest it reached
+    phase: Phase  # calendar phase when it started
     reason: str  # plain words, the latest
     updated_at: datetime
     ended_at: datetime | None = None
