@@ -25,9 +25,9 @@ from monitor.lab.guard import lab_route_present, targets_in_lab
 from monitor.metrics import Metrics
 from monitor.model.clock import Clock, SystemClock
 from monitor.model.inventory import Device, Inventory, Lab, Target
+from monitor.model.rehearsal import Rehearsal
 from monitor.pipeline import Pipeline
 from monitor.polls import DevicePipeline
-from monitor.rehearsal import Rehearsal
 from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
 from monitor.selfwatch import Health
 from monitor.snapshot import StoreFigures, View

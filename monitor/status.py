@@ -21,9 +21,9 @@ from monitor.model.inventory import Inventory, Link, Site
 from monitor.model.keys import endpoint_key
 from monitor.model.records import IncidentRecord
 from monitor.model.redundancy import fake_redundancy
+from monitor.model.rehearsal import Rehearsal, describe, rehearsed
 from monitor.model.vocabulary import WORKING, severity_rank
 from monitor.operations import silenced_incidents
-from monitor.rehearsal import Rehearsal, describe, rehearsed
 from monitor.storage import Store
 from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.engine import safe_url

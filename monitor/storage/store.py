@@ -32,7 +32,7 @@ from monitor.model.records import (
     SilenceRecord,
     StateChange,
 )
-from monitor.rehearsal import Rehearsal
+from monitor.model.rehearsal import Rehearsal
 from monitor.storage import alert_rows, incident_rows, migrate, rows, schema, stats
 from monitor.storage.alert_rows import RowTest, StoredIncident
 from monitor.storage.engine import (
