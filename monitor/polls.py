@@ -17,18 +17,23 @@ from monitor.evaluation.snmp import PowerVerdict, judge_power
 from monitor.metrics import Metrics
 from monitor.model.inventory import Device, Inventory, Target, Thresholds
 from monitor.model.keys import strip_kind
-from monitor.model.records import DeviceEvent, DeviceValue, InterfaceSample, PollRecord, PowerSample
+from monitor.model.records import (
+    DeviceEvent,
+    DeviceRecord,
+    DeviceValue,
+    InterfaceSample,
+    PollRecord,
+    PowerSample,
+)
 from monitor.model.vocabulary import DeviceStatus
 from monitor.snapshot import DeviceSnapshot
 from probes.snmpdata import OutputSource, PollFailure, SnmpObservation
 
 log = logging.getLogger("examnet.devices")
 
-Record = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
-
 
 class DeviceSink(Protocol):
-    def add(self, rec: Record) -> None: ...
+    def add(self, rec: DeviceRecord) -> None: ...
 
 
 def interface_label(name: str | None, index: int | None) -> str:

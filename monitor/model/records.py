@@ -218,3 +218,9 @@ class SilenceRecord:
     comment: str
     expired_by: str | None = None
     expired_at: datetime | None = None
+
+
+# What a poll of a device makes.
+DeviceRecord = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
+# Every record that flows to storage: the one union of them.
+Record = RoundRecord | StateChange | DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord

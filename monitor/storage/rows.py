@@ -27,6 +27,7 @@ from monitor.model.records import (
     PollRecord,
     PowerSample,
     ReadinessRecord,
+    Record,
     RoundRecord,
     StateChange,
 )
@@ -46,9 +47,6 @@ from monitor.storage.schema import (
     targets,
 )
 from monitor.storage.text import clean_row
-
-DeviceRecord = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
-Record = RoundRecord | StateChange | DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord
 
 # A device record's fields are its table's columns, `device` becoming target_id;
 # the second element is the natural key that makes a replay a no-op.

@@ -24,10 +24,12 @@ from monitor.model.clock import Clock, SystemClock
 from monitor.model.inventory import RetentionSettings, Target
 from monitor.model.records import (
     DeviceEvent,
+    DeviceRecord,
     IncidentRecord,
     OutboxRecord,
     OutboxRow,
     ReadinessRecord,
+    Record,
     RoundRecord,
     SilenceRecord,
     StateChange,
@@ -42,7 +44,7 @@ from monitor.storage.engine import (
     sqlite_path,
 )
 from monitor.storage.retention import Housekeeper
-from monitor.storage.rows import Record, Statements
+from monitor.storage.rows import Statements
 from monitor.storage.schema import SEVERITIES
 from monitor.storage.spool import Spool
 from monitor.storage.sqlite_file import SqliteFile
@@ -172,7 +174,7 @@ class Store:
         _require_aware(rec.at, "at")
         self._spool.put(rec)
 
-    def add(self, rec: rows.DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord) -> None:
+    def add(self, rec: DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord) -> None:
         """Queue a device record, an incident (an upsert), a readiness snapshot or a notification.
 
         Raises at once for what the database would refuse: naive times, an
@@ -190,7 +192,7 @@ class Store:
             self._check_device_record(rec)
         self._spool.put(rec)
 
-    def _check_device_record(self, rec: rows.DeviceRecord) -> None:
+    def _check_device_record(self, rec: DeviceRecord) -> None:
         _require_aware(rec.at if isinstance(rec, DeviceEvent) else rec.started_at, "time")
         if rec.device not in self._target_ids:
             raise ValueError(f"record for unregistered device {rec.device!r}")
