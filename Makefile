@@ -27,6 +27,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check monitor probes alerts lab
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_layers.py
 
 check: test
 

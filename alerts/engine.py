@@ -30,22 +30,20 @@ from datetime import datetime
 from itertools import count
 from typing import Protocol
 
-from alerts.matchers import Matcher, matches_all
 from alerts.model import Alert, Notification, Reason
-from monitor.clock import Clock
+from monitor.model.clock import Clock
+from monitor.model.matchers import Matcher, matches_all
+from monitor.model.vocabulary import severity_rank
 
-# Severities in rising order; an unknown one ranks below them all.
-SEVERITIES = ("info", "warning", "critical")
-NOTHING = -1  # the rank of a group that told of no firing alert
+NOTHING = -1  # the rank of a group that told of no firing alert (and of an unknown severity)
 
 
 def rank(alert: Alert) -> int:
-    severity = alert.labels.get("severity", "")
-    return SEVERITIES.index(severity) if severity in SEVERITIES else NOTHING
+    return severity_rank(alert.labels.get("severity", ""))
 
 
 class RouteLike(Protocol):
-    """What the engine reads of a route (monitor.alerting_config.Route)."""
+    """What the engine reads of a route (monitor.model.alerting.Route)."""
 
     @property
     def matchers(self) -> tuple[Matcher, ...]: ...

@@ -36,11 +36,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from alerts.model import DeliveryError, Notification, Notifier
-from monitor.clock import Clock
-from monitor.records import OutboxRecord
-from monitor.storage.alert_rows import OutboxRow
-from monitor.storage.schema import OUTBOX_OPEN
-from monitor.storage.writer import backoff_delay
+from monitor.model.clock import Clock
+from monitor.model.records import OUTBOX_OPEN, OutboxRecord, OutboxRow
+from monitor.model.retry import backoff_delay
 
 log = logging.getLogger("examnet.alerts")
 

@@ -16,8 +16,9 @@ from typing import Protocol
 
 from alerts.model import Alert, fingerprint
 from alerts.templates import Facts, summaries
-from monitor.inventory import Inventory, Site
-from monitor.records import IncidentRecord
+from monitor.model.inventory import Inventory, Site
+from monitor.model.keys import DEVICE, ENDPOINT, LINK, parse_key, strip_kind
+from monitor.model.records import IncidentRecord
 
 
 class Context(Protocol):
@@ -88,20 +89,20 @@ def record_labels(record: IncidentRecord) -> dict[str, str]:
     inventory, and no receiver was told the alert's labels yet.
     """
     labels = {
-        "kind": record.kind,
-        "severity": record.severity,
-        "phase": record.phase,
+        "kind": str(record.kind),  # labels are text on the wire
+        "severity": str(record.severity),
+        "phase": str(record.phase),
         "session": record.sessions[-1] if record.sessions else "",
         "subject": record.subject,
-        "subject_kind": record.subject_kind,
+        "subject_kind": str(record.subject_kind),
         "group": group_of(record),
         "site": record.site or "",
         "district": "",
         "carrier": record.carrier or "",
     }
-    prefix, _, rest = record.subject.partition(":")
-    if prefix in ("link", "endpoint", "device"):
-        labels[prefix] = rest.split("/", 1)[1] if prefix == "link" else rest
+    key = parse_key(record.subject)
+    if key is not None and key.kind in (LINK, ENDPOINT, DEVICE):
+        labels[key.kind] = key.ident if key.kind == LINK else strip_kind(record.subject)
     return labels
 
 

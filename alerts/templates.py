@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from alerts.phrases import localized
-
-LANGUAGES = ("vi", "en")
+from monitor.model.alerting import LANGUAGES
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,8 +53,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from examlab.environment import load_lab_inventory  # noqa: E402
-from monitor.inventory import Lab  # noqa: E402
 from monitor.labguard import lab_route_present  # noqa: E402
+from monitor.model.inventory import Lab  # noqa: E402
 from tests.fixtures.monitor import (  # noqa: E402
     MonitorProcess,
     calendar_around,

@@ -33,8 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from monitor.config import load_inventory  # noqa: E402
-from monitor.inventory import ProbeSettings, Target, TargetKind  # noqa: E402
 from monitor.labguard import lab_route_present  # noqa: E402
+from monitor.model.inventory import ProbeSettings, Target  # noqa: E402
+from monitor.model.vocabulary import TargetKind  # noqa: E402
 from probes.icmp import IcmpProber  # noqa: E402
 from probes.pinger import SocketMode  # noqa: E402
 

@@ -38,11 +38,12 @@ sys.path.insert(0, str(REPO))
 from prometheus_client import generate_latest  # noqa: E402
 
 from monitor.config import load_inventory  # noqa: E402
-from monitor.evaluation import SiteStatus, SiteVerdict, TargetStatus  # noqa: E402
-from monitor.figures import RoundFigures  # noqa: E402
-from monitor.inventory import Inventory  # noqa: E402
-from monitor.metrics import Metrics, StoreFigures, View  # noqa: E402
-from monitor.snapshot import RttHistogram, SiteSnapshot, TargetSnapshot  # noqa: E402
+from monitor.evaluation import SiteVerdict  # noqa: E402
+from monitor.evaluation.figures import RoundFigures  # noqa: E402
+from monitor.metrics import Metrics  # noqa: E402
+from monitor.model.inventory import Inventory  # noqa: E402
+from monitor.model.vocabulary import SiteStatus, TargetStatus  # noqa: E402
+from monitor.snapshot import RttHistogram, SiteSnapshot, StoreFigures, TargetSnapshot, View  # noqa: E402  # noqa: E402
 from probes.pinger import PingerStats  # noqa: E402
 
 DISTRICTS = ("Cao Lộc", "Lộc Bình", "Văn Lãng", "Tràng Định", "Bình Gia", "Văn Quan",

@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from monitor.inventory import Device  # noqa: E402
+from monitor.model.inventory import Device  # noqa: E402
 from probes import snmpdata as oids  # noqa: E402
 from probes.snmp import SnmpProber  # noqa: E402
 from tests.fixtures.snmpd import SnmpAgent, watch  # noqa: E402

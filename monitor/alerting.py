@@ -27,18 +27,18 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from alerts.engine import AlertEngine, Group
-from alerts.matchers import Matcher, parse_matcher
 from alerts.model import Alert, Notification, Notifier, Reason
 from alerts.notifiers import build
-from alerts.notifiers.settings import AlertmanagerSettings
 from alerts.outbox import OutboxWorker
 from alerts.rules import alert_for, group_of, incident_fingerprint
 from alerts.templates import resolved_summaries
-from monitor.calendar import session_at
-from monitor.clock import Clock
 from monitor.evaluation import Evaluator
-from monitor.inventory import Inventory
-from monitor.records import IncidentRecord, OutboxRecord, SilenceRecord
+from monitor.model.calendar import session_at
+from monitor.model.clock import Clock
+from monitor.model.inventory import Inventory
+from monitor.model.matchers import Matcher, parse_matcher
+from monitor.model.notifiers import AlertmanagerSettings
+from monitor.model.records import IncidentRecord, OutboxRecord, SilenceRecord
 from monitor.selfwatch import Health, SelfWatch
 from monitor.storage import Store
 from monitor.storage.alert_rows import StoredIncident

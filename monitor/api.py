@@ -31,8 +31,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from monitor.clock import Clock
 from monitor.config.values import duration
+from monitor.model.clock import Clock
 from monitor.operations import (
     OperationError,
     SilenceRequest,

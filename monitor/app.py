@@ -18,17 +18,18 @@ from typing import Any
 
 from monitor import api
 from monitor.alerting import Alerting
-from monitor.clock import Clock, SystemClock
 from monitor.clockwatch import ClockWatch
 from monitor.evaluation import Evaluator, rounds_remembered
-from monitor.inventory import Device, Inventory, Target
 from monitor.labguard import LAB_DOWN, LabGuard, lab_device
-from monitor.metrics import Metrics, StoreFigures, View
+from monitor.metrics import Metrics
+from monitor.model.clock import Clock, SystemClock
+from monitor.model.inventory import Device, Inventory, Target
+from monitor.model.rehearsal import Rehearsal
 from monitor.pipeline import Pipeline
 from monitor.polls import DevicePipeline
-from monitor.rehearsal import Rehearsal
 from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
 from monitor.selfwatch import Health
+from monitor.snapshot import StoreFigures, View
 from monitor.storage import Store
 from monitor.web import Access, Scrape, WebConfig, WebServer, web_app
 from probes.icmp import IcmpObservation, IcmpProber

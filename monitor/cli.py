@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from monitor import config, labguard
 from monitor.console import printable_lines, quiet_on_broken_pipe
+from monitor.model.rehearsal import RehearsalError, describe, rehearsed
+from monitor.model.rehearsal import plan as plan_rehearsal
 from monitor.oncall_cli import add_parsers as add_oncall_parsers
 from monitor.oncall_cli import api_token
-from monitor.rehearsal import RehearsalError, describe, rehearsed
-from monitor.rehearsal import plan as plan_rehearsal
 from monitor.storage import cli as storage_cli
 from monitor.storage import database_url
 from monitor.web import (

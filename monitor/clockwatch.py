@@ -11,7 +11,7 @@ slewing (at most 0.5 ms per second) never comes near it.
 
 from __future__ import annotations
 
-from monitor.clock import Clock
+from monitor.model.clock import Clock
 
 STEP_TOLERANCE = 1.0  # seconds
 

@@ -7,16 +7,12 @@ Built at scrape time from the device snapshots, like the target families in
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from monitor.evaluation.snmp import DeviceStatus, PowerStatus
-from monitor.snapshot import DeviceSnapshot
+from monitor.model.vocabulary import DeviceStatus, PowerStatus
+from monitor.snapshot import DeviceSnapshot, View
 from probes.snmpdata import BatteryStatus, OutputSource
-
-if TYPE_CHECKING:
-    from monitor.metrics import View
 
 DEVICE = ("device", "site", "endpoint")
 INTERFACE = ("device", "site", "interface", "link")

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_address
 from pathlib import Path
 
-from monitor.clock import Clock
-from monitor.inventory import Inventory, Lab, Target
-from monitor.labplan import hub_address, monitor_device
+from monitor.model.clock import Clock
+from monitor.model.inventory import Inventory, Lab, Target
+from monitor.model.labplan import hub_address, monitor_device
 
 log = logging.getLogger("examnet")
 

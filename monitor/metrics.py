@@ -9,50 +9,18 @@ scrape never mixes two rounds. The contract is in docs/metrics.md.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.calendar import phase_at, session_at
 from monitor.device_metrics import device_families
-from monitor.evaluation import TargetStatus
-from monitor.evaluation.conditions import Condition
-from monitor.inventory import Inventory, Phase, TargetKind
-from monitor.snapshot import DeviceSnapshot, SiteSnapshot, TargetSnapshot
+from monitor.model.calendar import phase_at, session_at
+from monitor.model.vocabulary import Phase, TargetKind, TargetStatus
+from monitor.snapshot import StoreFigures, View
 from monitor.target_metrics import StaticPart, not_probed, site_families, target_families
 from probes.pinger import PingerStats
-
-
-@dataclass(frozen=True, slots=True)
-class StoreFigures:
-    """The storage counters, as the store reports them."""
-
-    queued: int
-    written_total: int
-    dropped_total: int
-    write_errors_total: int
-    dropped: Mapping[str, int] = field(default_factory=dict)  # by kind of record
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """Everything the collector reads at scrape time."""
-
-    inventory: Inventory
-    now: datetime
-    targets: Sequence[TargetSnapshot]
-    sites: Sequence[SiteSnapshot]
-    store: StoreFigures | None
-    pinger: PingerStats | None
-    interval: float
-    devices: Sequence[DeviceSnapshot] = ()
-    device_troubles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    open_incidents: Sequence[Condition] = ()
-    blind: bool = False
 
 
 class Metrics:

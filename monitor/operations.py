@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.matchers import Matcher, matches_all, parse_matcher
 from alerts.rules import incident_fingerprint, record_labels
 from monitor.config.alerting import known_label
 from monitor.config.problems import BadValueError
-from monitor.records import SilenceRecord
+from monitor.model.matchers import Matcher, matches_all, parse_matcher
+from monitor.model.records import SilenceRecord
 from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.store import AlertingStore
 

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Protocol
 
 from monitor.evaluation import Evaluator, Event, RoundOutcome
+from monitor.evaluation.figures import RoundFigures, summarize
 from monitor.evaluation.readiness import words as readiness_words
-from monitor.figures import RoundFigures, summarize
-from monitor.inventory import Inventory, Target
 from monitor.metrics import Metrics
-from monitor.records import (
+from monitor.model.inventory import Inventory, Target
+from monitor.model.records import (
     DeviceEvent,
     DeviceValue,
     IncidentRecord,
@@ -27,8 +27,8 @@ from monitor.records import (
     ReadinessRecord,
     RoundRecord,
     StateChange,
-    SubjectKind,
 )
+from monitor.model.vocabulary import SubjectKind
 from monitor.snapshot import SiteSnapshot, TargetSnapshot
 from probes.icmp import IcmpObservation
 

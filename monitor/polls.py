@@ -11,28 +11,29 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor.counters import DeviceDelta, InterfaceRates, compare
 from monitor.evaluation import Evaluator, Event
-from monitor.evaluation.snmp import DeviceStatus, PowerVerdict, judge_power
-from monitor.inventory import Device, Inventory, Target, Thresholds
+from monitor.evaluation.counters import DeviceDelta, InterfaceRates, compare
+from monitor.evaluation.snmp import PowerVerdict, judge_power
 from monitor.metrics import Metrics
-from monitor.records import (
+from monitor.model.inventory import Device, Inventory, Target, Thresholds
+from monitor.model.keys import strip_kind
+from monitor.model.records import (
     DeviceEvent,
+    DeviceRecord,
     DeviceValue,
     InterfaceSample,
     PollRecord,
     PowerSample,
 )
+from monitor.model.vocabulary import DeviceStatus
 from monitor.snapshot import DeviceSnapshot
 from probes.snmpdata import OutputSource, PollFailure, SnmpObservation
 
 log = logging.getLogger("examnet.devices")
 
-Record = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
-
 
 class DeviceSink(Protocol):
-    def add(self, rec: Record) -> None: ...
+    def add(self, rec: DeviceRecord) -> None: ...
 
 
 def interface_label(name: str | None, index: int | None) -> str:
@@ -180,7 +181,7 @@ def _links_by_interface(inventory: Inventory) -> dict[tuple[str, str], Target]:
             if ref is None or ref.device not in devices:
                 continue
             label = interface_label(ref.name, ref.index)
-            found[(devices[ref.device].key, label)] = targets[f"link:{link.key}"]
+            found[(devices[ref.device].key, label)] = targets[link.target_key]
     return found
 
 
@@ -223,7 +224,7 @@ def _sample(
         started_at=at,
         interface=rates.configured,
         if_index=rates.index,
-        link=None if link is None else link.key.removeprefix("link:"),
+        link=None if link is None else strip_kind(link.key),
         oper_status=oper_status,
         in_bps=rates.in_bps,
         out_bps=rates.out_bps,

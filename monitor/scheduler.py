@@ -36,10 +36,11 @@ from apscheduler.events import (
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.calendar import active_targets, interval_at, next_change_after, session_at
-from monitor.clock import Clock
-from monitor.inventory import Device, Inventory
 from monitor.metrics import Metrics
+from monitor.model.cadence import active_targets, interval_at, next_change_after
+from monitor.model.calendar import session_at
+from monitor.model.clock import Clock
+from monitor.model.inventory import Device, Inventory
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from alerts.model import Alert, fingerprint
 from alerts.templates import Facts, summaries
-from monitor.calendar import phase_at, session_at
-from monitor.inventory import Inventory
+from monitor.model.calendar import phase_at, session_at
+from monitor.model.inventory import Inventory
 
 DATABASE_GRACE = 30.0  # seconds of failed writes before the database is called down
 # A deleted or replaced database file is an event, not a state: it is alerted

@@ -7,14 +7,18 @@ only read them, so a scrape sees each target consistently without locks.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from monitor.counters import InterfaceRates
-from monitor.evaluation import SiteVerdict, TargetStatus
-from monitor.evaluation.snmp import DeviceStatus, PowerVerdict
-from monitor.figures import RoundFigures
-from monitor.inventory import Device, Site, Target
+from monitor.evaluation import SiteVerdict
+from monitor.evaluation.conditions import Condition
+from monitor.evaluation.counters import InterfaceRates
+from monitor.evaluation.figures import RoundFigures
+from monitor.evaluation.snmp import PowerVerdict
+from monitor.model.inventory import Device, Inventory, Site, Target
+from monitor.model.vocabulary import DeviceStatus, TargetStatus
+from probes.pinger import PingerStats
 from probes.snmpdata import SnmpObservation
 
 # RTT buckets in seconds, from a LAN hop to a congested satellite path.
@@ -73,3 +77,31 @@ class DeviceSnapshot:
     power: PowerVerdict | None = None
     reboots: int = 0
     links: dict[str, str] = field(default_factory=dict)  # interface label -> link key
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFigures:
+    """The storage counters, as the store reports them."""
+
+    queued: int
+    written_total: int
+    dropped_total: int
+    write_errors_total: int
+    dropped: Mapping[str, int] = field(default_factory=dict)  # by kind of record
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """Everything the collector reads at scrape time."""
+
+    inventory: Inventory
+    now: datetime
+    targets: Sequence[TargetSnapshot]
+    sites: Sequence[SiteSnapshot]
+    store: StoreFigures | None
+    pinger: PingerStats | None
+    interval: float
+    devices: Sequence[DeviceSnapshot] = ()
+    device_troubles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    open_incidents: Sequence[Condition] = ()
+    blind: bool = False

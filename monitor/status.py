@@ -15,14 +15,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.rules import incident_fingerprint
-from monitor.calendar import phase_at, session_at
 from monitor.console import local_time, printable
-from monitor.evaluation.states import WORKING
-from monitor.inventory import Inventory, Link, Site
+from monitor.model.calendar import phase_at, session_at
+from monitor.model.inventory import Inventory, Link, Site
+from monitor.model.keys import endpoint_key
+from monitor.model.records import IncidentRecord
+from monitor.model.redundancy import fake_redundancy
+from monitor.model.rehearsal import Rehearsal, describe, rehearsed
+from monitor.model.vocabulary import WORKING, severity_rank
 from monitor.operations import silenced_incidents
-from monitor.records import IncidentRecord
-from monitor.redundancy import fake_redundancy
-from monitor.rehearsal import Rehearsal, describe, rehearsed
 from monitor.storage import Store
 from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.engine import safe_url
@@ -58,7 +59,7 @@ def collect(
     by_key = {s.record.key: s for s in stored or []}
     session = session_at(inventory.calendar, now)
     endpoints = {
-        e.id: states.get(("target", f"endpoint:{e.id}"), "unknown") for e in inventory.endpoints
+        e.id: states.get(("target", endpoint_key(e.id)), "unknown") for e in inventory.endpoints
     }
     return {
         "plan": inventory.plan.name,
@@ -72,13 +73,10 @@ def collect(
         "devices": _devices(inventory, states, polls or {}),
         "open_incidents": [
             _incident(i, now, by_key.get(i.key), silenced or {})
-            for i in sorted(open_, key=lambda i: (_SEVERITY_ORDER.get(i.severity, 9), i.started_at))
+            for i in sorted(open_, key=lambda i: (-severity_rank(i.severity), i.started_at))
         ],
         "warnings": [w for site in inventory.sites for w in fake_redundancy(site)],
     }
-
-
-_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
 def _incident(
@@ -133,12 +131,12 @@ def _carriers(inventory: Inventory, states: States, now: datetime) -> list[dict[
         counts = {"up": 0, "degraded": 0, "down": 0, "unknown": 0}
         for link in inventory.links():
             if link.carrier == carrier.id and _is_active(link, now):
-                state = states.get(("target", f"link:{link.key}"), "unknown")
+                state = states.get(("target", link.target_key), "unknown")
                 counts[state if state in counts else "unknown"] += 1
         down = [
             e.id
             for e in inventory.endpoints
-            if e.carrier == carrier.id and states.get(("target", f"endpoint:{e.id}")) == "down"
+            if e.carrier == carrier.id and states.get(("target", endpoint_key(e.id))) == "down"
         ]
         not_active = sum(
             1
@@ -163,7 +161,7 @@ def _site(
         {
             "link": link.id,
             "carrier": link.carrier,
-            "state": states.get(("target", f"link:{link.key}"), "unknown"),
+            "state": states.get(("target", link.target_key), "unknown"),
         }
         for link in site.links
         if _is_active(link, now)

@@ -25,8 +25,8 @@ from prometheus_client import generate_latest
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.evaluation import SiteStatus, TargetStatus
-from monitor.inventory import Inventory, Target
+from monitor.model.inventory import Inventory, Target
+from monitor.model.vocabulary import SiteStatus, TargetStatus
 from monitor.snapshot import RTT_BUCKETS, RttHistogram, SiteSnapshot, TargetSnapshot
 
 TARGET_INFO_LABELS = ("target", "kind", "site", "district", "carrier", "link", "link_kind")

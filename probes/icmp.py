@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from icmplib import async_resolve
 from icmplib.exceptions import NameLookupError
 
-from monitor.inventory import ProbeSettings, Target
+from monitor.model.inventory import ProbeSettings, Target
 from probes.pinger import DEFAULT_MAX_RATE, Echo, Pinger, PingerError, SocketMode
 
 KIND = "icmp"

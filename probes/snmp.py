@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.inventory import Device
+from monitor.model.inventory import Device
 from probes import snmp_failures, snmp_names, snmp_plan
 from probes.snmp_failures import Failure
 from probes.snmp_plan import DEFAULT_MAX_VARBINDS, DeviceState, Reading

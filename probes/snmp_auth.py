@@ -16,7 +16,8 @@ from typing import Any
 
 from pysnmp.hlapi.v3arch.asyncio import auth
 
-from monitor.inventory import AuthProtocol, PrivProtocol, SnmpV2c, SnmpV3
+from monitor.model.inventory import SnmpV2c, SnmpV3
+from monitor.model.vocabulary import AuthProtocol, PrivProtocol
 
 # The user of the discovery request: unknown to agents on purpose, so it
 # reads nothing; its first exchange (RFC 3414 4) tells the agent's engine ID.

@@ -25,7 +25,7 @@ from pyasn1.error import PyAsn1Error
 from pysnmp.proto import errind
 from pysnmp.proto.error import StatusInformation
 
-from monitor.inventory import SnmpV2c, SnmpV3
+from monitor.model.inventory import SnmpV2c, SnmpV3
 from probes.snmpdata import PollFailure
 from probes.snmpwire import UsmStat
 

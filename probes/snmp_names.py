@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from monitor.inventory import Device
+from monitor.model.inventory import Device
 from probes import snmp_failures
 from probes import snmpdata as oids
 from probes.snmp_failures import Failure

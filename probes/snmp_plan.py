@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.inventory import Device, WatchedInterface
+from monitor.model.inventory import Device, WatchedInterface
 from probes import snmp_values as specs
 from probes import snmpdata as oids
 from probes.snmp_values import ValueSpec, read_int, read_number

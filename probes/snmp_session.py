@@ -36,7 +36,7 @@ from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch.asyncio.lcd import CommandGeneratorLcdConfigurator
 from pysnmp.proto.rfc1902 import Null, ObjectName
 
-from monitor.inventory import Device, SnmpV2c, SnmpV3
+from monitor.model.inventory import Device, SnmpV2c, SnmpV3
 from probes import snmp_failures
 from probes.snmp_auth import Credentials
 from probes.snmp_failures import Failure

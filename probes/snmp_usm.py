@@ -37,7 +37,7 @@ from typing import Any
 
 from pysnmp.proto.rfc1902 import OctetString
 
-from monitor.inventory import SnmpV3
+from monitor.model.inventory import SnmpV3
 from probes.snmpwire import UsmReport, UsmStat
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 The poller (`probes.snmp`) fills these and computes nothing from them:
 rates, utilisation, reboots and discontinuities come from pure functions in
-`monitor.counters`, which compare two polls. OIDs are numeric (Debian ships
+`monitor.evaluation.counters`, which compare two polls. OIDs are numeric (Debian ships
 no MIB files, pysnmp no IF-MIB); names live in this one table.
 """
 

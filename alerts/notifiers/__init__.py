@@ -15,7 +15,7 @@ from typing import Any
 
 from alerts.model import Notifier
 from alerts.notifiers import alertmanager, chat, email, log, telegram, webhook
-from alerts.notifiers.settings import (
+from monitor.model.notifiers import (
     AlertmanagerSettings,
     ChatSettings,
     EmailSettings,
@@ -23,6 +23,7 @@ from alerts.notifiers.settings import (
     NotifierSettings,
     TelegramSettings,
     WebhookSettings,
+    kind_of,
 )
 
 
@@ -46,18 +47,9 @@ NOTIFIERS: dict[str, Kind] = {
     "chat": Kind(ChatSettings, chat.validate, chat.ChatNotifier),
 }
 
-_BY_SETTINGS = {kind.settings: name for name, kind in NOTIFIERS.items()}
-
 
 class InvalidNotifierError(ValueError):
     """Settings a notifier cannot work with; the message lists every problem."""
-
-
-def kind_of(settings: NotifierSettings) -> str:
-    try:
-        return _BY_SETTINGS[type(settings)]
-    except KeyError:
-        raise TypeError(f"no notifier for {type(settings).__name__}") from None
 
 
 def validate(settings: NotifierSettings) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from alerts import http
 from alerts.model import Alert, Notification
 from alerts.notifiers import text
-from alerts.notifiers.settings import AlertmanagerSettings
+from monitor.model.notifiers import AlertmanagerSettings
 
 API_PATH = "/api/v2/alerts"
 # Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]* (the data model's rule).

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from alerts import http
 from alerts.model import Notification
 from alerts.notifiers import text
-from alerts.notifiers.settings import ChatSettings
+from monitor.model.notifiers import ChatSettings
 
 FLAVOURS = ("slack", "mattermost")
 COLOURS = {"critical": "danger", "warning": "warning", "resolved": "good"}

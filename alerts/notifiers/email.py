@@ -24,8 +24,8 @@ from typing import ClassVar
 from alerts import http
 from alerts.model import DeliveryError, Notification
 from alerts.notifiers import text
-from alerts.notifiers.settings import EmailSettings
 from alerts.notifiers.webhook import NOTIFICATION_HEADER
+from monitor.model.notifiers import EmailSettings
 
 log = logging.getLogger("examnet.alerts")
 # What an error message may say of a refusal: redacted first, then cut to this.

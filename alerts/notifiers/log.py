@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from alerts.model import Alert, Notification
 from alerts.notifiers import text
-from alerts.notifiers.settings import LogSettings
+from monitor.model.notifiers import LogSettings
 
 log = logging.getLogger("examnet.alerts")
 

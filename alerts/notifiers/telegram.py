@@ -13,7 +13,7 @@ from typing import ClassVar
 from alerts import http
 from alerts.model import Notification
 from alerts.notifiers import text
-from alerts.notifiers.settings import TelegramSettings
+from monitor.model.notifiers import TelegramSettings
 
 # sendMessage takes 1-4096 characters; a margin for the ellipsis.
 TEXT_LIMIT = 4000

@@ -13,8 +13,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 
 from alerts.model import Alert, Notification, Reason
+from monitor.model.vocabulary import severity_rank
 
-SEVERITY_ORDER = ("info", "warning", "critical")
 SUBJECT_LIMIT = 160
 ELLIPSIS = "…"
 
@@ -67,7 +67,7 @@ def severity(notification: Notification) -> str:
     found = [a.labels.get("severity", "") for a in notification.firing]
     if not found:
         return "resolved"
-    return max(found, key=lambda s: SEVERITY_ORDER.index(s) if s in SEVERITY_ORDER else -1)
+    return max(found, key=severity_rank)
 
 
 def tag(notification: Notification) -> str:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from alerts import http
 from alerts.model import Alert, Notification
 from alerts.notifiers import text
-from alerts.notifiers.settings import WebhookSettings
+from monitor.model.notifiers import WebhookSettings
 
 VERSION = "1"
 NOTIFICATION_HEADER = "X-Examnet-Notification"

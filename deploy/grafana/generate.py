@@ -35,7 +35,7 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
-from monitor.inventory import Thresholds
+from monitor.model.inventory import Thresholds
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "dashboards"

@@ -2,7 +2,7 @@
 
 A tool for the demo and the tests, not part of the product: its own
 distribution (lab/pyproject.toml). It depends on the product (the inventory,
-config, and `monitor.labplan`, the address plan); the product knows only its
+config, and `monitor.model.labplan`, the address plan); the product knows only its
 guard (`monitor.labguard`) and reaches the lab lazily from `examnet lab` and
 `examnet run --lab`.
 

@@ -45,7 +45,7 @@ from examlab.snmpd import (
 )
 from examlab.topology import AgentPlan, LabPlan
 from examlab.ups_agent import FULL_MINUTES, LOW_MINUTES, read_state
-from monitor.inventory import Device
+from monitor.model.inventory import Device
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from examlab.shell import CommandError, Shell, batch, in_namespace, ip
 from examlab.state import LabState, StateStore, stop_flood
 from examlab.topology import LabPlan, Namespace, Veth
 from monitor import labguard
-from monitor.inventory import Device, Lab
+from monitor.model.inventory import Device, Lab
 
 log = logging.getLogger(__name__)
 

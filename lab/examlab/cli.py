@@ -35,7 +35,7 @@ from examlab.topology import (
 )
 from monitor import config
 from monitor.console import quiet_on_broken_pipe
-from monitor.inventory import Device, Inventory
+from monitor.model.inventory import Device, Inventory
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -22,7 +22,7 @@ from pathlib import Path
 from examlab.state import STATE_DIR
 from examlab.topology import PREFIX_PATTERN
 from monitor import config
-from monitor.inventory import Inventory
+from monitor.model.inventory import Inventory
 
 TOKEN_BYTES = 16  # 22 URL-safe characters: above RFC 3414's 8-octet minimum for v3 keys
 # Stands in for unset variables when only the lab's shape is needed (status,

@@ -15,7 +15,7 @@ from examlab import agents
 from examlab.snmpd import agent_files, initial_state, simulated_oids
 from examlab.state import LabState
 from examlab.topology import LabPlan
-from monitor.inventory import Device
+from monitor.model.inventory import Device
 
 SNMP_ACTIONS = ("stop", "start", "restart")
 

@@ -30,7 +30,8 @@ from typing import Any
 from examlab.errors import LabError
 from examlab.topology import AgentPlan
 from examlab.ups_agent import FULL_MINUTES, UPS_MIB
-from monitor.inventory import AuthProtocol, CustomOid, Device, PrivProtocol, SnmpV2c, SnmpV3
+from monitor.model.inventory import CustomOid, Device, SnmpV2c, SnmpV3
+from monitor.model.vocabulary import AuthProtocol, PrivProtocol
 
 UPS_AGENT_SCRIPT = Path(__file__).with_name("ups_agent.py")
 ENTERPRISES = "1.3.6.1.4.1"

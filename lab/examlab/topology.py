@@ -42,8 +42,8 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address
 from typing import Any, NoReturn
 
-from monitor.inventory import Device, Inventory, Lab, Link
-from monitor.labplan import (
+from monitor.model.inventory import Device, Inventory, Lab, Link
+from monitor.model.labplan import (
     LARGEST_LAB_PREFIXLEN,
     MAX_ENDPOINTS,
     TRANSIT_PREFIXLEN,
@@ -398,7 +398,7 @@ def _describe_link(link: LinkPlan) -> dict[str, Any]:
     }
 
 
-# --- addresses derived from the lab network: the plan of monitor.labplan, and MACs ---
+# --- addresses derived from the lab network: the plan of monitor.model.labplan, and MACs ---
 
 
 def mac_address(prefix: str, veth: int, side: int) -> str:

@@ -1,4 +1,4 @@
-"""Load sites.toml (version 1) into the frozen inventory of `monitor.inventory`.
+"""Load sites.toml (version 1) into the frozen inventory of `monitor.model.inventory`.
 
 The file is parsed once with tomllib; every value goes through a `Reader`
 that knows where it is (item and field), so a problem names both and says

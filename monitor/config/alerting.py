@@ -1,7 +1,7 @@
 """`[alerting]`, `[[routes]]` and `[[silences]]`: where alerts go, when, and when not.
 
 Routes inherit the timers of `[alerting]` at load, so each carries its own.
-Matchers are Alertmanager's (`alerts.matchers`), parsed once here; they and
+Matchers are Alertmanager's (`monitor.model.matchers`), parsed once here; they and
 `group_by` may name only the labels alerts carry (`ALERT_LABELS`).
 """
 
@@ -10,18 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Final
 
-from alerts.matchers import Matcher, is_label_name, parse_matcher
-from alerts.templates import LANGUAGES
-from monitor.alerting_config import (
-    ALERT_LABELS,
-    DEFAULT_GROUP_BY,
-    LOG_NOTIFIER_ID,
-    AlertingSettings,
-    NotifierConfig,
-    Route,
-    SilenceConfig,
-    default_route,
-)
 from monitor.config.problems import (
     BadValueError,
     describe,
@@ -32,6 +20,18 @@ from monitor.config.problems import (
 )
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import boolean, choice, duration, identifier, nonempty_text, text
+from monitor.model.alerting import (
+    ALERT_LABELS,
+    DEFAULT_GROUP_BY,
+    LANGUAGES,
+    LOG_NOTIFIER_ID,
+    AlertingSettings,
+    NotifierConfig,
+    Route,
+    SilenceConfig,
+    default_route,
+)
+from monitor.model.matchers import Matcher, is_label_name, parse_matcher
 
 MATCHERS_EXAMPLE: Final = """['severity="critical"', 'carrier=~"viettel|vnpt"']"""
 RECEIVERS_EXAMPLE: Final = '["log"]'

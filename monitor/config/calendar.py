@@ -9,11 +9,7 @@ from itertools import pairwise
 from monitor.config.problems import moment_text
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import nonempty_text
-from monitor.inventory import (
-    Calendar,
-    Session,
-    TimeRange,
-)
+from monitor.model.calendar import Calendar, Session, TimeRange
 
 
 def read_range(r: Reader, key: str, *, required: bool) -> TimeRange | None:

@@ -8,7 +8,9 @@ from dataclasses import dataclass, replace
 from monitor.config.devices import Owner, read_devices
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import identifier, member, nonempty_text, text
-from monitor.inventory import Carrier, Device, Endpoint, EndpointKind, endpoint_target_key
+from monitor.model.inventory import Carrier, Device, Endpoint
+from monitor.model.keys import endpoint_key
+from monitor.model.vocabulary import EndpointKind
 
 
 @dataclass(slots=True)
@@ -65,4 +67,4 @@ def _behind(device: Device, endpoint: str, address: str) -> Device:
     """A device at its endpoint's own address is reached through that endpoint."""
     if device.address != address:
         return device
-    return replace(device, parent=endpoint_target_key(endpoint))
+    return replace(device, parent=endpoint_key(endpoint))

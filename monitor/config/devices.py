@@ -21,21 +21,20 @@ from monitor.config.values import (
     oid,
     text,
 )
-from monitor.inventory import (
+from monitor.model.inventory import (
     DEFAULT_SNMP_PORT,
     DEFAULT_SNMP_RETRIES,
     DEFAULT_SNMP_TIMEOUT,
-    AuthProtocol,
     CustomOid,
     Device,
     InterfaceRef,
-    PrivProtocol,
-    Secret,
     SnmpSettings,
     SnmpV2c,
     SnmpV3,
     WatchedInterface,
 )
+from monitor.model.secrets import Secret
+from monitor.model.vocabulary import AuthProtocol, PrivProtocol
 
 SNMP_VERSIONS: Final = ("2c", "3")
 # RFC 3414 §11.2: a USM password shorter than 8 octets must be refused.

@@ -19,19 +19,17 @@ from monitor.config.values import (
     lab_address_problem,
     member,
 )
-from monitor.inventory import (
+from monitor.model.inventory import (
     DEFAULT_BLIND_SHARE,
     DEFAULT_READINESS,
     DEFAULT_SEVERITY,
     MAX_READINESS_LEAD,
-    ConditionKind,
     Lab,
     MonitorSettings,
-    Phase,
-    Severity,
     SeverityRow,
     SeverityTable,
 )
+from monitor.model.vocabulary import ConditionKind, Phase, Severity
 
 SESSION_BUMP = "session_bump"
 READINESS_EXAMPLE = '["60m", "15m"]'

@@ -32,18 +32,18 @@ from monitor.config.values import (
     nonempty_text,
     timezone,
 )
-from monitor.inventory import (
+from monitor.model.calendar import Plan
+from monitor.model.inventory import (
     DEFAULT_TIMEZONE,
     SCHEMA_VERSION,
     Endpoint,
     Inventory,
     Lab,
-    Plan,
     Site,
     SnmpSettings,
     Thresholds,
 )
-from monitor.redundancy import fake_redundancy
+from monitor.model.redundancy import fake_redundancy
 
 # --------------------------------------------------------------------------
 # top level: version, plan, lab

@@ -1,6 +1,6 @@
 """`[[notifiers]]`: the receivers, each kind's settings read from its dataclass.
 
-`alerts.notifiers.settings.SETTINGS` is the one list of kinds. A kind's
+`monitor.model.notifiers.SETTINGS` is the one list of kinds. A kind's
 settings are read generically: a field's type says how (str, int, bool, a
 float duration, Secret, tuple of str), `metadata["key"]` renames it in the
 file. Then a few checks per kind that no type can say (URLs, addresses).
@@ -17,19 +17,7 @@ from types import NoneType, UnionType
 from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
-from alerts.notifiers import kind_of
 from alerts.notifiers import validate as validate_settings
-from alerts.notifiers.settings import (
-    SETTINGS,
-    AlertmanagerSettings,
-    ChatSettings,
-    EmailSettings,
-    NotifierSettings,
-    TelegramSettings,
-    WebhookSettings,
-)
-from alerts.templates import LANGUAGES
-from monitor.alerting_config import LOG_NOTIFIER_ID, NotifierConfig, log_notifier
 from monitor.config.problems import BadValueError, describe, suggestion
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import (
@@ -42,7 +30,18 @@ from monitor.config.values import (
     integer,
     nonempty_text,
 )
-from monitor.inventory import Secret
+from monitor.model.alerting import LANGUAGES, LOG_NOTIFIER_ID, NotifierConfig, log_notifier
+from monitor.model.notifiers import (
+    SETTINGS,
+    AlertmanagerSettings,
+    ChatSettings,
+    EmailSettings,
+    NotifierSettings,
+    TelegramSettings,
+    WebhookSettings,
+    kind_of,
+)
+from monitor.model.secrets import Secret
 
 COMMON_KEYS: Final = ("id", "kind", "language")
 CHAT_FLAVOURS: Final = ("slack", "mattermost")

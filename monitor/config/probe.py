@@ -9,7 +9,7 @@ from typing import Any, Final
 from monitor.config.problems import seconds_text
 from monitor.config.reader import Reader
 from monitor.config.values import above, duration, integer, milliseconds, number
-from monitor.inventory import (
+from monitor.model.inventory import (
     DEFAULT_COUNT,
     DEFAULT_ECHO_INTERVAL,
     DEFAULT_INTERVAL,

@@ -23,7 +23,8 @@ from monitor.config.problems import (
 )
 from monitor.config.secrets import INLINE_CREDENTIAL_WARNING, MissingVariableError, expand
 from monitor.config.values import address, moment_in, nonempty_text
-from monitor.inventory import DEFAULT_TIMEZONE, Secret
+from monitor.model.inventory import DEFAULT_TIMEZONE
+from monitor.model.secrets import Secret
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from typing import Final
 from monitor.config.problems import BadValueError, describe
 from monitor.config.reader import Reader
 from monitor.config.values import duration, integer
-from monitor.inventory import DAY, RetentionSettings
+from monitor.model.inventory import DAY, RetentionSettings
 
 FOREVER: Final = "forever"
 MIN_AGE = DAY  # "30m" written for thirty months would empty the database

@@ -11,15 +11,15 @@ from monitor.config.devices import Owner, check_watched, read_devices
 from monitor.config.probe import read_thresholds
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import coordinates, identifier, integer, member, nonempty_text
-from monitor.inventory import (
+from monitor.model.inventory import (
     DEFAULT_MIN_CARRIERS,
     Device,
     InterfaceRef,
     Link,
-    LinkKind,
     Site,
     Thresholds,
 )
+from monitor.model.vocabulary import LinkKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from monitor.alerting_config import AlertingSettings, Route
 from monitor.config.problems import duration_text, seconds_text
-from monitor.inventory import (
+from monitor.model.alerting import AlertingSettings, Route
+from monitor.model.inventory import (
     DEFAULT_SEVERITY,
     Inventory,
     MonitorSettings,

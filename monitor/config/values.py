@@ -17,8 +17,8 @@ from typing import Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.config.problems import BadValueError, describe, seconds_text, suggestion
-from monitor.inventory import DEFAULT_TIMEZONE, Lab
-from monitor.labplan import LARGEST_LAB_PREFIXLEN, infra_block, monitor_transit
+from monitor.model.inventory import DEFAULT_TIMEZONE, Lab
+from monitor.model.labplan import LARGEST_LAB_PREFIXLEN, infra_block, monitor_transit
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -119,7 +119,7 @@ def choice(options: Sequence[str]) -> Callable[[object], str]:
 
 
 def member(kind: type[E]) -> Callable[[object], E]:
-    """One of the values of a StrEnum of monitor.inventory, as its member."""
+    """One of the values of a StrEnum of monitor.model.vocabulary, as its member."""
     pick = choice(tuple(m.value for m in kind))
 
     def parse(value: object) -> E:
@@ -375,7 +375,7 @@ def lab_address_problem(value: str, lab: Lab, *, control: bool = False) -> str |
         )
     if ip == lab.network.network_address:
         return f"expected a host address, got the network address of {lab.network}"
-    reserved = infra_block(lab.network)  # the lab's address plan: monitor.labplan
+    reserved = infra_block(lab.network)  # the lab's address plan: monitor.model.labplan
     transit = monitor_transit(lab.network)
     if control and ip in set(transit.hosts()):
         return None

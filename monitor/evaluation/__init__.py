@@ -8,21 +8,13 @@
 from monitor.evaluation.conditions import Event
 from monitor.evaluation.evaluator import Evaluator
 from monitor.evaluation.restore import rounds_remembered
-from monitor.evaluation.states import (
-    RoundOutcome,
-    SiteStatus,
-    SiteVerdict,
-    TargetStatus,
-    Transition,
-)
+from monitor.evaluation.states import RoundOutcome, SiteVerdict, Transition
 
 __all__ = [
     "Evaluator",
     "Event",
     "RoundOutcome",
-    "SiteStatus",
     "SiteVerdict",
-    "TargetStatus",
     "Transition",
     "rounds_remembered",
 ]

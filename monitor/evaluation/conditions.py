@@ -14,19 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from monitor.calendar import phase_at, session_at
-from monitor.inventory import Calendar, ConditionKind, Inventory, Severity
-from monitor.records import IncidentRecord, StateChange
+from monitor.model.calendar import Calendar, phase_at, session_at
+from monitor.model.inventory import Inventory
+from monitor.model.records import IncidentRecord, StateChange
+from monitor.model.vocabulary import ConditionKind, Phase, Severity, SubjectKind
 
 Event = StateChange | IncidentRecord
 Key = tuple[str, str, str]  # subject_kind, subject, kind
 Figures = dict[str, float | int | str | None]
 
-_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
-
 
 def higher(a: Severity, b: Severity) -> Severity:
-    return a if _RANK[a] >= _RANK[b] else b
+    return a if a.rank >= b.rank else b
 
 
 def cause_of(key: Key) -> str:
@@ -35,12 +34,12 @@ def cause_of(key: Key) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    subject_kind: str
+    subject_kind: SubjectKind
     subject: str
     kind: ConditionKind
     started_at: datetime
     severity: Severity
-    phase: str
+    phase: Phase
     reason: str
     carrier: str | None = None
     site: str | None = None
@@ -60,9 +59,9 @@ class Condition:
         return IncidentRecord(
             subject_kind=self.subject_kind,
             subject=self.subject,
-            kind=str(self.kind),
+            kind=self.kind,
             started_at=self.started_at,
-            severity=str(self.severity),
+            severity=self.severity,
             phase=self.phase,
             reason=self.reason,
             updated_at=now,
@@ -117,11 +116,18 @@ class Book:
         base = self.inventory.severity.at(kind, phase_at(calendar, at), in_session)
         return base.raised() if critical else base
 
-    def holds(self, subject_kind: str, subject: str, kind: ConditionKind) -> Condition | None:
+    def holds(
+        self, subject_kind: SubjectKind, subject: str, kind: ConditionKind
+    ) -> Condition | None:
         return self.active.get((subject_kind, subject, str(kind)))
 
     def raise_(
-        self, subject_kind: str, subject: str, kind: ConditionKind, at: datetime, what: Raise
+        self,
+        subject_kind: SubjectKind,
+        subject: str,
+        kind: ConditionKind,
+        at: datetime,
+        what: Raise,
     ) -> None:
         key = (subject_kind, subject, str(kind))
         old = self.active.get(key)
@@ -133,13 +139,18 @@ class Book:
             self.active[key] = new
             promoted = old.quiet and not new.quiet
             if promoted:  # its own fault from now on: an incident starts here
-                new = replace(new, started_at=at, phase=str(phase_at(self.inventory.calendar, at)))
+                new = replace(new, started_at=at, phase=phase_at(self.inventory.calendar, at))
                 self.active[key] = new
             if not new.quiet:
                 self.out.append(new.record(at))
 
     def _open(
-        self, subject_kind: str, subject: str, kind: ConditionKind, at: datetime, what: Raise
+        self,
+        subject_kind: SubjectKind,
+        subject: str,
+        kind: ConditionKind,
+        at: datetime,
+        what: Raise,
     ) -> None:
         figures = what.figures or {}
         condition = Condition(
@@ -148,7 +159,7 @@ class Book:
             kind,
             at,
             self.severity(kind, at, what.critical),
-            str(phase_at(self.inventory.calendar, at)),
+            phase_at(self.inventory.calendar, at),
             what.reason,
             what.carrier,
             what.site,
@@ -182,7 +193,9 @@ class Book:
             quiet=old.quiet and what.quiet,
         )
 
-    def clear(self, subject_kind: str, subject: str, kind: ConditionKind, at: datetime) -> None:
+    def clear(
+        self, subject_kind: SubjectKind, subject: str, kind: ConditionKind, at: datetime
+    ) -> None:
         old = self.active.pop((subject_kind, subject, str(kind)), None)
         if old is None or old.quiet:
             return
@@ -190,7 +203,12 @@ class Book:
         self.out.append(replace(old, sessions=sessions).record(at, ended_at=at))
 
     def settle(
-        self, subject_kind: str, subject: str, kind: ConditionKind, at: datetime, what: Raise | None
+        self,
+        subject_kind: SubjectKind,
+        subject: str,
+        kind: ConditionKind,
+        at: datetime,
+        what: Raise | None,
     ) -> None:
         """Raise the condition if `what` says it holds, else clear it."""
         if what is None:

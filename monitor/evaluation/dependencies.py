@@ -24,11 +24,12 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from monitor.calendar import interval_at
 from monitor.evaluation.conditions import Raise, cause_of
 from monitor.evaluation.ping import PingState
-from monitor.evaluation.states import TargetStatus
-from monitor.inventory import ConditionKind, Inventory, Site, Target, TargetKind
+from monitor.model.cadence import interval_at
+from monitor.model.inventory import Inventory, Site, Target
+from monitor.model.keys import endpoint_key
+from monitor.model.vocabulary import ConditionKind, SubjectKind, TargetKind, TargetStatus
 
 if TYPE_CHECKING:
     from monitor.evaluation.evaluator import Evaluator
@@ -61,12 +62,12 @@ class Graph:
         self._children: dict[str, list[Target]] = {}
         for target in inventory.targets():
             if target.kind is TargetKind.LINK and target.endpoint is not None:
-                self._children.setdefault(f"endpoint:{target.endpoint}", []).append(target)
+                self._children.setdefault(endpoint_key(target.endpoint), []).append(target)
 
     @staticmethod
     def parent(target: Target) -> str | None:
         if target.kind is TargetKind.LINK and target.endpoint is not None:
-            return f"endpoint:{target.endpoint}"
+            return endpoint_key(target.endpoint)
         return None
 
     def children(self, endpoint: Target, at: datetime) -> list[Target]:
@@ -162,7 +163,7 @@ def attribution(ev: Evaluator, target: Target, at: datetime) -> str | Defer | No
     """
     if _control_undecided(ev, target.key):
         return DEFER
-    if ev.book.holds("target", target.key, ConditionKind.FLAPPING) is not None:
+    if ev.book.holds(SubjectKind.TARGET, target.key, ConditionKind.FLAPPING) is not None:
         return cause_of(("target", target.key, str(ConditionKind.FLAPPING)))
     parent = Graph.parent(target)
     return None if parent is None else _parents_part(ev, parent, target, at)
@@ -173,7 +174,7 @@ def _parents_part(ev: Evaluator, parent: str, target: Target, at: datetime) -> s
     ping = ev.pings.get(parent, PingState())
     if ping.status is TargetStatus.DOWN:
         return parent_down
-    if ev.book.holds("target", parent, ConditionKind.CHILDREN_DOWN) is not None:
+    if ev.book.holds(SubjectKind.TARGET, parent, ConditionKind.CHILDREN_DOWN) is not None:
         return cause_of(("target", parent, str(ConditionKind.CHILDREN_DOWN)))
     if _parent_undecided(ev, parent, target.key, ping):
         return DEFER
@@ -221,7 +222,7 @@ def down_cause(ev: Evaluator, parent: str) -> str | None:
         return None
     target = ev.targets.get(parent)
     kind = down_kind(target) if target is not None else None
-    held = ev.book.holds("target", parent, kind) if kind is not None else None
+    held = ev.book.holds(SubjectKind.TARGET, parent, kind) if kind is not None else None
     if held is None:
         return None
     return held.cause or cause_of(held.key)
@@ -273,7 +274,7 @@ def site_cause(ev: Evaluator, site: Site, at: datetime) -> str | None:
         key = link.target_key
         if ev.status(key) is not TargetStatus.DOWN:
             continue
-        held = ev.book.holds("target", key, ConditionKind.DOWN)
+        held = ev.book.holds(SubjectKind.TARGET, key, ConditionKind.DOWN)
         causes.add(held.cause if held is not None else _quiet_cause(ev, key))
     return causes.pop() if len(causes) == 1 else None
 

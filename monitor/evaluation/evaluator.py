@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from monitor.counters import InterfaceRates
 from monitor.evaluation import dependencies as deps
 from monitor.evaluation import readiness as ready
 from monitor.evaluation.conditions import Book, Event, Figures, Raise
+from monitor.evaluation.counters import InterfaceRates
 from monitor.evaluation.ping import (
     QUALITY_KINDS,
     PingState,
@@ -29,20 +29,22 @@ from monitor.evaluation.restore import restore
 from monitor.evaluation.sites import judge_site
 from monitor.evaluation.snmp import (
     DeviceState,
-    DeviceStatus,
     InterfaceState,
     PowerVerdict,
     judge_device,
     judge_interface,
 )
-from monitor.evaluation.states import (
-    RoundOutcome,
+from monitor.evaluation.states import RoundOutcome, SiteVerdict
+from monitor.model.inventory import Inventory, Target
+from monitor.model.records import IncidentRecord, ReadinessRecord, RoundRecord, StateChange
+from monitor.model.vocabulary import (
+    ConditionKind,
+    DeviceStatus,
     SiteStatus,
-    SiteVerdict,
+    SubjectKind,
+    TargetKind,
     TargetStatus,
 )
-from monitor.inventory import ConditionKind, Inventory, Target, TargetKind
-from monitor.records import IncidentRecord, ReadinessRecord, RoundRecord, StateChange, SubjectKind
 
 _SITE_KINDS = {
     SiteStatus.ISOLATED: ConditionKind.ISOLATED,
@@ -88,7 +90,7 @@ class Evaluator:
 
     @property
     def blind(self) -> bool:
-        return self.book.holds("monitor", "examnet", ConditionKind.BLIND) is not None
+        return self.book.holds(SubjectKind.MONITOR, "examnet", ConditionKind.BLIND) is not None
 
     def shift(self, delta: timedelta) -> None:
         """The wall clock was stepped by `delta` (monitor.clockwatch): windows, sustain and
@@ -181,7 +183,7 @@ class Evaluator:
         state = self.devices.get(device, DeviceState())
         unreachable = state.status in (DeviceStatus.NO_ANSWER, DeviceStatus.REFUSED)
         if not unreachable:
-            self.book.clear("device", device, ConditionKind.DEVICE_UNREACHABLE, at)
+            self.book.clear(SubjectKind.DEVICE, device, ConditionKind.DEVICE_UNREACHABLE, at)
             return
         cause = deps.device_attribution(self, device, at)
         if isinstance(cause, deps.Defer | deps.Keep):
@@ -190,7 +192,7 @@ class Evaluator:
         parent = self.targets.get(self.device_parents.get(device, ""))
         owner = self._devices.get(device)
         self.book.raise_(
-            "device",
+            SubjectKind.DEVICE,
             device,
             ConditionKind.DEVICE_UNREACHABLE,
             at,
@@ -233,7 +235,7 @@ class Evaluator:
         self.book.tick(at)
         for session in self.inventory.calendar.sessions:
             if session.start <= at:  # readiness is moot once the papers are open
-                self.book.clear("readiness", session.name, ConditionKind.NOT_READY, at)
+                self.book.clear(SubjectKind.READINESS, session.name, ConditionKind.NOT_READY, at)
         for owner in self.power:
             self._settle_power(owner, at)
         for key in list(self.watch.flips):
@@ -260,7 +262,7 @@ class Evaluator:
             )
             records.append(record)
             what = None if record.ready else Raise(ready.words(record))
-            self.book.settle("readiness", session.name, ConditionKind.NOT_READY, at, what)
+            self.book.settle(SubjectKind.READINESS, session.name, ConditionKind.NOT_READY, at, what)
         return records, self.book.drain()
 
     def reassess_sites(self, at: datetime) -> list[Event]:
@@ -343,15 +345,15 @@ class Evaluator:
         if kind is None:
             return False
         if status is not TargetStatus.DOWN:
-            self.book.clear("target", target.key, kind, at)
+            self.book.clear(SubjectKind.TARGET, target.key, kind, at)
             return False
         cause = deps.attribution(self, target, at)
         if isinstance(cause, deps.Defer):
             return False  # its parent may be going down: wait for the parent's verdict
-        held = self.book.holds("target", target.key, kind)
+        held = self.book.holds(SubjectKind.TARGET, target.key, kind)
         affected = self.graph.affected_sites(target)
         self.book.raise_(
-            "target",
+            SubjectKind.TARGET,
             target.key,
             kind,
             at,
@@ -374,7 +376,7 @@ class Evaluator:
             if kind in ping.quality and ping.status is not TargetStatus.DOWN:
                 reason, critical = quality_words(kind, ping, target.thresholds)
                 what = Raise(reason, critical, target.carrier, target.site, figures)
-            self.book.settle("target", target.key, kind, at, what)
+            self.book.settle(SubjectKind.TARGET, target.key, kind, at, what)
 
     def _settle_congestion(self, target: Target, at: datetime) -> None:
         iface = self.interfaces.get(target.key)
@@ -388,12 +390,12 @@ class Evaluator:
                 target.site,
                 {"utilisation": util},
             )
-        self.book.settle("target", target.key, ConditionKind.CONGESTED, at, what)
+        self.book.settle(SubjectKind.TARGET, target.key, ConditionKind.CONGESTED, at, what)
 
     def _settle_flapping(self, target: Target, at: datetime) -> None:
         t = target.thresholds
         changes = self.watch.recent(target.key, at, t.flap_window)
-        active = self.book.holds("target", target.key, ConditionKind.FLAPPING) is not None
+        active = self.book.holds(SubjectKind.TARGET, target.key, ConditionKind.FLAPPING) is not None
         flapping = changes >= t.flap_changes or (active and changes > t.flap_changes // 2)
         what = (
             Raise(
@@ -404,13 +406,13 @@ class Evaluator:
             if flapping
             else None
         )
-        self.book.settle("target", target.key, ConditionKind.FLAPPING, at, what)
+        self.book.settle(SubjectKind.TARGET, target.key, ConditionKind.FLAPPING, at, what)
 
     def _settle_children(self, endpoint: Target, at: datetime) -> None:
         for child in self.graph.children(endpoint, at):
             self._settle(child, at, {})
         what = deps.children_down(self, endpoint, at)
-        self.book.settle("target", endpoint.key, ConditionKind.CHILDREN_DOWN, at, what)
+        self.book.settle(SubjectKind.TARGET, endpoint.key, ConditionKind.CHILDREN_DOWN, at, what)
 
     # --- sites, power, blindness --------------------------------------------------
 
@@ -429,7 +431,7 @@ class Evaluator:
                 else None
             )
             if verdict.status is not SiteStatus.UNKNOWN:
-                self.book.settle("site", site_id, kind, at, what)
+                self.book.settle(SubjectKind.SITE, site_id, kind, at, what)
         before = previous.status if previous is not None else SiteStatus.UNKNOWN
         if before is verdict.status or (previous is None and verdict.status is SiteStatus.UNKNOWN):
             return
@@ -453,7 +455,7 @@ class Evaluator:
         verdict = self.power.get(owner)
         site = owner if owner in self._sites else None
         for kind, what in power_conditions(self.inventory, verdict, at, site):
-            self.book.settle("power", owner, kind, at, what)
+            self.book.settle(SubjectKind.POWER, owner, kind, at, what)
 
     def _blindness(self, at: datetime) -> bool:
         """Enter or leave BLIND; True while blind (judgements are frozen, not cleared)."""
@@ -464,7 +466,7 @@ class Evaluator:
             return blind_now
         if blind_now:
             self.book.raise_(
-                "monitor",
+                SubjectKind.MONITOR,
                 "examnet",
                 ConditionKind.BLIND,
                 at,
@@ -476,7 +478,7 @@ class Evaluator:
             for key in self.targets:
                 self._blank(key, at)
             return True
-        self.book.clear("monitor", "examnet", ConditionKind.BLIND, at)
+        self.book.clear(SubjectKind.MONITOR, "examnet", ConditionKind.BLIND, at)
         for target in self.targets.values():
             self._settle(target, at, {})
         self._reassess_all(at)

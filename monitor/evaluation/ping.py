@@ -15,8 +15,9 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from monitor.evaluation.states import RoundOutcome, TargetStatus, Transition
-from monitor.inventory import ConditionKind, Thresholds
+from monitor.evaluation.states import RoundOutcome, Transition
+from monitor.model.inventory import Thresholds
+from monitor.model.vocabulary import ConditionKind, TargetStatus
 
 BASELINE_MIN_ROUNDS = 10  # a baseline needs this many healthy rounds before it judges
 QUALITY_KINDS = (

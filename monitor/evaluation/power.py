@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.calendar import session_at
 from monitor.evaluation.conditions import Figures, Raise
-from monitor.evaluation.snmp import PowerStatus, PowerVerdict
-from monitor.inventory import ConditionKind, Inventory
+from monitor.evaluation.snmp import PowerVerdict
+from monitor.model.calendar import session_at
+from monitor.model.inventory import Inventory
+from monitor.model.vocabulary import ConditionKind, PowerStatus
 
 
 def power_conditions(

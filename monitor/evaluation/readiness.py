@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from monitor.evaluation.snmp import PowerStatus, PowerVerdict
-from monitor.evaluation.states import SiteStatus, SiteVerdict
-from monitor.inventory import Calendar, Session, Site
-from monitor.records import ReadinessRecord
+from monitor.evaluation.snmp import PowerVerdict
+from monitor.evaluation.states import SiteVerdict
+from monitor.model.calendar import Calendar, Session
+from monitor.model.inventory import Site
+from monitor.model.records import ReadinessRecord
+from monitor.model.vocabulary import PowerStatus, SiteStatus
 
 NOT_READY = (SiteStatus.ISOLATED, SiteStatus.LOST_REDUNDANCY, SiteStatus.UNKNOWN)
 

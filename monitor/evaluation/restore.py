@@ -13,18 +13,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from monitor.evaluation.figures import RoundFigures
 from monitor.evaluation.ping import QUALITY_KINDS, PingState, replay
-from monitor.evaluation.snmp import (
-    DeviceState,
+from monitor.evaluation.snmp import DeviceState, InterfaceState, PowerVerdict
+from monitor.evaluation.states import RoundOutcome, SiteVerdict
+from monitor.model.inventory import Inventory
+from monitor.model.records import IncidentRecord, RoundRecord
+from monitor.model.vocabulary import (
+    ConditionKind,
     DeviceStatus,
-    InterfaceState,
     PowerStatus,
-    PowerVerdict,
+    SiteStatus,
+    SubjectKind,
+    TargetStatus,
 )
-from monitor.evaluation.states import RoundOutcome, SiteStatus, SiteVerdict, TargetStatus
-from monitor.figures import RoundFigures
-from monitor.inventory import ConditionKind, Inventory
-from monitor.records import IncidentRecord, RoundRecord, SubjectKind
 
 if TYPE_CHECKING:
     from monitor.evaluation.evaluator import Evaluator

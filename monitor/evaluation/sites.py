@@ -2,7 +2,7 @@
 
 Redundancy counts independent groups, not carriers: two carriers' links that
 hang off one endpoint, or one UPS, fail together and count once towards
-`min_carriers` (fake redundancy; `monitor.redundancy`).
+`min_carriers` (fake redundancy; `monitor.model.redundancy`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from monitor.evaluation.states import WORKING, SiteStatus, SiteVerdict, TargetStatus
-from monitor.inventory import Site
-from monitor.redundancy import independent_groups
+from monitor.evaluation.states import SiteVerdict
+from monitor.model.inventory import Site
+from monitor.model.redundancy import independent_groups
+from monitor.model.vocabulary import WORKING, SiteStatus, TargetStatus
 
 
 def judge_site(

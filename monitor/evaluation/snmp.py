@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from monitor.counters import InterfaceRates
-from monitor.inventory import Thresholds
+from monitor.evaluation.counters import InterfaceRates
+from monitor.model.inventory import Thresholds
+from monitor.model.vocabulary import DeviceStatus, PowerStatus
 from probes.snmpdata import BatteryStatus, OutputSource, UpsReading
 
 
@@ -52,13 +52,6 @@ def judge_interface(
     )
 
 
-class PowerStatus(StrEnum):
-    UNKNOWN = "unknown"
-    MAINS = "mains"
-    ON_BATTERY = "on_battery"  # R2 at risk: the backup is carrying the site
-    POWER_LOW = "power_low"  # the backup is running out
-
-
 @dataclass(frozen=True, slots=True)
 class PowerVerdict:
     status: PowerStatus
@@ -79,13 +72,6 @@ def judge_power(ups: UpsReading, thresholds: Thresholds) -> PowerVerdict:
     if low or (minutes is not None and minutes < thresholds.power_low_minutes):
         return PowerVerdict(PowerStatus.POWER_LOW, f"on battery, battery low{left}", minutes)
     return PowerVerdict(PowerStatus.ON_BATTERY, f"on battery{left}", minutes)
-
-
-class DeviceStatus(StrEnum):
-    UNKNOWN = "unknown"
-    UP = "up"
-    NO_ANSWER = "no_answer"
-    REFUSED = "refused"  # it answers, but not to us: authentication, privacy, errors
 
 
 @dataclass(frozen=True, slots=True)

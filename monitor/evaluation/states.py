@@ -3,29 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from monitor.figures import RoundFigures
-
-
-class TargetStatus(StrEnum):
-    """The headline state of a link or endpoint (ping and SNMP together)."""
-
-    UNKNOWN = "unknown"  # no verdict yet, rounds cannot run, or examnet is blind
-    UP = "up"
-    DEGRADED = "degraded"  # up, but lossy, slow, jittery, or its interface is congested
-    DOWN = "down"
-
-
-class SiteStatus(StrEnum):
-    UNKNOWN = "unknown"
-    OK = "ok"
-    DEGRADED = "degraded"  # enough carriers, but a link is degraded (R3 at risk)
-    LOST_REDUNDANCY = "lost_redundancy"  # fewer independent carriers than min_carriers (R1 at risk)
-    ISOLATED = "isolated"  # no link up at all (R1 violated)
-
-
-WORKING = (TargetStatus.UP, TargetStatus.DEGRADED)  # a degraded link still carries traffic
+from monitor.evaluation.figures import RoundFigures
+from monitor.model.vocabulary import SiteStatus
 
 
 @dataclass(frozen=True, slots=True)

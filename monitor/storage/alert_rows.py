@@ -23,29 +23,16 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.records import IncidentRecord, OutboxRecord, SilenceRecord
+from monitor.model.records import (
+    OUTBOX_OPEN,
+    IncidentRecord,
+    OutboxRecord,
+    OutboxRow,
+    SilenceRecord,
+)
 from monitor.storage import incident_rows
-from monitor.storage.schema import OUTBOX_OPEN, acks, incidents, outbox, silences
+from monitor.storage.schema import acks, incidents, outbox, silences
 from monitor.storage.text import clean, clean_row
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """A stored notification and how its delivery stands."""
-
-    id: str
-    receiver: str
-    group_key: str
-    notification: str  # its JSON
-    created_at: datetime
-    state: str
-    attempts: int
-    next_attempt_at: datetime
-    expires_at: datetime
-    claimed_until: datetime | None = None
-    last_error: str | None = None
-    delivered_at: datetime | None = None
-    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.records import IncidentRecord, ReadinessRecord
+from monitor.model.records import IncidentRecord, ReadinessRecord
+from monitor.model.vocabulary import ConditionKind, Phase, Severity, SubjectKind
 from monitor.storage.schema import ACK_COLUMNS, incidents, readiness_snapshots
 
 INCIDENT_KEY = ("subject_kind", "subject", "kind", "started_at")
@@ -44,6 +45,8 @@ def incident_row(rec: IncidentRecord, _ids: object = None) -> dict[str, Any]:
     row = _as_dict(rec)
     row["sessions"] = list(rec.sessions)
     row["affected"] = list(rec.affected)
+    for name in ("subject_kind", "kind", "severity", "phase"):  # members, stored as text
+        row[name] = str(row[name])
     return row
 
 
@@ -96,6 +99,11 @@ def incident_record(row: Row[Any]) -> IncidentRecord:
     values = _values(IncidentRecord, row)
     values["sessions"] = tuple(values["sessions"])
     values["affected"] = tuple(values["affected"])
+    # stored as their values; read back as the members the record carries
+    values["subject_kind"] = SubjectKind(values["subject_kind"])
+    values["kind"] = ConditionKind(values["kind"])
+    values["severity"] = Severity(values["severity"])
+    values["phase"] = Phase(values["phase"])
     return IncidentRecord(**values)
 
 

@@ -28,11 +28,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.clock import Clock
-from monitor.inventory import RetentionSettings
+from monitor.model.clock import Clock
+from monitor.model.inventory import RetentionSettings
+from monitor.model.records import OUTBOX_OPEN
 from monitor.storage.engine import describe_error
 from monitor.storage.schema import (
-    OUTBOX_OPEN,
     device_values,
     interface_samples,
     outbox,

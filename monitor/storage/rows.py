@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.inventory import Target
-from monitor.records import (
+from monitor.model.inventory import Target
+from monitor.model.records import (
     DeviceEvent,
     DeviceValue,
     IncidentRecord,
@@ -27,10 +27,11 @@ from monitor.records import (
     PollRecord,
     PowerSample,
     ReadinessRecord,
+    Record,
     RoundRecord,
     StateChange,
-    SubjectKind,
 )
+from monitor.model.vocabulary import SubjectKind
 from monitor.storage import alert_rows, incident_rows
 from monitor.storage.schema import (
     device_events,
@@ -46,9 +47,6 @@ from monitor.storage.schema import (
     targets,
 )
 from monitor.storage.text import clean_row
-
-DeviceRecord = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
-Record = RoundRecord | StateChange | DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord
 
 # A device record's fields are its table's columns, `device` becoming target_id;
 # the second element is the natural key that makes a replay a no-op.

@@ -27,6 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from monitor.model.records import OUTBOX_STATES
+from monitor.model.vocabulary import SEVERITY_ORDER
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -210,7 +213,8 @@ device_events = Table(
 
 # --- incidents and readiness (migration 0003) ------------------------------------
 
-SEVERITIES = ("info", "warning", "critical")
+# the values of a Severity, lowest first: the column holds nothing else
+SEVERITIES = tuple(str(severity) for severity in SEVERITY_ORDER)
 # An incident's one acknowledgement before 0005 (alerting's; incident writes never
 # touch them). A second ack overwrote the first: since 0005 every ack is a row of
 # `acks`, 0005 copied these there, and nothing writes them any more.
@@ -274,11 +278,6 @@ readiness_snapshots = Table(
 )
 
 # --- alerting (migration 0004) ------------------------------------------------------
-
-# pending: waiting for its next attempt; sending: claimed by a worker until
-# claimed_until (a lease: a worker that died lets it go); the rest are final.
-OUTBOX_STATES = ("pending", "sending", "delivered", "failed", "expired")
-OUTBOX_OPEN = ("pending", "sending")
 
 outbox = Table(
     "outbox",

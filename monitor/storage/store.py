@@ -20,20 +20,23 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
-from monitor.clock import Clock, SystemClock
-from monitor.inventory import RetentionSettings, Target
-from monitor.records import (
+from monitor.model.clock import Clock, SystemClock
+from monitor.model.inventory import RetentionSettings, Target
+from monitor.model.records import (
     DeviceEvent,
+    DeviceRecord,
     IncidentRecord,
     OutboxRecord,
+    OutboxRow,
     ReadinessRecord,
+    Record,
     RoundRecord,
     SilenceRecord,
     StateChange,
 )
-from monitor.rehearsal import Rehearsal
+from monitor.model.rehearsal import Rehearsal
 from monitor.storage import alert_rows, incident_rows, migrate, rows, schema, stats
-from monitor.storage.alert_rows import OutboxRow, RowTest, StoredIncident
+from monitor.storage.alert_rows import RowTest, StoredIncident
 from monitor.storage.engine import (
     DEFAULT_SQLITE_BUSY_TIMEOUT,
     make_engine,
@@ -41,7 +44,7 @@ from monitor.storage.engine import (
     sqlite_path,
 )
 from monitor.storage.retention import Housekeeper
-from monitor.storage.rows import Record, Statements
+from monitor.storage.rows import Statements
 from monitor.storage.schema import SEVERITIES
 from monitor.storage.spool import Spool
 from monitor.storage.sqlite_file import SqliteFile
@@ -171,7 +174,7 @@ class Store:
         _require_aware(rec.at, "at")
         self._spool.put(rec)
 
-    def add(self, rec: rows.DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord) -> None:
+    def add(self, rec: DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord) -> None:
         """Queue a device record, an incident (an upsert), a readiness snapshot or a notification.
 
         Raises at once for what the database would refuse: naive times, an
@@ -189,7 +192,7 @@ class Store:
             self._check_device_record(rec)
         self._spool.put(rec)
 
-    def _check_device_record(self, rec: rows.DeviceRecord) -> None:
+    def _check_device_record(self, rec: DeviceRecord) -> None:
         _require_aware(rec.at if isinstance(rec, DeviceEvent) else rec.started_at, "time")
         if rec.device not in self._target_ids:
             raise ValueError(f"record for unregistered device {rec.device!r}")

@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from monitor.clock import Clock
+from monitor.model.clock import Clock
+from monitor.model.retry import backoff_delay
 from monitor.storage.engine import describe_error, safe_url
 from monitor.storage.spool import Spool
 
@@ -64,12 +65,6 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or not isinstance(exc, IntegrityError | DataError)
     return isinstance(exc, DisconnectionError | PoolTimeoutError | OSError)
-
-
-def backoff_delay(failures: int, initial: float, maximum: float, rng: random.Random) -> float:
-    """Exponential backoff with equal jitter, so several agents do not retry in step."""
-    base = min(maximum, initial * 2.0 ** min(failures - 1, 60))
-    return base / 2 + rng.uniform(0, base / 2)
 
 
 class BatchWriter(Generic[T]):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select, update
 
-from monitor.records import IncidentRecord, OutboxRecord, SilenceRecord
+from monitor.model.records import IncidentRecord, OutboxRecord, SilenceRecord
 from monitor.storage import Store, migrate
 from monitor.storage.alert_rows import Ack
 from monitor.storage.incident_rows import incident_row

@@ -24,12 +24,12 @@ import pytest
 
 from monitor import api
 from monitor.alerting import Alerting
-from monitor.clock import FakeClock
 from monitor.config import load_inventory
 from monitor.evaluation import Evaluator, RoundOutcome
-from monitor.figures import RoundFigures
-from monitor.inventory import Inventory, Target
+from monitor.evaluation.figures import RoundFigures
 from monitor.metrics import Metrics
+from monitor.model.clock import FakeClock
+from monitor.model.inventory import Inventory, Target
 from monitor.operations import SilenceRequest, acknowledge, add_silence, expire_silence
 from monitor.pipeline import Pipeline
 from monitor.selfwatch import Health

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.records import IncidentRecord
+from monitor.model.records import IncidentRecord
 from tests.fixtures.environment import need_programs
 from tests.fixtures.lab import LabHandle
 from tests.fixtures.monitor import MonitorProcess, calendar_around, config_with, wait_for

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.figures import summarize
-from monitor.inventory import ProbeSettings, Target, TargetKind
+from monitor.evaluation.figures import summarize
+from monitor.model.inventory import ProbeSettings, Target
+from monitor.model.vocabulary import TargetKind
 from probes import icmpwire
 from probes.icmp import IcmpProber
 from probes.pinger import Pinger, SocketMode
@@ -128,8 +129,9 @@ def _as_nobody(code: str) -> subprocess.CompletedProcess[str]:
 
 NOBODY_PROBE = """
     import asyncio
-    from monitor.figures import summarize
-    from monitor.inventory import ProbeSettings, Target, TargetKind
+    from monitor.evaluation.figures import summarize
+    from monitor.model.inventory import ProbeSettings, Target
+    from monitor.model.vocabulary import TargetKind
     from probes.icmp import IcmpProber
     async def main():
         prober = IcmpProber()
@@ -184,7 +186,8 @@ def test_it_reports_a_name_that_does_not_resolve_without_asking_the_network(
         subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"], check=True)
         code = textwrap.dedent("""
             import asyncio
-            from monitor.inventory import ProbeSettings, Target, TargetKind
+            from monitor.model.inventory import ProbeSettings, Target
+            from monitor.model.vocabulary import TargetKind
             from probes.icmp import IcmpProber
             async def main():
                 prober = IcmpProber(mode="raw")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from examlab.environment import lab_environment
-from monitor.records import DeviceEvent, InterfaceSample, PollRecord, PowerSample
+from monitor.model.records import DeviceEvent, InterfaceSample, PollRecord, PowerSample
 from tests.fixtures.environment import need_programs
 from tests.fixtures.lab import LabHandle
 from tests.fixtures.monitor import REPO, MonitorProcess, wait_for

@@ -27,14 +27,14 @@ import pytest
 from alerts.model import DeliveryError, Notification, Notifier, Reason
 from alerts.notifiers import build
 from alerts.notifiers.email import EmailNotifier
-from alerts.notifiers.settings import (
+from monitor.model.notifiers import (
     AlertmanagerSettings,
     ChatSettings,
     EmailSettings,
     TelegramSettings,
     WebhookSettings,
 )
-from monitor.inventory import Secret
+from monitor.model.secrets import Secret
 from tests.fixtures.monitor import free_port, wait_for
 from tests.fixtures.receivers import (
     ENDPOINT,

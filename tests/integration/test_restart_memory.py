@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.inventory import Target, TargetKind
-from monitor.records import RoundRecord
+from monitor.model.inventory import Target
+from monitor.model.records import RoundRecord
+from monitor.model.vocabulary import TargetKind
 from monitor.storage import Store
 
 T0 = datetime(2027, 6, 3, 0, 30, tzinfo=UTC)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clock import FakeClock
-from monitor.inventory import DAY, RetentionSettings, Target, TargetKind
-from monitor.records import (
+from monitor.model.clock import FakeClock
+from monitor.model.inventory import DAY, RetentionSettings, Target
+from monitor.model.records import (
     DeviceEvent,
     DeviceValue,
     IncidentRecord,
@@ -29,8 +29,8 @@ from monitor.records import (
     ReadinessRecord,
     RoundRecord,
     StateChange,
-    SubjectKind,
 )
+from monitor.model.vocabulary import SubjectKind, TargetKind
 from monitor.storage import Store
 
 NOW = datetime(2027, 6, 3, 0, 30, tzinfo=UTC)

@@ -20,7 +20,8 @@ import pytest
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api, rfc1902, rfc1905
 
-from monitor.inventory import CustomOid, Device, Secret, SnmpV2c
+from monitor.model.inventory import CustomOid, Device, SnmpV2c
+from monitor.model.secrets import Secret
 from probes import snmpdata as oids
 from probes.snmp import SnmpProber
 from probes.snmpdata import PollFailure, SnmpObservation, ValueProblem

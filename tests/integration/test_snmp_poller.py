@@ -14,7 +14,7 @@ import pytest
 from pysnmp.carrier.asyncio.dgram import udp
 from pysnmp.entity import config
 
-from monitor.inventory import Device
+from monitor.model.inventory import Device
 from probes.snmp import SnmpProber
 from probes.snmp_plan import RETRY_MISSING_EVERY
 from probes.snmpdata import OperStatus, PollFailure, SnmpObservation, ValueProblem

@@ -18,7 +18,7 @@ import asyncio
 import itertools
 from pathlib import Path
 
-from monitor.inventory import AuthProtocol, PrivProtocol
+from monitor.model.vocabulary import AuthProtocol, PrivProtocol
 from probes.snmp import SnmpProber
 from probes.snmp_failures import NO_ANSWER_V3
 from probes.snmpdata import SnmpObservation

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor.counters import compare
+from monitor.evaluation.counters import compare
 from probes import snmp_failures
 from probes.snmp import SnmpProber
 from probes.snmpdata import PollFailure, SnmpObservation

@@ -24,16 +24,16 @@ from psycopg import sql
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from monitor.inventory import Target, TargetKind
-from monitor.records import (
+from monitor.model.inventory import Target
+from monitor.model.records import (
     IncidentRecord,
     OutboxRecord,
     ReadinessRecord,
     RoundRecord,
     SilenceRecord,
     StateChange,
-    SubjectKind,
 )
+from monitor.model.vocabulary import SubjectKind, TargetKind
 from monitor.storage import Store, database_url, migrate
 from monitor.storage.schema import metadata
 from tests.fixtures.postgres import PostgresCluster

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.engine import AlertEngine
-from alerts.matchers import Matcher, parse_matcher
 from alerts.model import Alert, Notification, Reason
-from monitor.clock import FakeClock
+from monitor.model.clock import FakeClock
+from monitor.model.matchers import Matcher, parse_matcher
 
 T0 = datetime(2027, 6, 3, 0, 30, tzinfo=UTC)
 ENDPOINT_GROUP = "target|endpoint:vt-gw|endpoint_down"

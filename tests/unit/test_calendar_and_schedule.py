@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.calendar import active_targets, interval_at, next_change_after, phase_at, session_at
-from monitor.inventory import Inventory, Phase
+from monitor.model.cadence import active_targets, interval_at, next_change_after
+from monitor.model.calendar import phase_at, session_at
+from monitor.model.inventory import Inventory
+from monitor.model.vocabulary import Phase
 from monitor.scheduler import SLOT, offset_in_slot, plan_at
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from
 

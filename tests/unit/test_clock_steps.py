@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.clockwatch import ClockWatch
-from monitor.counters import InterfaceRates
 from monitor.evaluation import Evaluator
-from monitor.inventory import Target
+from monitor.evaluation.counters import InterfaceRates
+from monitor.model.inventory import Target
 from monitor.selfwatch import Health, SelfWatch
 from tests.fixtures.inventories import inventory_from, province
 

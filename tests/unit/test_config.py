@@ -24,7 +24,7 @@ from monitor.config import (
     referenced_variables,
     summarize,
 )
-from monitor.inventory import (
+from monitor.model.inventory import (
     DEFAULT_BLIND_SHARE,
     DEFAULT_CONGESTION_HOLD,
     DEFAULT_CONGESTION_SUSTAIN,
@@ -39,24 +39,27 @@ from monitor.inventory import (
     DEFAULT_SNMP_RETRIES,
     DEFAULT_SNMP_SESSION_INTERVAL,
     DEFAULT_SNMP_TIMEOUT,
-    SEVERITY_ORDER,
-    AuthProtocol,
-    ConditionKind,
-    EndpointKind,
     InterfaceRef,
     Inventory,
-    LinkKind,
     MonitorSettings,
-    Phase,
-    PrivProtocol,
-    Severity,
     SeverityRow,
     SeverityTable,
     SnmpSettings,
     SnmpV2c,
     SnmpV3,
-    TargetKind,
     Thresholds,
+)
+from monitor.model.vocabulary import (
+    SEVERITY_ORDER,
+    AuthProtocol,
+    ConditionKind,
+    EndpointKind,
+    LinkKind,
+    Phase,
+    PrivProtocol,
+    Severity,
+    TargetKind,
+    severity_rank,
     worst_severity,
 )
 
@@ -1069,6 +1072,12 @@ def test_it_ranks_severities_and_raises_them_one_step_capped_at_critical() -> No
     assert Severity.CRITICAL.raised() is Severity.CRITICAL
     assert worst_severity([Severity.WARNING, Severity.CRITICAL, Severity.INFO]) is Severity.CRITICAL
     assert worst_severity([]) is Severity.INFO
+
+
+def test_it_ranks_severities_written_as_text_by_the_same_order() -> None:
+    assert [severity_rank(s) for s in ("info", "warning", "critical")] == [0, 1, 2]
+    assert severity_rank("") == -1
+    assert severity_rank("resolved") == -1
 
 
 def test_it_uses_the_default_severity_table_when_the_section_is_left_out(tmp_path: Path) -> None:

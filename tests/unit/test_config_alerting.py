@@ -9,19 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerts.matchers import Matcher, parse_matcher
 from alerts.notifiers import validate
-from alerts.notifiers.settings import (
-    SETTINGS,
-    AlertmanagerSettings,
-    ChatSettings,
-    EmailSettings,
-    LogSettings,
-    TelegramSettings,
-    WebhookSettings,
-)
 from alerts.rules import labels_for
-from monitor.alerting_config import (
+from monitor.config import ConfigError, load_inventory, summarize
+from monitor.config.problems import duration_text
+from monitor.model.alerting import (
     ALERT_LABELS,
     DEFAULT_ESCALATE_AFTER,
     DEFAULT_GROUP_INTERVAL,
@@ -34,10 +26,19 @@ from monitor.alerting_config import (
     default_route,
     log_notifier,
 )
-from monitor.config import ConfigError, load_inventory, summarize
-from monitor.config.problems import duration_text
-from monitor.inventory import Inventory, Secret
-from monitor.records import IncidentRecord
+from monitor.model.inventory import Inventory
+from monitor.model.matchers import Matcher, parse_matcher
+from monitor.model.notifiers import (
+    SETTINGS,
+    AlertmanagerSettings,
+    ChatSettings,
+    EmailSettings,
+    LogSettings,
+    TelegramSettings,
+    WebhookSettings,
+)
+from monitor.model.records import IncidentRecord
+from monitor.model.secrets import Secret
 from tests.unit.test_config import (
     DATA,
     INVALID,

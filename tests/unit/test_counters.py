@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.counters import compare, counter_delta, reboot_reason
+from monitor.evaluation.counters import compare, counter_delta, reboot_reason
 from probes.snmpdata import InterfaceReading, SnmpObservation
 
 T0 = datetime(2027, 6, 3, tzinfo=UTC)

@@ -14,8 +14,8 @@ import pytest
 from alerts.rules import group_of, labels_for
 from monitor.config import load_inventory
 from monitor.evaluation import Evaluator, RoundOutcome
-from monitor.inventory import Inventory
-from monitor.records import IncidentRecord, StateChange
+from monitor.model.inventory import Inventory
+from monitor.model.records import IncidentRecord, StateChange
 from tests.fixtures.inventories import province
 from tests.unit.test_evaluation import BEFORE, LOST, STEP, World, answered
 

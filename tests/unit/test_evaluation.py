@@ -9,10 +9,11 @@ import pytest
 
 from monitor.config import load_inventory
 from monitor.evaluation import Evaluator, Event, RoundOutcome
-from monitor.evaluation.snmp import PowerStatus, PowerVerdict
-from monitor.figures import RoundFigures
-from monitor.inventory import Inventory, Target
-from monitor.records import IncidentRecord, StateChange
+from monitor.evaluation.figures import RoundFigures
+from monitor.evaluation.snmp import PowerVerdict
+from monitor.model.inventory import Inventory, Target
+from monitor.model.records import IncidentRecord, StateChange
+from monitor.model.vocabulary import PowerStatus
 from tests.fixtures.inventories import province
 
 SESSION = datetime(2027, 6, 3, 0, 30, tzinfo=UTC)  # 07:30 in Asia/Ho_Chi_Minh

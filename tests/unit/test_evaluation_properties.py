@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from monitor.config import load_inventory
 from monitor.evaluation import Evaluator, Event
-from monitor.inventory import Inventory
-from monitor.records import IncidentRecord, RoundRecord, StateChange
+from monitor.model.inventory import Inventory
+from monitor.model.records import IncidentRecord, RoundRecord, StateChange
 from tests.fixtures.inventories import province
 from tests.unit.test_evaluation import BEFORE, LOST, STEP, answered
 

@@ -1,6 +1,6 @@
 import pytest
 
-from monitor.figures import summarize
+from monitor.evaluation.figures import summarize
 from probes.pinger import Echo
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.inventory import Thresholds
+from monitor.model.inventory import Thresholds
 from tests.unit.test_metrics_contract import documented
 
 REPO = Path(__file__).resolve().parents[2]

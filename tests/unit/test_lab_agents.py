@@ -19,18 +19,9 @@ from examlab import shell as lab_shell
 from examlab import state as lab_state
 from examlab.snmpd import AgentConfigError, AgentFiles, agent_files, snmpd_conf
 from examlab.topology import LabPlan, LabPlanError, Role, plan_lab
-from monitor.inventory import (
-    AuthProtocol,
-    CustomOid,
-    Device,
-    Endpoint,
-    EndpointKind,
-    PrivProtocol,
-    Secret,
-    Site,
-    SnmpV2c,
-    SnmpV3,
-)
+from monitor.model.inventory import CustomOid, Device, Endpoint, Site, SnmpV2c, SnmpV3
+from monitor.model.secrets import Secret
+from monitor.model.vocabulary import AuthProtocol, EndpointKind, PrivProtocol
 from tests.unit.test_lab_topology import inventory
 
 COMMUNITY = "c0mmunity-Secret"

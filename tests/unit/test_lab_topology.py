@@ -31,22 +31,19 @@ from examlab.topology import (
     plan_lab,
 )
 from monitor import labguard
-from monitor.inventory import (
-    Calendar,
+from monitor.model.calendar import Calendar, Plan, TimeRange
+from monitor.model.inventory import (
     Carrier,
     Endpoint,
-    EndpointKind,
     Inventory,
     Lab,
     Link,
-    LinkKind,
-    Plan,
     ProbeSettings,
     Site,
     Thresholds,
-    TimeRange,
 )
-from monitor.labplan import MAX_ENDPOINTS, infra_block
+from monitor.model.labplan import MAX_ENDPOINTS, infra_block
+from monitor.model.vocabulary import EndpointKind, LinkKind
 
 NETWORK = IPv4Network("10.79.0.0/16")
 INFRA = IPv4Network("10.79.255.0/24")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.matchers import MAX_VALUE, Matcher, MatchOp, matches_all, parse_matcher
+from monitor.model.matchers import MAX_VALUE, Matcher, MatchOp, matches_all, parse_matcher
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -234,7 +234,7 @@ def test_it_matches_a_backtracking_pattern_in_linear_time(text: str) -> None:
     """In a child process, so that a freeze (Python's `re` held the GIL for hours) fails the
     test at its deadline instead of hanging the suite."""
     code = (
-        "from alerts.matchers import parse_matcher\n"
+        "from monitor.model.matchers import parse_matcher\n"
         f"m = parse_matcher({text!r})\n"
         "value = 'a' * 5000 + '-' + 'x' * 5000\n"
         "labels = {n: value for n in ('subject', 'kind', 'site', 'group')}\n"

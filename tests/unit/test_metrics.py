@@ -12,11 +12,12 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.evaluation import Evaluator, RoundOutcome, TargetStatus
+from monitor.evaluation import Evaluator, RoundOutcome
 from monitor.evaluation.conditions import Condition
-from monitor.figures import RoundFigures
-from monitor.inventory import ConditionKind, Inventory, Severity
+from monitor.evaluation.figures import RoundFigures
 from monitor.metrics import Metrics, StoreFigures, View
+from monitor.model.inventory import Inventory
+from monitor.model.vocabulary import ConditionKind, Severity, TargetStatus
 from monitor.snapshot import RttHistogram, SiteSnapshot, TargetSnapshot
 from probes.pinger import PingerStats
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from

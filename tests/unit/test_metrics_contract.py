@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 from monitor.alerting import Alerting
-from monitor.clock import FakeClock
 from monitor.evaluation import Evaluator
 from monitor.metrics import Metrics
+from monitor.model.clock import FakeClock
 from monitor.storage import Store
 from tests.fixtures.inventories import WITH_DEVICES, inventory_from
 from tests.unit.test_metrics import NOW, _view

@@ -13,7 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.notifiers import build, text
-from alerts.notifiers.settings import (
+from monitor.alerting import Alerting
+from monitor.evaluation import Evaluator
+from monitor.model.clock import FakeClock
+from monitor.model.notifiers import (
     AlertmanagerSettings,
     ChatSettings,
     EmailSettings,
@@ -21,10 +24,7 @@ from alerts.notifiers.settings import (
     TelegramSettings,
     WebhookSettings,
 )
-from monitor.alerting import Alerting
-from monitor.clock import FakeClock
-from monitor.evaluation import Evaluator
-from monitor.inventory import Secret
+from monitor.model.secrets import Secret
 from monitor.storage import Store
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from
 from tests.fixtures.receivers import outage_notification

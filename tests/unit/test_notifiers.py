@@ -28,7 +28,8 @@ from alerts.model import Alert, DeliveryError, Notification, Reason
 from alerts.notifiers import NOTIFIERS, InvalidNotifierError, build, text, webhook
 from alerts.notifiers import email as email_kind
 from alerts.notifiers.alertmanager import label_name
-from alerts.notifiers.settings import (
+from monitor.config.notifiers import setting_key
+from monitor.model.notifiers import (
     SETTINGS,
     AlertmanagerSettings,
     ChatSettings,
@@ -37,8 +38,7 @@ from alerts.notifiers.settings import (
     TelegramSettings,
     WebhookSettings,
 )
-from monitor.config.notifiers import setting_key
-from monitor.inventory import Secret
+from monitor.model.secrets import Secret
 from tests.fixtures.receivers import GROUP, SITES, outage_notification
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "alerting.md"

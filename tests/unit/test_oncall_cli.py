@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.records import IncidentRecord
+from monitor.model.records import IncidentRecord
 from monitor.storage import Store
 from tests.fixtures.inventories import inventory_from, province
 

@@ -19,9 +19,9 @@ from monitor.evaluation.ping import PingState, Quality, quality_words
 from monitor.evaluation.readiness import words
 from monitor.evaluation.sites import judge_site
 from monitor.evaluation.snmp import judge_power
-from monitor.evaluation.states import TargetStatus
-from monitor.inventory import ConditionKind, Thresholds
-from monitor.records import ReadinessRecord
+from monitor.model.inventory import Thresholds
+from monitor.model.records import ReadinessRecord
+from monitor.model.vocabulary import ConditionKind, TargetStatus
 from probes import snmp_failures
 from probes.snmpdata import UpsReading
 from tests.fixtures.inventories import inventory_from, province

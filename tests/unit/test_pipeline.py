@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from monitor.evaluation import Evaluator
-from monitor.inventory import Inventory, Target
 from monitor.metrics import Metrics
+from monitor.model.inventory import Inventory, Target
+from monitor.model.records import RoundRecord, StateChange
 from monitor.pipeline import Pipeline
-from monitor.records import RoundRecord, StateChange
 from probes.icmp import IcmpObservation
 from probes.pinger import Echo
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from

@@ -10,12 +10,10 @@ import pytest
 
 from monitor.device_metrics import device_families
 from monitor.evaluation import Evaluator, RoundOutcome
-from monitor.figures import RoundFigures
-from monitor.inventory import Device, Inventory
+from monitor.evaluation.figures import RoundFigures
 from monitor.metrics import Metrics, View
-from monitor.pipeline import Pipeline
-from monitor.polls import DevicePipeline
-from monitor.records import (
+from monitor.model.inventory import Device, Inventory
+from monitor.model.records import (
     DeviceEvent,
     IncidentRecord,
     InterfaceSample,
@@ -23,6 +21,8 @@ from monitor.records import (
     PowerSample,
     StateChange,
 )
+from monitor.pipeline import Pipeline
+from monitor.polls import DevicePipeline
 from probes.icmp import IcmpObservation
 from probes.pinger import Echo
 from probes.snmpdata import InterfaceReading, PollFailure, SnmpObservation, UpsReading

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.inventory import Link, LinkKind, Site, Thresholds
-from monitor.redundancy import fake_redundancy, independent_groups
+from monitor.model.inventory import Link, Site, Thresholds
+from monitor.model.redundancy import fake_redundancy, independent_groups
+from monitor.model.vocabulary import LinkKind
 
 
 def link(

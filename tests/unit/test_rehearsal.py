@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.calendar import interval_at, phase_at, session_at
 from monitor.config import load_inventory
-from monitor.inventory import Inventory, Phase
-from monitor.rehearsal import RehearsalError, describe, plan, rehearsed
+from monitor.model.cadence import interval_at
+from monitor.model.calendar import phase_at, session_at
+from monitor.model.inventory import Inventory
+from monitor.model.rehearsal import RehearsalError, describe, plan, rehearsed
+from monitor.model.vocabulary import Phase
 from monitor.status import render
 from monitor.storage import Store
 from tests.unit.test_config import SHIPPED, SHIPPED_SECRETS

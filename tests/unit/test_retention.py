@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from monitor.clock import FakeClock
-from monitor.inventory import (
+from monitor.model.clock import FakeClock
+from monitor.model.inventory import (
     DAY,
     DEFAULT_KEEP_NOTIFICATIONS,
     DEFAULT_KEEP_POLLS,
     DEFAULT_KEEP_ROUNDS,
     RetentionSettings,
     Target,
-    TargetKind,
 )
-from monitor.records import RoundRecord, StateChange, SubjectKind
+from monitor.model.records import RoundRecord, StateChange
+from monitor.model.vocabulary import SubjectKind, TargetKind
 from monitor.storage import Store
 from monitor.storage import cli as storage_cli
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from

@@ -6,9 +6,9 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.clock import FakeClock
-from monitor.inventory import Target
 from monitor.metrics import Metrics
+from monitor.model.clock import FakeClock
+from monitor.model.inventory import Target
 from monitor.scheduler import ProbeScheduler, icmp_schedule
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.inventory import Inventory
+from monitor.model.inventory import Inventory
 from monitor.selfwatch import Health, SelfWatch
 from tests.fixtures.inventories import inventory_from, province
 

@@ -8,7 +8,9 @@ from pysnmp.error import PySnmpError
 from pysnmp.proto import errind
 from pysnmp.proto.error import StatusInformation
 
-from monitor.inventory import AuthProtocol, PrivProtocol, Secret, SnmpV2c, SnmpV3
+from monitor.model.inventory import SnmpV2c, SnmpV3
+from monitor.model.secrets import Secret
+from monitor.model.vocabulary import AuthProtocol, PrivProtocol
 from probes import snmp_failures
 from probes.snmp_failures import Failure
 from probes.snmpdata import PollFailure

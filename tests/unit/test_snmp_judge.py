@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.counters import InterfaceRates
+from monitor.evaluation.counters import InterfaceRates
 from monitor.evaluation.snmp import (
     DeviceState,
-    DeviceStatus,
     InterfaceState,
-    PowerStatus,
     judge_device,
     judge_interface,
     judge_power,
 )
-from monitor.inventory import Thresholds
+from monitor.model.inventory import Thresholds
+from monitor.model.vocabulary import DeviceStatus, PowerStatus
 from probes.snmpdata import UpsReading
 
 T0 = datetime(2027, 6, 3, 0, 30, tzinfo=UTC)

@@ -6,7 +6,8 @@ from typing import Any
 
 from pysnmp.proto import rfc1902, rfc1905
 
-from monitor.inventory import CustomOid, Device, Secret, SnmpV2c, WatchedInterface
+from monitor.model.inventory import CustomOid, Device, SnmpV2c, WatchedInterface
+from monitor.model.secrets import Secret
 from probes import snmpdata as oids
 from probes.snmp_plan import (
     COLUMNS_32,

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.counters import compare, reboot_reason
-from monitor.inventory import Device, Secret, SnmpV2c, WatchedInterface
+from monitor.evaluation.counters import compare, reboot_reason
+from monitor.model.inventory import Device, SnmpV2c, WatchedInterface
+from monitor.model.secrets import Secret
 from probes.snmp_plan import DeviceState, Reading, learn, rebooted
 from probes.snmpdata import InterfaceReading, SnmpObservation
 

@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.records import IncidentRecord, StateChange, SubjectKind
+from monitor.model.records import IncidentRecord, StateChange
+from monitor.model.vocabulary import SubjectKind
 from monitor.status import render
 from monitor.storage import Store
 from tests.fixtures.inventories import inventory_from, province

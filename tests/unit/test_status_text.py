@@ -7,9 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.inventory import Inventory
+from monitor.model.inventory import Inventory
+from monitor.model.records import IncidentRecord, PollRecord, StateChange
+from monitor.model.vocabulary import SubjectKind
 from monitor.operations import acknowledge
-from monitor.records import IncidentRecord, PollRecord, StateChange, SubjectKind
 from monitor.status import render
 from monitor.storage import Store
 from tests.fixtures.inventories import TWO_CARRIER_SITE, WITH_DEVICES, inventory_from

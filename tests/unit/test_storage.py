@@ -16,13 +16,15 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 
-from monitor.inventory import Target, TargetKind
-from monitor.records import RoundRecord, StateChange, SubjectKind
+from monitor.model.inventory import Target
+from monitor.model.records import RoundRecord, StateChange
+from monitor.model.retry import backoff_delay
+from monitor.model.vocabulary import SubjectKind, TargetKind
 from monitor.storage import Store, database_url, migrate
 from monitor.storage import cli as storage_cli
 from monitor.storage.schema import metadata, probe_rounds, state_changes
 from monitor.storage.spool import Spool, SpoolClosedError
-from monitor.storage.writer import backoff_delay, is_transient
+from monitor.storage.writer import is_transient
 
 HEAD = migrate.head_revision()  # the newest migration, whatever its number
 

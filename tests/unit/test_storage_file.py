@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from alerts.model import Alert
-from monitor.inventory import Target, TargetKind
-from monitor.records import RoundRecord, StateChange, SubjectKind
+from monitor.model.inventory import Target
+from monitor.model.records import RoundRecord, StateChange
+from monitor.model.vocabulary import SubjectKind, TargetKind
 from monitor.selfwatch import DATABASE_FILE_HOLD, Health, SelfWatch
 from monitor.storage import Store
 from tests.fixtures.inventories import inventory_from, province

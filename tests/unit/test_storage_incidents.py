@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, select, update
 
-from monitor.records import IncidentRecord, ReadinessRecord
+from monitor.model.records import IncidentRecord, ReadinessRecord
 from monitor.storage import Store
 from monitor.storage.schema import incidents, metadata
 

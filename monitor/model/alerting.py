@@ -2,7 +2,7 @@
 
 Frozen values on `Inventory`; `monitor.config` builds them once, with every
 default resolved (a route carries its own timers). Times are in seconds.
-The receiver kinds and their settings are `alerts.notifiers.settings`.
+The receiver kinds and their settings are `monitor.model.notifiers`.
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from alerts.matchers import Matcher, matches_all
+from monitor.model.matchers import Matcher, matches_all
+from monitor.model.notifiers import LogSettings, NotifierSettings
 
-if TYPE_CHECKING:
-    # not at run time: alerts.notifiers.settings imports monitor.inventory (for
-    # Secret), which imports this module for Inventory's defaults
-    from alerts.notifiers.settings import NotifierSettings
-
-DEFAULT_LANGUAGE = "vi"  # of summaries; the languages are alerts.templates.LANGUAGES
+# the languages of summaries (alerts/phrases.py has every phrase in each)
+LANGUAGES: Final[tuple[str, ...]] = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
 # Alertmanager's own defaults for the three timers, so its users find theirs.
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0
@@ -140,9 +138,6 @@ class SilenceConfig:
 
 def log_notifier(language: str = DEFAULT_LANGUAGE) -> NotifierConfig:
     """The built-in `log` receiver."""
-    # imported here, not at the top: see the TYPE_CHECKING import above
-    from alerts.notifiers.settings import LogSettings  # noqa: PLC0415
-
     return NotifierConfig(LOG_NOTIFIER_ID, LOG_KIND, LogSettings(), language)
 
 

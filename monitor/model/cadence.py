@@ -1,7 +1,6 @@
-"""The exam calendar as pure functions of a moment.
+"""The plan's cadence as pure functions of a moment.
 
-The scheduler asks what cadence applies now and when that can next change;
-the evaluator and metrics ask which phase and session a moment falls in.
+The scheduler asks what cadence applies now and when that can next change.
 """
 
 from __future__ import annotations
@@ -9,24 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from monitor.inventory import Calendar, Inventory, Phase, Session, Target
-
-
-def phase_at(calendar: Calendar, moment: datetime) -> Phase:
-    if calendar.during.contains(moment):
-        return Phase.DURING
-    if calendar.before is not None and calendar.before.contains(moment):
-        return Phase.BEFORE
-    if calendar.after is not None and calendar.after.contains(moment):
-        return Phase.AFTER
-    return Phase.OUTSIDE
-
-
-def session_at(calendar: Calendar, moment: datetime) -> Session | None:
-    for session in calendar.sessions:
-        if session.start <= moment < session.end:
-            return session
-    return None
+from monitor.model.calendar import session_at
+from monitor.model.inventory import Inventory, Target
 
 
 def interval_at(inventory: Inventory, moment: datetime) -> float:

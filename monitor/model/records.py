@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
-
-class SubjectKind(StrEnum):
-    TARGET = "target"
-    SITE = "site"
-    DEVICE = "device"  # an SNMP agent: reachable, or why not
-    POWER = "power"  # a site's or endpoint's power, from its UPS
+from monitor.model.vocabulary import ConditionKind, Phase, Severity, SubjectKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +119,12 @@ class IncidentRecord:
     started_at) makes each write an upsert, so replays never duplicate it.
     """
 
-    subject_kind: str  # target | site | device | power | monitor | readiness
+    subject_kind: SubjectKind
     subject: str  # e.g. "link:thpt-a/vt-fibre", "endpoint:vt-core", "thpt-a", "examnet"
-    kind: str  # a ConditionKind: down, isolated, endpoint_down, congested, ...
+    kind: ConditionKind  # down, isolated, endpoint_down, congested, ...
     started_at: datetime
-    severity: str  # the highest it reached: info, warning, critical
-    phase: str  # calendar phase when it started
+    severity: Severity  # the highest it reached
+    phase: Phase  # calendar phase when it started
     reason: str  # plain words, the latest
     updated_at: datetime
     ended_at: datetime | None = None
@@ -183,6 +177,31 @@ class OutboxRecord:
     delivered_at: datetime | None = None
 
 
+# pending: waiting for its next attempt; sending: claimed by a worker until
+# claimed_until (a lease: a worker that died lets it go); the rest are final.
+OUTBOX_STATES = ("pending", "sending", "delivered", "failed", "expired")
+OUTBOX_OPEN = ("pending", "sending")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A stored notification and how its delivery stands."""
+
+    id: str
+    receiver: str
+    group_key: str
+    notification: str  # its JSON
+    created_at: datetime
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    expires_at: datetime
+    claimed_until: datetime | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class SilenceRecord:
     """Alerts matching every matcher between starts_at and ends_at are not notified.
@@ -199,3 +218,9 @@ class SilenceRecord:
     comment: str
     expired_by: str | None = None
     expired_at: datetime | None = None
+
+
+# What a poll of a device makes.
+DeviceRecord = PollRecord | InterfaceSample | PowerSample | DeviceValue | DeviceEvent
+# Every record that flows to storage: the one union of them.
+Record = RoundRecord | StateChange | DeviceRecord | IncidentRecord | ReadinessRecord | OutboxRecord

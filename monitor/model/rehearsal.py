@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from monitor.alerting_config import SilenceConfig
-from monitor.inventory import Calendar, Inventory, Link, Session, Site, TimeRange
+from monitor.model.alerting import SilenceConfig
+from monitor.model.calendar import Calendar, Session, TimeRange
+from monitor.model.inventory import Inventory, Link, Site
 
 
 class RehearsalError(ValueError):

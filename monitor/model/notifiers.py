@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from monitor.inventory import Secret
+from monitor.model.secrets import Secret
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -92,3 +92,13 @@ SETTINGS: dict[str, type[NotifierSettings]] = {
     "telegram": TelegramSettings,
     "chat": ChatSettings,
 }
+
+_KIND_OF: dict[type[NotifierSettings], str] = {cls: kind for kind, cls in SETTINGS.items()}
+
+
+def kind_of(settings: NotifierSettings) -> str:
+    """The receiver kind of these settings (`webhook` for WebhookSettings, ...)."""
+    try:
+        return _KIND_OF[type(settings)]
+    except KeyError:
+        raise TypeError(f"no notifier for {type(settings).__name__}") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
-from monitor.inventory import Link, Site
+from monitor.model.inventory import Link, Site
 
 
 class _Groups:

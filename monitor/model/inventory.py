@@ -7,22 +7,33 @@ and the tests agree on them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Final
-from zoneinfo import ZoneInfo
 
-from monitor.alerting_config import (
+from monitor.model.alerting import (
     DEFAULT_ROUTE,
     AlertingSettings,
     NotifierConfig,
     Route,
     SilenceConfig,
     builtin_notifiers,
+)
+from monitor.model.calendar import Calendar, Plan, TimeRange
+from monitor.model.keys import LINK, control_key, device_key, endpoint_key, link_key, parse_key
+from monitor.model.secrets import Secret
+from monitor.model.vocabulary import (
+    AuthProtocol,
+    ConditionKind,
+    EndpointKind,
+    LinkKind,
+    Phase,
+    PrivProtocol,
+    Severity,
+    TargetKind,
 )
 
 SCHEMA_VERSION = 1
@@ -108,140 +119,6 @@ DEFAULT_KEEP_POLLS = 30 * DAY
 DEFAULT_KEEP_NOTIFICATIONS = 90 * DAY
 DEFAULT_RETENTION_INTERVAL = 600.0
 DEFAULT_RETENTION_BATCH = 1000
-
-
-class Phase(StrEnum):
-    """Where a moment sits in the exam calendar."""
-
-    BEFORE = "before"
-    DURING = "during"
-    AFTER = "after"
-    OUTSIDE = "outside"
-
-
-class TargetKind(StrEnum):
-    """What a probed address stands for."""
-
-    LINK = "link"
-    ENDPOINT = "endpoint"
-    DEVICE = "device"  # polled by SNMP rather than pinged
-    CONTROL = "control"  # examnet's own network: [monitor] control
-
-
-class ConditionKind(StrEnum):
-    """Every condition examnet reports; the one list the loader, evaluator and docs share.
-
-    `[severity]` in sites.toml takes exactly these names.
-    """
-
-    DOWN = "down"  # a link lost
-    LOSS = "loss"
-    LATENCY = "latency"
-    JITTER = "jitter"
-    RTT_ANOMALY = "rtt_anomaly"  # RTT far above the target's own baseline
-    CONGESTED = "congested"  # SNMP utilisation
-    FLAPPING = "flapping"
-    ENDPOINT_DOWN = "endpoint_down"  # a carrier endpoint lost: the carrier-level incident
-    CHILDREN_DOWN = "children_down"  # an endpoint answers, every link behind it is down
-    ISOLATED = "isolated"
-    LOST_REDUNDANCY = "lost_redundancy"
-    DEGRADED = "degraded"
-    ON_BATTERY = "on_battery"
-    POWER_LOW = "power_low"
-    POWER_AT_RISK = "power_at_risk"  # the UPS will not last to the end of the running session
-    DEVICE_UNREACHABLE = "device_unreachable"
-    BLIND = "blind"  # examnet's own network is down
-    NOT_READY = "not_ready"  # a readiness snapshot before a session found problems
-
-
-class Severity(StrEnum):
-    """How much a condition matters, lowest first (the order of the members)."""
-
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        """0 for info, 1 for warning, 2 for critical: compare severities by this."""
-        return SEVERITY_ORDER.index(self)
-
-    def raised(self) -> Severity:
-        """One step higher, capped at critical."""
-        return SEVERITY_ORDER[min(self.rank + 1, len(SEVERITY_ORDER) - 1)]
-
-
-SEVERITY_ORDER: Final[tuple[Severity, ...]] = tuple(Severity)
-
-
-def worst_severity(severities: Iterable[Severity]) -> Severity:
-    """The highest of `severities` (info when there is none)."""
-    return max(severities, key=lambda s: s.rank, default=Severity.INFO)
-
-
-class EndpointKind(StrEnum):
-    """What a carrier endpoint is; the loader accepts exactly these values."""
-
-    GATEWAY = "gateway"
-    CORE = "core"
-    DNS = "dns"
-    BTS = "bts"
-
-
-class LinkKind(StrEnum):
-    """The medium of a site's link; the loader accepts exactly these values."""
-
-    FIBRE = "fibre"
-    COPPER = "copper"
-    FOUR_G = "4g"
-    FIVE_G = "5g"
-    BTS = "bts"
-    MICROWAVE = "microwave"
-    SATELLITE = "satellite"
-
-
-class AuthProtocol(StrEnum):
-    """SNMPv3 USM authentication protocols (RFC 3414, RFC 7860)."""
-
-    MD5 = "md5"
-    SHA = "sha"
-    SHA224 = "sha224"
-    SHA256 = "sha256"
-    SHA384 = "sha384"
-    SHA512 = "sha512"
-
-
-class PrivProtocol(StrEnum):
-    """SNMPv3 USM privacy protocols (RFC 3414, RFC 3826)."""
-
-    DES = "des"
-    AES = "aes"
-    AES192 = "aes192"
-    AES256 = "aes256"
-
-
-class Secret:
-    """A value that never prints: logs, reprs and metrics show `<secret>`."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The value itself, for the one call that needs it (an SNMP engine)."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,46 +214,6 @@ class RetentionSettings:
     notifications: float | None = DEFAULT_KEEP_NOTIFICATIONS  # delivered, failed, expired
     interval: float = DEFAULT_RETENTION_INTERVAL  # between two passes
     batch: int = DEFAULT_RETENTION_BATCH  # rows per DELETE: short transactions
-
-
-@dataclass(frozen=True, slots=True)
-class TimeRange:
-    """A half-open interval [start, end) of aware datetimes."""
-
-    start: datetime
-    end: datetime
-
-    def contains(self, moment: datetime) -> bool:
-        return self.start <= moment < self.end
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    name: str
-    timezone: ZoneInfo
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """One exam session (buổi thi), e.g. Ngữ văn 07:30–09:30."""
-
-    name: str
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Calendar:
-    """The exam calendar: the optional before and after phases around `during`.
-
-    `sessions` come sorted by start time; they never overlap and all lie
-    within `during`.
-    """
-
-    before: TimeRange | None
-    during: TimeRange
-    after: TimeRange | None
-    sessions: tuple[Session, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,22 +313,13 @@ class Link:
 
     @property
     def target_key(self) -> str:
-        return link_target_key(self.site, self.id)
+        """The stable key of its target: `link:SITE/LINK`."""
+        return link_key(self.site, self.id)
 
     def is_active(self, moment: datetime) -> bool:
         """Outside its window (a mobile BTS before or after the exam) a link is not part of
         its site: not probed, not counted, not lost."""
         return self.active is None or self.active.contains(moment)
-
-
-def link_target_key(site: str, link: str) -> str:
-    """The stable key of a link's target: `link:SITE/LINK`."""
-    return f"link:{site}/{link}"
-
-
-def endpoint_target_key(endpoint: str) -> str:
-    """The stable key of a carrier endpoint's target: `endpoint:ID`."""
-    return f"endpoint:{endpoint}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,9 +377,10 @@ class Device:
     @property
     def via(self) -> str | None:
         """The id of the link it is polled over, for a site's device."""
-        if self.parent is None or not self.parent.startswith("link:"):
+        parent = None if self.parent is None else parse_key(self.parent)
+        if parent is None or parent.kind != LINK:
             return None
-        return self.parent.rpartition("/")[2]
+        return parent.ident
 
     @property
     def owner(self) -> str:
@@ -561,7 +390,7 @@ class Device:
     @property
     def key(self) -> str:
         """Stable across reloads, like target keys: `device:thpt-viet-bac/router`."""
-        return f"device:{self.owner}/{self.id}"
+        return device_key(self.owner, self.id)
 
     @property
     def poll_budget(self) -> float:
@@ -653,7 +482,7 @@ class Inventory:
     severity: SeverityTable = DEFAULT_SEVERITY
     readiness: tuple[float, ...] = DEFAULT_READINESS  # seconds before a session, latest first
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
-    # alerting (monitor/alerting_config.py): `notifiers` always holds the built-in
+    # alerting (monitor/model/alerting.py): `notifiers` always holds the built-in
     # `log` first; routes are in file order, with the [alerting] defaults resolved
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
     notifiers: tuple[NotifierConfig, ...] = field(default_factory=builtin_notifiers)
@@ -683,7 +512,7 @@ class Inventory:
         """Every probed address, endpoints first; keys are stable across reloads."""
         endpoints = tuple(
             Target(
-                key=endpoint_target_key(e.id),
+                key=endpoint_key(e.id),
                 kind=TargetKind.ENDPOINT,
                 address=e.address,
                 carrier=e.carrier,
@@ -712,7 +541,7 @@ class Inventory:
         """`[monitor] control`: pinged like endpoints, to tell BLIND from a real outage."""
         return tuple(
             Target(
-                key=f"control:{address}",
+                key=control_key(address),
                 kind=TargetKind.CONTROL,
                 address=address,
                 carrier="",
