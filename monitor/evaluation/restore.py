@@ -95,6 +95,11 @@ def _restore_condition(ev: Evaluator, incident: IncidentRecord) -> None:
     if kind in QUALITY_KINDS:
         ping = ev.pings.get(key, PingState(status=TargetStatus.UP))
         ev.pings[key] = replace(ping, quality=ping.quality | {kind})
+    elif kind in (ConditionKind.DOWN, ConditionKind.ENDPOINT_DOWN) and key in ev.targets:
+        # its last verdict was DOWN, even if it was reported UNKNOWN since (examnet
+        # blind): one answer must not bring it UP at once as for a target never judged
+        ping = ev.pings.get(key, PingState())
+        ev.pings[key] = replace(ping, status=TargetStatus.DOWN)
     elif kind is ConditionKind.CONGESTED:
         ev.interfaces[key] = InterfaceState(oper_up=True, congested=True)
     elif kind is ConditionKind.FLAPPING and key in ev.targets:

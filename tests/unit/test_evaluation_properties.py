@@ -14,7 +14,7 @@ import itertools
 from datetime import datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.config import load_inventory
@@ -104,6 +104,11 @@ def test_the_same_observations_give_the_same_incidents(rounds: list[list[int]]) 
 
 @QUICK
 @given(rounds_strategy, st.integers(1, 39))
+# examples hypothesis found: windows forgotten at a restart; a DOWN hidden as UNKNOWN
+# while examnet was blind, then taken for a target never judged
+@example([[0] * 8 + [v] + [0] * 3 for v in (0, 4, 4, 4, 5, 0, 3, 5, 5, 0)], 5)
+@example([[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3], [0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 3],
+          [0, 0, 3, 3, 3, 3, 0, 0, 0, 3, 3, 0], [0] * 12, [0, 0, 3] + [0] * 9], 3)
 def test_a_restart_loses_duplicates_and_falsely_closes_nothing(
     rounds: list[list[int]], cut: int
 ) -> None:
