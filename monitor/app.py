@@ -20,12 +20,13 @@ from monitor import api
 from monitor.alerting import Alerting
 from monitor.clockwatch import ClockWatch
 from monitor.evaluation import Evaluator, rounds_remembered
+from monitor.journal import Journal
 from monitor.labguard import LAB_DOWN, LabGuard, lab_device
 from monitor.metrics import Metrics
 from monitor.model.clock import Clock, SystemClock
 from monitor.model.inventory import Device, Inventory, Target
 from monitor.model.rehearsal import Rehearsal
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, TargetBoard
 from monitor.polls import DevicePipeline
 from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
 from monitor.selfwatch import Health
@@ -111,7 +112,6 @@ class Monitor:
             self.store.open_incidents(),
             self.store.recent_rounds(rounds_remembered(inventory)),
         )
-        self.pipeline = Pipeline(inventory, self.store, self.metrics, self.evaluator)
         self.alerting = Alerting(
             inventory,
             self.store,
@@ -121,10 +121,16 @@ class Monitor:
             health=self.self_health,
         )
         self.alerting.restore()
-        self.pipeline.on_incident = self.alerting.incident
-        self.devices = DevicePipeline(
-            inventory, self.store, self.metrics, self.evaluator, self.pipeline.record
+        self.board = TargetBoard(inventory, self.evaluator)
+        journal = Journal(
+            inventory,
+            self.store,
+            self.metrics,
+            on_incident=[self.alerting.incident],
+            on_change=[self.board.follow],
         )
+        self.pipeline = Pipeline(self.store, self.metrics, self.evaluator, journal, self.board)
+        self.devices = DevicePipeline(inventory, self.store, self.metrics, self.evaluator, journal)
         schedules: list[Schedule] = [icmp_schedule(inventory, self.run_round)]
         if devices:
             schedules.append(snmp_schedule(inventory, self.run_poll))
@@ -162,8 +168,8 @@ class Monitor:
         return View(
             inventory=self.inventory,
             now=self.clock.now(),
-            targets=list(self.pipeline.targets.values()),
-            sites=self.pipeline.site_snapshots(),
+            targets=list(self.board.targets.values()),
+            sites=self.board.sites(),
             store=StoreFigures(
                 s.queued, s.written_total, s.dropped_total, s.write_errors_total, s.dropped
             ),
@@ -203,7 +209,7 @@ class Monitor:
             "probing": ", ".join(problems) or "ok",
             "db_queue": s.queued,
             "db_last_error": s.last_error,
-            "targets": len(self.pipeline.targets),
+            "targets": len(self.board.targets),
         }
         return self._started and not stalled and not problems, details
 

@@ -55,6 +55,7 @@ LAYERS: Final[dict[str, tuple[str, int]]] = {
     "monitor.config": ("config", 3),
     "monitor.scheduler": ("runtime", 4),
     "monitor.pipeline": ("runtime", 4),
+    "monitor.journal": ("runtime", 4),
     "monitor.polls": ("runtime", 4),
     "monitor.metrics": ("runtime", 4),
     "monitor.device_metrics": ("runtime", 4),
