@@ -13,22 +13,23 @@ import logging
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from monitor import api
 from monitor.alerting import Alerting
-from monitor.clockwatch import ClockWatch
+from monitor.clockwatch import Pulse
 from monitor.evaluation import Evaluator, rounds_remembered
+from monitor.journal import Journal
 from monitor.labguard import LAB_DOWN, LabGuard, lab_device
 from monitor.metrics import Metrics
 from monitor.model.clock import Clock, SystemClock
 from monitor.model.inventory import Device, Inventory, Target
 from monitor.model.rehearsal import Rehearsal
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, TargetBoard
 from monitor.polls import DevicePipeline
 from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
-from monitor.selfwatch import Health
+from monitor.selfwatch import Health, healthz
 from monitor.snapshot import StoreFigures, View
 from monitor.storage import Store
 from monitor.web import Access, Scrape, WebConfig, WebServer, web_app
@@ -39,8 +40,6 @@ from probes.snmpdata import PollFailure, SnmpObservation
 
 log = logging.getLogger("examnet")
 
-STALL_AFTER = 10.0  # seconds without a loop heartbeat: /healthz fails
-UNHEALTHY = frozenset({"no_rounds", "probe_errors"})  # examnet's own alerts that fail /healthz
 _FLUSH_TIMEOUT = 10.0
 
 
@@ -92,8 +91,6 @@ class Monitor:
             mode=options.socket_mode, max_rate=options.max_rate, bind_device=bind_device
         )
         self.guard = LabGuard(inventory.lab, clock)
-        self.clockwatch = ClockWatch(clock)
-        self._heartbeat = clock.monotonic()
         self._started = False
         self.metrics = Metrics(view=self.view)
         self.snmp = SnmpProber(
@@ -111,7 +108,6 @@ class Monitor:
             self.store.open_incidents(),
             self.store.recent_rounds(rounds_remembered(inventory)),
         )
-        self.pipeline = Pipeline(inventory, self.store, self.metrics, self.evaluator)
         self.alerting = Alerting(
             inventory,
             self.store,
@@ -121,15 +117,26 @@ class Monitor:
             health=self.self_health,
         )
         self.alerting.restore()
-        self.pipeline.on_incident = self.alerting.incident
-        self.devices = DevicePipeline(
-            inventory, self.store, self.metrics, self.evaluator, self.pipeline.record
+        self.board = TargetBoard(inventory, self.evaluator)
+        journal = Journal(
+            inventory,
+            self.store,
+            self.metrics,
+            on_incident=[self.alerting.incident],
+            on_change=[self.board.follow],
         )
+        self.pipeline = Pipeline(self.store, self.metrics, self.evaluator, journal, self.board)
+        self.devices = DevicePipeline(inventory, self.store, self.metrics, self.evaluator, journal)
         schedules: list[Schedule] = [icmp_schedule(inventory, self.run_round)]
         if devices:
             schedules.append(snmp_schedule(inventory, self.run_poll))
         self.scheduler = ProbeScheduler(
             inventory, schedules, self.metrics, clock, on_replan=self.pipeline.on_calendar
+        )
+        self.pulse = Pulse(
+            clock,
+            self.metrics,
+            on_step=[lambda _step: self.scheduler.resync(), self.evaluator.shift],
         )
         self.scrape = Scrape(self.metrics.exposition, lambda: self.scheduler.interval("icmp"))
         self.http = WebServer(
@@ -162,8 +169,8 @@ class Monitor:
         return View(
             inventory=self.inventory,
             now=self.clock.now(),
-            targets=list(self.pipeline.targets.values()),
-            sites=self.pipeline.site_snapshots(),
+            targets=list(self.board.targets.values()),
+            sites=self.board.sites(),
             store=StoreFigures(
                 s.queued, s.written_total, s.dropped_total, s.write_errors_total, s.dropped
             ),
@@ -192,41 +199,15 @@ class Monitor:
         )
 
     def health(self) -> tuple[bool, Mapping[str, Any]]:
-        """Failing while examnet does not do its job: the loop stalls, rounds stop or
-        all fail (examnet's own judgement, monitor.selfwatch), whatever the cause."""
-        stalled = self.clock.monotonic() - self._heartbeat > STALL_AFTER
         s = self.store.stats
-        problems = sorted(set(self.alerting.watch.problems) & UNHEALTHY)
-        details = {
-            "scheduler": "running" if self._started else "stopped",
-            "event_loop": "stalled" if stalled else "ok",
-            "probing": ", ".join(problems) or "ok",
-            "db_queue": s.queued,
-            "db_last_error": s.last_error,
-            "targets": len(self.pipeline.targets),
-        }
-        return self._started and not stalled and not problems, details
-
-    async def _beat(self) -> None:
-        """Once a second, on the monotonic clock: the loop is alive; has the wall clock
-        been stepped?"""
-        while True:
-            self._heartbeat = self.clock.monotonic()
-            step = self.clockwatch.check()
-            if step is not None:
-                self.clock_stepped(step)
-            await asyncio.sleep(1.0)
-
-    def clock_stepped(self, step: float) -> None:
-        """Keep the cadence and every window true to the time that really passed."""
-        log.warning(
-            "the wall clock was stepped by %+.1f s (NTP or an operator): probing planned "
-            "again from the new time; timers run on the monotonic clock",
-            step,
+        return healthz(
+            running=self._started,
+            stalled=self.pulse.stalled,
+            problems=self.alerting.watch.problems,
+            db_queue=s.queued,
+            db_last_error=s.last_error,
+            targets=len(self.board.targets),
         )
-        self.metrics.clock_steps.inc()
-        self.scheduler.resync()
-        self.evaluator.shift(timedelta(seconds=step))
 
     async def run(self, stop: asyncio.Event) -> int:
         self.store.start()
@@ -234,7 +215,7 @@ class Monitor:
         self.http.start()
         host, port = self.http.address
         log.info("metrics at %s://%s:%d/metrics, health at /healthz", self.http.scheme, host, port)
-        beat = asyncio.create_task(self._beat())
+        beat = asyncio.create_task(self.pulse.run())
         alerting_stop = asyncio.Event()
         alerting = asyncio.create_task(self.alerting.run(alerting_stop), name="alerting")
         self.scheduler.start()

@@ -1,19 +1,20 @@
-"""Where an SNMP poll goes: rates, storage, the evaluator, metrics snapshots.
+"""Where an SNMP poll goes: rates, storage, the evaluator, metrics snapshots, the journal.
 
-The sibling of `monitor.pipeline` for devices. Rates need the previous good
+The sibling of `monitor.pipeline` for devices; both record the evaluator's
+events in the one journal (monitor.journal). Rates need the previous good
 poll of the same device, kept here; everything else is passed on.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.evaluation import Evaluator, Event
 from monitor.evaluation.counters import DeviceDelta, InterfaceRates, compare
 from monitor.evaluation.snmp import PowerVerdict, judge_power
+from monitor.journal import Journal
 from monitor.metrics import Metrics
 from monitor.model.inventory import Device, Inventory, Target, Thresholds
 from monitor.model.keys import strip_kind
@@ -48,13 +49,13 @@ class DevicePipeline:
         store: DeviceSink,
         metrics: Metrics,
         evaluator: Evaluator,
-        record: Callable[[Iterable[Event]], None],
+        journal: Journal,
     ) -> None:
         self.inventory = inventory
         self.store = store
         self.metrics = metrics
         self.evaluator = evaluator
-        self._record = record
+        self.journal = journal
         self._links = _links_by_interface(inventory)
         self._thresholds = _owner_thresholds(inventory)
         self.snapshots: dict[str, DeviceSnapshot] = {
@@ -98,7 +99,7 @@ class DevicePipeline:
             reboots,
             snap.links,
         )
-        self._record(changes)
+        self.journal.record(changes)
 
     def _failed(self, device: Device, snap: DeviceSnapshot, obs: SnmpObservation) -> None:
         changes = self.evaluator.observe_device(
@@ -119,7 +120,7 @@ class DevicePipeline:
             snap.reboots,
             snap.links,
         )
-        self._record(changes)
+        self.journal.record(changes)
 
     def _interfaces(self, device: Device, obs: SnmpObservation, delta: DeviceDelta) -> list[Event]:
         end = obs.started_at

@@ -9,8 +9,10 @@ They are not incidents: the database may be the very thing that is down.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from alerts.model import Alert, fingerprint
 from alerts.templates import Facts, summaries
@@ -24,6 +26,7 @@ DATABASE_FILE_HOLD = 3600.0
 FAILED_SHARE = 0.5  # of rounds over a window, to call the probes failing
 MIN_ROUNDS = 10  # in that window, before judging the share
 WINDOW = 60.0  # seconds
+UNHEALTHY = frozenset({"no_rounds", "probe_errors"})  # examnet's own alerts that fail /healthz
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,3 +170,26 @@ class SelfWatch:
             starts_at=now,
             details={"reason": reason, "cause": "", "affected": ""},
         )
+
+
+def healthz(
+    *,
+    running: bool,
+    stalled: bool,
+    problems: Iterable[str],
+    db_queue: int,
+    db_last_error: str | None,
+    targets: int,
+) -> tuple[bool, Mapping[str, Any]]:
+    """Failing while examnet does not do its job: the loop stalls, rounds stop or
+    all fail (examnet's own judgement, above), whatever the cause."""
+    failing = sorted(set(problems) & UNHEALTHY)
+    details = {
+        "scheduler": "running" if running else "stopped",
+        "event_loop": "stalled" if stalled else "ok",
+        "probing": ", ".join(failing) or "ok",
+        "db_queue": db_queue,
+        "db_last_error": db_last_error,
+        "targets": targets,
+    }
+    return running and not stalled and not failing, details

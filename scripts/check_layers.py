@@ -55,6 +55,7 @@ LAYERS: Final[dict[str, tuple[str, int]]] = {
     "monitor.config": ("config", 3),
     "monitor.scheduler": ("runtime", 4),
     "monitor.pipeline": ("runtime", 4),
+    "monitor.journal": ("runtime", 4),
     "monitor.polls": ("runtime", 4),
     "monitor.metrics": ("runtime", 4),
     "monitor.device_metrics": ("runtime", 4),
@@ -76,16 +77,7 @@ LAYERS: Final[dict[str, tuple[str, int]]] = {
 ALLOWED: Final[dict[tuple[str, str], str]] = {}
 
 # Import cycles that remain, as the sorted tuple of their modules -> reason.
-ALLOWED_CYCLES: Final[dict[tuple[str, ...], str]] = {
-    # The evaluator hands itself to its helpers, which read and write ~15 of its
-    # attributes (imported under TYPE_CHECKING only). Goes when the evaluator's
-    # state is one explicit object passed to them (issue 11, point 6).
-    (
-        "monitor.evaluation.dependencies",
-        "monitor.evaluation.evaluator",
-        "monitor.evaluation.restore",
-    ): "the helpers take the Evaluator itself",
-}
+ALLOWED_CYCLES: Final[dict[tuple[str, ...], str]] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from monitor.evaluation.figures import RoundFigures
+from monitor.evaluation.memory import Memory
 from monitor.evaluation.ping import QUALITY_KINDS, PingState, replay
 from monitor.evaluation.snmp import DeviceState, InterfaceState, PowerVerdict
 from monitor.evaluation.states import RoundOutcome, SiteVerdict
@@ -28,29 +28,26 @@ from monitor.model.vocabulary import (
     TargetStatus,
 )
 
-if TYPE_CHECKING:
-    from monitor.evaluation.evaluator import Evaluator
-
 _OLD_NAMES = {"congested": "degraded"}  # stored by examnet before 0.2
 
 
 def restore(
-    ev: Evaluator,
+    mem: Memory,
     states: Mapping[tuple[str, str], str],
     incidents: Iterable[IncidentRecord],
     recent: Mapping[str, Sequence[RoundRecord]],
 ) -> None:
     for (kind, subject), status in states.items():
-        _restore_state(ev, kind, subject, _OLD_NAMES.get(status, status))
+        _restore_state(mem, kind, subject, _OLD_NAMES.get(status, status))
     open_ = [i for i in incidents if i.ended_at is None]
-    ev.book.restore(open_)
+    mem.book.restore(open_)
     for incident in open_:
-        _restore_condition(ev, incident)
+        _restore_condition(mem, incident)
     for key, rounds in recent.items():
-        target = ev.targets.get(key)
+        target = mem.targets.get(key)
         if target is not None and rounds:
-            state = ev.pings.get(key, PingState())
-            ev.pings[key] = replay(state, map(outcome_of, rounds), target.thresholds)
+            state = mem.pings.get(key, PingState())
+            mem.pings[key] = replay(state, map(outcome_of, rounds), target.thresholds)
 
 
 def outcome_of(record: RoundRecord) -> RoundOutcome:
@@ -72,41 +69,41 @@ def outcome_of(record: RoundRecord) -> RoundOutcome:
     return RoundOutcome(figures, error=record.error)
 
 
-def _restore_state(ev: Evaluator, kind: str, subject: str, status: str) -> None:
+def _restore_state(mem: Memory, kind: str, subject: str, status: str) -> None:
     if kind == SubjectKind.TARGET and status in TargetStatus._value2member_map_:
         reported = TargetStatus(status)
-        ev.reported[subject] = reported
+        mem.reported[subject] = reported
         ping = TargetStatus.UP if reported is TargetStatus.DEGRADED else reported
-        ev.pings[subject] = PingState(status=ping)
+        mem.pings[subject] = PingState(status=ping)
     elif kind == SubjectKind.SITE and status in SiteStatus._value2member_map_:
-        if subject in ev.inventory_sites:
-            ev.sites[subject] = SiteVerdict(SiteStatus(status), 0, (), "restored")
+        if subject in mem.known_sites:
+            mem.sites[subject] = SiteVerdict(SiteStatus(status), 0, (), "restored")
             if status != SiteStatus.UNKNOWN:
-                ev.judged_sites.add(subject)
+                mem.judged_sites.add(subject)
     elif kind == SubjectKind.DEVICE and status in DeviceStatus._value2member_map_:
-        ev.devices[subject] = DeviceState(DeviceStatus(status))
+        mem.devices[subject] = DeviceState(DeviceStatus(status))
     elif kind == SubjectKind.POWER and status in PowerStatus._value2member_map_:
-        ev.power[subject] = PowerVerdict(PowerStatus(status), "restored")
+        mem.power[subject] = PowerVerdict(PowerStatus(status), "restored")
 
 
-def _restore_condition(ev: Evaluator, incident: IncidentRecord) -> None:
+def _restore_condition(mem: Memory, incident: IncidentRecord) -> None:
     kind = ConditionKind(incident.kind)
     key = incident.subject
     if kind in QUALITY_KINDS:
-        ping = ev.pings.get(key, PingState(status=TargetStatus.UP))
-        ev.pings[key] = replace(ping, quality=ping.quality | {kind})
-    elif kind in (ConditionKind.DOWN, ConditionKind.ENDPOINT_DOWN) and key in ev.targets:
+        ping = mem.pings.get(key, PingState(status=TargetStatus.UP))
+        mem.pings[key] = replace(ping, quality=ping.quality | {kind})
+    elif kind in (ConditionKind.DOWN, ConditionKind.ENDPOINT_DOWN) and key in mem.targets:
         # its last verdict was DOWN, even if it was reported UNKNOWN since (examnet
         # blind): one answer must not bring it UP at once as for a target never judged
-        ping = ev.pings.get(key, PingState())
-        ev.pings[key] = replace(ping, status=TargetStatus.DOWN)
+        ping = mem.pings.get(key, PingState())
+        mem.pings[key] = replace(ping, status=TargetStatus.DOWN)
     elif kind is ConditionKind.CONGESTED:
-        ev.interfaces[key] = InterfaceState(oper_up=True, congested=True)
-    elif kind is ConditionKind.FLAPPING and key in ev.targets:
+        mem.interfaces[key] = InterfaceState(oper_up=True, congested=True)
+    elif kind is ConditionKind.FLAPPING and key in mem.targets:
         # the flips themselves are not stored: it still flaps, as far as we know,
         # until a window without them passes (else a restart would close it falsely)
-        changes = ev.targets[key].thresholds.flap_changes
-        ev.watch.flips[key] = deque([incident.updated_at] * changes)
+        changes = mem.targets[key].thresholds.flap_changes
+        mem.watch.flips[key] = deque([incident.updated_at] * changes)
 
 
 def rounds_remembered(inventory: Inventory) -> int:

@@ -27,11 +27,12 @@ from monitor.alerting import Alerting
 from monitor.config import load_inventory
 from monitor.evaluation import Evaluator, RoundOutcome
 from monitor.evaluation.figures import RoundFigures
+from monitor.journal import Journal
 from monitor.metrics import Metrics
 from monitor.model.clock import FakeClock
 from monitor.model.inventory import Inventory, Target
 from monitor.operations import SilenceRequest, acknowledge, add_silence, expire_silence
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, TargetBoard
 from monitor.selfwatch import Health
 from monitor.storage import Store
 from monitor.web import Access, WebServer, web_app
@@ -143,10 +144,18 @@ class Desk:
         self.evaluator = Evaluator(
             inventory, self.store.latest_states(), self.store.open_incidents()
         )
-        self.pipeline = Pipeline(inventory, self.store, Metrics(), self.evaluator)
         self.alerting = Alerting(inventory, self.store, self.evaluator, clock, health=self.health)
         self.alerting.restore()
-        self.pipeline.on_incident = self.alerting.incident
+        metrics = Metrics()
+        board = TargetBoard(inventory, self.evaluator)
+        self.journal = Journal(
+            inventory,
+            self.store,
+            metrics,
+            on_incident=[self.alerting.incident],
+            on_change=[board.follow],
+        )
+        self.pipeline = Pipeline(self.store, metrics, self.evaluator, self.journal, board)
 
     def close(self) -> None:
         self.store.close()
@@ -162,7 +171,7 @@ class Desk:
         self.rounds += len(self.targets)
         for key, target in self.targets.items():
             outcome = LOST if key in (lost or {}) else answered()
-            self.pipeline.record(self.evaluator.observe(target, outcome, self.clock.now()))
+            self.journal.record(self.evaluator.observe(target, outcome, self.clock.now()))
         self.pipeline.on_calendar(self.clock.now())
         self.clock.advance(STEP)
 

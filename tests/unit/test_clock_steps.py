@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitor.clockwatch import ClockWatch
+from monitor.clockwatch import ClockWatch, Pulse
 from monitor.evaluation import Evaluator
 from monitor.evaluation.counters import InterfaceRates
+from monitor.metrics import Metrics
 from monitor.model.inventory import Target
 from monitor.selfwatch import Health, SelfWatch
 from tests.fixtures.inventories import inventory_from, province
@@ -47,6 +48,31 @@ def test_it_notices_a_step_of_the_wall_clock_but_not_its_slow_drift() -> None:
     assert watch.check() == -600.0
     clock.advance(1.0)
     assert watch.check() is None
+
+
+def test_it_passes_a_step_on_to_the_parts_that_keep_wall_times_and_counts_it() -> None:
+    clock = SteppedClock()
+    metrics = Metrics()
+    heard: list[timedelta] = []
+    pulse = Pulse(clock, metrics, on_step=[heard.append])
+    clock.advance(1.0)
+    pulse.beat()
+    clock.advance(1.0)
+    clock.step(-600.0)
+    pulse.beat()
+    assert heard == [timedelta(seconds=-600)]
+    assert metrics.registry.get_sample_value("examnet_clock_steps_total") == 1.0
+
+
+def test_it_calls_the_loop_stalled_after_ten_seconds_without_a_beat() -> None:
+    clock = SteppedClock()
+    pulse = Pulse(clock, Metrics())
+    clock.advance(10.0)
+    assert not pulse.stalled
+    clock.advance(0.5)
+    assert pulse.stalled
+    pulse.beat()
+    assert not pulse.stalled
 
 
 def _target(key: str, inventory_path: Path) -> tuple[Evaluator, Target]:

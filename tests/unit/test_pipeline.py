@@ -1,4 +1,4 @@
-"""A round fans out to storage, metrics and the evaluator, and changes are logged."""
+"""A round fans out to storage, metrics and the evaluator; the journal logs the changes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from monitor.evaluation import Evaluator
+from monitor.journal import Journal
 from monitor.metrics import Metrics
 from monitor.model.inventory import Inventory, Target
-from monitor.model.records import RoundRecord, StateChange
-from monitor.pipeline import Pipeline
+from monitor.model.records import IncidentRecord, RoundRecord, StateChange
+from monitor.pipeline import Pipeline, TargetBoard
 from probes.icmp import IcmpObservation
 from probes.pinger import Echo
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from
@@ -38,6 +39,15 @@ class Rows:
         self.others.append(record)
 
 
+def _pipeline(inventory: Inventory, rows: Rows, metrics: Metrics | None = None) -> Pipeline:
+    """Wired as the app wires it: the board follows the journal's state changes."""
+    metrics = metrics or Metrics()
+    evaluator = Evaluator(inventory)
+    board = TargetBoard(inventory, evaluator)
+    journal = Journal(inventory, rows, metrics, on_change=[board.follow])
+    return Pipeline(rows, metrics, evaluator, journal, board)
+
+
 @pytest.fixture
 def inventory(tmp_path: Path) -> Inventory:
     return inventory_from(TWO_CARRIER_SITE, tmp_path)
@@ -55,7 +65,7 @@ def _observation(target: Target, at: datetime, *rtts: float | None,
 
 def test_it_stores_each_round_with_its_figures_in_milliseconds(inventory: Inventory) -> None:
     rows = Rows()
-    pipeline = Pipeline(inventory, rows, Metrics(), Evaluator(inventory))
+    pipeline = _pipeline(inventory, rows)
     target = inventory.targets()[0]
     pipeline.handle(target, _observation(target, T0, 0.001, None, 0.003))
     [record] = rows.rounds
@@ -70,7 +80,7 @@ def test_it_stores_a_round_that_could_not_run_without_inventing_loss(
     inventory: Inventory,
 ) -> None:
     rows = Rows()
-    pipeline = Pipeline(inventory, rows, Metrics(), Evaluator(inventory))
+    pipeline = _pipeline(inventory, rows)
     target = inventory.targets()[0]
     pipeline.handle(target, _observation(target, T0, error="cannot resolve 'x'"))
     assert (rows.rounds[0].sent, rows.rounds[0].loss) == (0, None)
@@ -82,7 +92,7 @@ def test_it_records_and_logs_an_outage_with_its_reason(
 ) -> None:
     rows = Rows()
     metrics = Metrics()
-    pipeline = Pipeline(inventory, rows, metrics, Evaluator(inventory))
+    pipeline = _pipeline(inventory, rows, metrics)
     by_key = {t.key: t for t in inventory.targets()}
     viettel, vnpt = by_key["link:thpt-a/viettel-fibre"], by_key["link:thpt-a/vnpt-fibre"]
     gateway = by_key["endpoint:viettel-gw"]  # viettel-fibre's upstream: it keeps answering
@@ -106,4 +116,29 @@ def test_it_records_and_logs_an_outage_with_its_reason(
     assert "site thpt-a (THPT A) is LOST_REDUNDANCY (was ok)" in caplog.text
     assert metrics.registry.get_sample_value(  # the BTS, then viettel-fibre
         "examnet_state_changes_total", {"subject_kind": "target", "state": "down"}) == 2.0
-    assert pipeline.targets[viettel.key].status == "down"
+    assert pipeline.board.targets[viettel.key].status == "down"
+
+
+def test_it_hands_every_incident_to_the_journal_listeners_once_stored(
+    inventory: Inventory,
+) -> None:
+    rows = Rows()
+    heard: list[IncidentRecord] = []
+    metrics = Metrics()
+    evaluator = Evaluator(inventory)
+    board = TargetBoard(inventory, evaluator)
+    journal = Journal(
+        inventory,
+        rows,
+        metrics,
+        on_incident=[heard.append],
+        on_change=[board.follow],
+    )
+    pipeline = Pipeline(rows, metrics, evaluator, journal, board)
+    bts = {t.key: t for t in inventory.targets()}["link:thpt-a/mobifone-bts"]
+    for i in range(3):
+        at = T0 + timedelta(seconds=5 * i)
+        pipeline.handle(bts, _observation(bts, at, None))
+    stored = [r for r in rows.others if isinstance(r, IncidentRecord)]
+    assert heard
+    assert heard == stored

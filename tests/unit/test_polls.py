@@ -11,6 +11,7 @@ import pytest
 from monitor.device_metrics import device_families
 from monitor.evaluation import Evaluator, RoundOutcome
 from monitor.evaluation.figures import RoundFigures
+from monitor.journal import Journal
 from monitor.metrics import Metrics, View
 from monitor.model.inventory import Device, Inventory
 from monitor.model.records import (
@@ -21,7 +22,7 @@ from monitor.model.records import (
     PowerSample,
     StateChange,
 )
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, TargetBoard
 from monitor.polls import DevicePipeline
 from probes.icmp import IcmpObservation
 from probes.pinger import Echo
@@ -55,8 +56,10 @@ def world(tmp_path: Path) -> tuple[Inventory, Rows, Pipeline, DevicePipeline]:
     rows = Rows()
     metrics = Metrics()
     evaluator = Evaluator(inventory)
-    pipeline = Pipeline(inventory, rows, metrics, evaluator)
-    devices = DevicePipeline(inventory, rows, metrics, evaluator, pipeline.record)
+    board = TargetBoard(inventory, evaluator)
+    journal = Journal(inventory, rows, metrics, on_change=[board.follow])
+    pipeline = Pipeline(rows, metrics, evaluator, journal, board)
+    devices = DevicePipeline(inventory, rows, metrics, evaluator, journal)
     for target in inventory.targets():  # every link answers ping
         pipeline.handle(target, _round(target.key, target.address))
     return inventory, rows, pipeline, devices

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.model.inventory import Inventory
-from monitor.selfwatch import Health, SelfWatch
+from monitor.selfwatch import Health, SelfWatch, healthz
 from tests.fixtures.inventories import inventory_from, province
 
 T0 = datetime(2027, 6, 3, 0, 0, tzinfo=UTC)  # 07:00 local, half an hour before Ngữ văn
@@ -54,3 +54,30 @@ def test_rounds_that_stop_or_fail_are_alerts_critical_in_a_session(tmp_path: Pat
     kinds = {(a.labels["kind"], a.ends_at is None) for a in failing}
     assert ("no_rounds", False) in kinds  # rounds again: resolved
     assert ("probe_errors", True) in kinds  # but most of them fail
+
+
+def test_healthz_passes_while_examnet_does_its_job_whatever_else_it_alerts_on() -> None:
+    ok, details = healthz(
+        running=True,
+        stalled=False,
+        problems=["database_file"],
+        db_queue=0,
+        db_last_error=None,
+        targets=3,
+    )
+    assert ok
+    assert details["probing"] == "ok"
+
+
+def test_healthz_fails_while_the_loop_stalls_or_rounds_stop() -> None:
+    ok, details = healthz(
+        running=True,
+        stalled=True,
+        problems=["probe_errors", "no_rounds"],
+        db_queue=2,
+        db_last_error=None,
+        targets=3,
+    )
+    assert not ok
+    assert details["event_loop"] == "stalled"
+    assert details["probing"] == "no_rounds, probe_errors"
