@@ -11,6 +11,7 @@ its end.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, tzinfo
 from typing import Any, ClassVar
@@ -85,3 +86,12 @@ class AlertmanagerNotifier:
 
     async def send(self, rendered: http.HttpRequest) -> None:
         await http.post(rendered)
+
+    # Refreshing (alerts.model): Alertmanager forgets an alert not pushed again
+    @property
+    def refresh_every(self) -> float:
+        return self.settings.refresh
+
+    async def refresh(self, notification: Notification) -> None:
+        """Push what still fires again, so Alertmanager's resolve_timeout never ends it."""
+        await asyncio.wait_for(self.send(self.render(notification)), self.settings.timeout + 5)
