@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 
 def fingerprint(subject_kind: str, subject: str, kind: str, started_at: datetime) -> str:
@@ -124,3 +124,19 @@ class Notifier(Protocol):
     def render(self, notification: Notification) -> Any: ...
 
     async def send(self, rendered: Any) -> None: ...
+
+
+@runtime_checkable
+class Refreshing(Notifier, Protocol):
+    """A receiver that holds alert state examnet must keep in sync (Alertmanager).
+
+    The alerting loop pushes it what still fires every `refresh_every`
+    seconds: state, not a notification (no outbox; a failed push is made
+    again at the next refresh). The loop asks the notifier whether it is
+    one, never its settings' type.
+    """
+
+    @property
+    def refresh_every(self) -> float: ...
+
+    async def refresh(self, notification: Notification) -> None: ...

@@ -27,7 +27,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from alerts.engine import AlertEngine, Group
-from alerts.model import Alert, Notification, Notifier, Reason
+from alerts.model import Alert, Notification, Notifier, Reason, Refreshing
 from alerts.notifiers import build
 from alerts.outbox import OutboxWorker
 from alerts.rules import alert_for, group_of, incident_fingerprint
@@ -37,7 +37,6 @@ from monitor.model.calendar import session_at
 from monitor.model.clock import Clock
 from monitor.model.inventory import Inventory
 from monitor.model.matchers import Matcher, parse_matcher
-from monitor.model.notifiers import AlertmanagerSettings
 from monitor.model.records import IncidentRecord, OutboxRecord, SilenceRecord
 from monitor.selfwatch import Health, SelfWatch
 from monitor.storage import Store
@@ -215,30 +214,28 @@ class Alerting:
             await worker
 
     async def refresh(self) -> int:
-        """Push the firing alerts Alertmanager receivers were told again, when due.
+        """Push the firing alerts Refreshing receivers (Alertmanager) were told again, when due.
 
         Alertmanager times out an alert not pushed for `resolve_timeout`; this
         is state kept in sync (as Prometheus does), not a notification: it
         skips the outbox, and a failed push is made again at the next refresh.
         """
         now = self.clock.monotonic()
-        pushes = []
+        pushes: list[tuple[Refreshing, Notification]] = []
         for group in list(self.engine.groups.values()):
             notifier = self.notifiers.get(group.receiver)
-            settings = getattr(notifier, "settings", None)
-            if notifier is None or not isinstance(settings, AlertmanagerSettings):
+            if not isinstance(notifier, Refreshing):
                 continue
-            if now - self._refreshed.get(group.receiver, 0.0) < settings.refresh:
+            if now - self._refreshed.get(group.receiver, 0.0) < notifier.refresh_every:
                 continue
             told = tuple(a for fp, a in group.alerts.items() if a.firing and fp in group.notified)
             if told:
-                pushes.append((notifier, settings, self._refresh_of(group, told)))
-        for receiver in {n.receiver for _, _, n in pushes}:
+                pushes.append((notifier, self._refresh_of(group, told)))
+        for receiver in {n.receiver for _, n in pushes}:
             self._refreshed[receiver] = now
-        for notifier, settings, notification in pushes:
+        for receiver_, notification in pushes:
             try:
-                rendered = notifier.render(notification)
-                await asyncio.wait_for(notifier.send(rendered), settings.timeout + 5)
+                await receiver_.refresh(notification)
             except Exception as exc:  # the next refresh tries again
                 log.warning("refresh of %s failed: %s", notification.receiver, exc)
         return len(pushes)

@@ -9,34 +9,34 @@ close the sockets, flush the queued rows, then close the HTTP port.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from monitor import api
 from monitor.alerting import Alerting
 from monitor.clockwatch import Pulse
 from monitor.evaluation import Evaluator, rounds_remembered
 from monitor.journal import Journal
-from monitor.labguard import LAB_DOWN, LabGuard, lab_device
+from monitor.labguard import LabGuard, lab_device
 from monitor.metrics import Metrics
 from monitor.model.clock import Clock, SystemClock
-from monitor.model.inventory import Device, Inventory, Target
+from monitor.model.inventory import Inventory
 from monitor.model.rehearsal import Rehearsal
 from monitor.pipeline import Pipeline, TargetBoard
-from monitor.polls import DevicePipeline
-from monitor.scheduler import ProbeScheduler, Schedule, icmp_schedule, snmp_schedule
+from monitor.probing.icmp import IcmpProbing
+from monitor.probing.kind import AnyKind, ProbeContext, Probed, ProbeOptions, Probing
+from monitor.probing.registry import PROBES
+from monitor.probing.snmp import SnmpProbing
+from monitor.scheduler import ProbeScheduler, schedule_of
 from monitor.selfwatch import Health, healthz
 from monitor.snapshot import StoreFigures, View
 from monitor.storage import Store
 from monitor.web import Access, Scrape, WebConfig, WebServer, web_app
-from probes.icmp import IcmpObservation, IcmpProber
 from probes.pinger import SocketMode
-from probes.snmp import SnmpProber
-from probes.snmpdata import PollFailure, SnmpObservation
 
 log = logging.getLogger("examnet")
 
@@ -55,27 +55,15 @@ class RunOptions:
     rehearsal: Rehearsal | None = None  # the inventory is already moved by it
 
 
-def _blocked_round(target: Target, now: datetime) -> IcmpObservation:
-    return IcmpObservation(
-        target=target.key,
-        address=target.address,
-        started_at=now,
-        duration=0.0,
-        echoes=(),
-        error=f"not probed: {LAB_DOWN}",
-    )
+W = TypeVar("W")
 
 
-def _blocked_poll(device: Device, now: datetime, mono: float) -> SnmpObservation:
-    return SnmpObservation(
-        device=device.key,
-        address=device.address,
-        started_at=now,
-        duration=0.0,
-        received_at=mono,
-        error=f"not polled: {LAB_DOWN}",
-        failure=PollFailure.INTERNAL,
-    )
+def _wired(probing: Mapping[str, Probing[Any, Any]], kind: type[W]) -> W:
+    """The wired kind of this class (the view shows figures of ICMP and SNMP)."""
+    found = [p for p in probing.values() if isinstance(p, kind)]
+    if len(found) != 1:
+        raise LookupError(f"{kind.__name__} is not wired once")
+    return found[0]
 
 
 class Monitor:
@@ -86,16 +74,9 @@ class Monitor:
         self.options = options
         self.clock = clock
         self.store = Store(options.db_url)
-        bind_device = lab_device(inventory.lab)  # the guard's second line (monitor.labguard)
-        self.prober = IcmpProber(
-            mode=options.socket_mode, max_rate=options.max_rate, bind_device=bind_device
-        )
         self.guard = LabGuard(inventory.lab, clock)
         self._started = False
         self.metrics = Metrics(view=self.view)
-        self.snmp = SnmpProber(
-            max_concurrency=inventory.snmp.max_concurrency, bind_device=bind_device
-        )
         self.store.upgrade()
         self.store.record_rehearsal(options.rehearsal)
         devices = tuple(inventory.devices())
@@ -126,10 +107,27 @@ class Monitor:
             on_change=[self.board.follow],
         )
         self.pipeline = Pipeline(self.store, self.metrics, self.evaluator, journal, self.board)
-        self.devices = DevicePipeline(inventory, self.store, self.metrics, self.evaluator, journal)
-        schedules: list[Schedule] = [icmp_schedule(inventory, self.run_round)]
-        if devices:
-            schedules.append(snmp_schedule(inventory, self.run_poll))
+        context = ProbeContext(
+            inventory,
+            ProbeOptions(
+                options.socket_mode,
+                options.max_rate,
+                lab_device(inventory.lab),  # the guard's second line (monitor.labguard)
+            ),
+            self.store,
+            self.metrics,
+            self.evaluator,
+            journal,
+            self.pipeline,
+        )
+        self.probing = {kind.name: kind.wire(context) for kind in PROBES}
+        self.icmp = _wired(self.probing, IcmpProbing)  # for the view: the pinger's figures
+        self.snmp = _wired(self.probing, SnmpProbing)  # for the view: the devices' snapshots
+        schedules = [
+            schedule_of(kind, inventory, functools.partial(self.run_probe, kind))
+            for kind in PROBES
+            if kind.scheduled(inventory)
+        ]
         self.scheduler = ProbeScheduler(
             inventory, schedules, self.metrics, clock, on_replan=self.pipeline.on_calendar
         )
@@ -150,19 +148,10 @@ class Monitor:
             tls=options.web.tls,
         )
 
-    async def run_round(self, target: Target) -> None:
-        if self.guard.blocks(target.address):
-            observation = _blocked_round(target, self.clock.now())
-        else:
-            observation = await self.prober.probe(target, self.inventory.probe)
-        self.pipeline.handle(target, observation)
-
-    async def run_poll(self, device: Device) -> None:
-        if self.guard.blocks(device.address):
-            observation = _blocked_poll(device, self.clock.now(), self.clock.monotonic())
-        else:
-            observation = await self.snmp.probe(device)
-        self.devices.handle(device, observation)
+    async def run_probe(self, kind: AnyKind, item: Probed) -> None:
+        """One probe of any kind, through the lab guard, into its pipeline."""
+        probing = self.probing[kind.name]
+        probing.handle(item, await self.guard.probe(kind, probing, item))
 
     def view(self) -> View:
         s = self.store.stats
@@ -174,10 +163,12 @@ class Monitor:
             store=StoreFigures(
                 s.queued, s.written_total, s.dropped_total, s.write_errors_total, s.dropped
             ),
-            pinger=self.prober.pinger.stats,
+            pinger=self.icmp.prober.pinger.stats,
             interval=self.scheduler.interval("icmp"),
-            devices=list(self.devices.snapshots.values()),
-            device_troubles={key: self.snmp.counts(key) for key in self.devices.snapshots},
+            devices=list(self.snmp.pipeline.snapshots.values()),
+            device_troubles={
+                key: self.snmp.prober.counts(key) for key in self.snmp.pipeline.snapshots
+            },
             open_incidents=[c for c in self.evaluator.book.active.values() if not c.quiet],
             blind=self.evaluator.blind,
         )
@@ -229,8 +220,8 @@ class Monitor:
             # after the rounds: their last incidents still become notifications
             alerting_stop.set()
             await alerting
-            await self.prober.aclose()
-            await self.snmp.aclose()
+            for probing in self.probing.values():
+                await probing.aclose()
             beat.cancel()
             unwritten = await asyncio.to_thread(self.store.close, _FLUSH_TIMEOUT)
             self.http.stop()

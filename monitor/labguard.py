@@ -25,6 +25,7 @@ from pathlib import Path
 from monitor.model.clock import Clock
 from monitor.model.inventory import Inventory, Lab, Target
 from monitor.model.labplan import hub_address, monitor_device
+from monitor.probing.kind import I, O, ProbeKind, Prober
 
 log = logging.getLogger("examnet")
 
@@ -162,3 +163,9 @@ class LabGuard:
                 )
             self._present, self._checked_at = present, now
         return not self._present
+
+    async def probe(self, kind: ProbeKind[I, O], prober: Prober[I, O], item: I) -> O:
+        """Any kind's probe of `item`, or what it observed when not probed: the lab is down."""
+        if self.blocks(item.address):
+            return kind.not_probed(item, LAB_DOWN, self._clock)
+        return await prober.probe(item)

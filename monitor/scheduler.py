@@ -38,9 +38,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.metrics import Metrics
 from monitor.model.cadence import active_targets, interval_at, next_change_after
-from monitor.model.calendar import session_at
 from monitor.model.clock import Clock
-from monitor.model.inventory import Device, Inventory
+from monitor.model.inventory import Inventory
+from monitor.probing.kind import AnyKind
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class Schedule:
     interval_at: Callable[[datetime], float]
     run: Callable[[Any], Awaitable[None]]
     noun: str = "targets"
+    verb: str = "probing"
     budget: float = 0.0  # the longest one run can take (seconds)
 
 
@@ -113,27 +114,19 @@ def plan_at(inventory: Inventory, moment: datetime) -> Plan:
     return plan(active_targets(inventory, moment), interval_at(inventory, moment))
 
 
-def icmp_schedule(inventory: Inventory, run: Callable[[Any], Awaitable[None]]) -> Schedule:
-    """Links and endpoints active now, and the control targets that tell blindness."""
-    controls = inventory.control_targets()
+def schedule_of(
+    kind: AnyKind, inventory: Inventory, run: Callable[[Any], Awaitable[None]]
+) -> Schedule:
+    """The schedule of one kind of probe (monitor.probing.registry) on this inventory."""
     return Schedule(
-        "icmp",
-        lambda m: (*active_targets(inventory, m), *controls),
-        lambda m: interval_at(inventory, m),
+        kind.name,
+        lambda moment: kind.items_at(inventory, moment),
+        lambda moment: kind.interval_at(inventory, moment),
         run,
-        budget=inventory.probe.round_budget,
+        noun=kind.noun,
+        verb=kind.verb,
+        budget=kind.budget(inventory),
     )
-
-
-def snmp_schedule(inventory: Inventory, run: Callable[[Any], Awaitable[None]]) -> Schedule:
-    def interval(moment: datetime) -> float:
-        settings = inventory.snmp
-        running = session_at(inventory.calendar, moment) is not None
-        return settings.session_interval if running else settings.interval
-
-    devices: tuple[Device, ...] = tuple(inventory.devices())
-    budget = max((d.poll_budget for d in devices), default=0.0)
-    return Schedule("snmp", lambda _m: devices, interval, run, noun="devices", budget=budget)
 
 
 class ProbeScheduler:
@@ -225,11 +218,10 @@ class ProbeScheduler:
             return
         self._replace_jobs(schedule, new, now)
         count = sum(len(items) for items in new.slots.values())
-        verb = "probing" if schedule.name == "icmp" else "polling"
         if old is None or old.interval != new.interval:
-            log.info("%s %d %s every %.0f s", verb, count, schedule.noun, new.interval)
+            log.info("%s %d %s every %.0f s", schedule.verb, count, schedule.noun, new.interval)
         else:
-            log.info("%s %d %s (active set changed)", verb, count, schedule.noun)
+            log.info("%s %d %s (active set changed)", schedule.verb, count, schedule.noun)
 
     def resync(self) -> None:
         """The wall clock was stepped: plan every job again from the new time."""

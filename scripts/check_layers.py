@@ -57,6 +57,7 @@ LAYERS: Final[dict[str, tuple[str, int]]] = {
     "monitor.pipeline": ("runtime", 4),
     "monitor.journal": ("runtime", 4),
     "monitor.polls": ("runtime", 4),
+    "monitor.probing": ("runtime", 4),  # the kinds of probe and their one registry
     "monitor.metrics": ("runtime", 4),
     "monitor.device_metrics": ("runtime", 4),
     "monitor.target_metrics": ("runtime", 4),

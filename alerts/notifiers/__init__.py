@@ -1,9 +1,11 @@
 """The registry of receiver kinds: settings in, a ready notifier out.
 
-`NOTIFIERS` and `settings.SETTINGS` are the only two lists of kinds, and a
-test holds them to the same keys and types. A settings value that does not
-pass its kind's `validate()` is refused here (a load error, never a
-notifier dropped with a warning).
+`NOTIFIERS` is the one list of kinds: the loader (monitor.config.notifiers),
+this factory and the documentation check (tests/unit/test_notifiers.py) all
+read it. Each kind's module holds its settings dataclass, its `validate()`,
+a pure `render()` and `send()`; a new kind is that module and one line here.
+A settings value that does not pass its kind's `validate()` is refused here
+(a load error, never a notifier dropped with a warning).
 """
 
 from __future__ import annotations
@@ -15,16 +17,7 @@ from typing import Any
 
 from alerts.model import Notifier
 from alerts.notifiers import alertmanager, chat, email, log, telegram, webhook
-from monitor.model.notifiers import (
-    AlertmanagerSettings,
-    ChatSettings,
-    EmailSettings,
-    LogSettings,
-    NotifierSettings,
-    TelegramSettings,
-    WebhookSettings,
-    kind_of,
-)
+from monitor.model.notifiers import LogSettings, NotifierSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +31,26 @@ class Kind:
 
 NOTIFIERS: dict[str, Kind] = {
     "log": Kind(LogSettings, log.validate, log.LogNotifier),
-    "webhook": Kind(WebhookSettings, webhook.validate, webhook.WebhookNotifier),
+    "webhook": Kind(webhook.WebhookSettings, webhook.validate, webhook.WebhookNotifier),
     "alertmanager": Kind(
-        AlertmanagerSettings, alertmanager.validate, alertmanager.AlertmanagerNotifier
+        alertmanager.AlertmanagerSettings, alertmanager.validate, alertmanager.AlertmanagerNotifier
     ),
-    "email": Kind(EmailSettings, email.validate, email.EmailNotifier),
-    "telegram": Kind(TelegramSettings, telegram.validate, telegram.TelegramNotifier),
-    "chat": Kind(ChatSettings, chat.validate, chat.ChatNotifier),
+    "email": Kind(email.EmailSettings, email.validate, email.EmailNotifier),
+    "telegram": Kind(telegram.TelegramSettings, telegram.validate, telegram.TelegramNotifier),
+    "chat": Kind(chat.ChatSettings, chat.validate, chat.ChatNotifier),
 }
+
+# read from NOTIFIERS: each kind's settings type, and the kind of a settings value
+SETTINGS: dict[str, type[Any]] = {name: kind.settings for name, kind in NOTIFIERS.items()}
+_KIND_OF: dict[type[Any], str] = {kind.settings: name for name, kind in NOTIFIERS.items()}
+
+
+def kind_of(settings: NotifierSettings) -> str:
+    """The receiver kind of these settings (`webhook` for WebhookSettings, ...)."""
+    try:
+        return _KIND_OF[type(settings)]
+    except KeyError:
+        raise TypeError(f"no notifier for {type(settings).__name__}") from None
 
 
 class InvalidNotifierError(ValueError):

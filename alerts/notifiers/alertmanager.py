@@ -11,14 +11,28 @@ its end.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
 from alerts import http
 from alerts.model import Alert, Notification
 from alerts.notifiers import text
-from monitor.model.notifiers import AlertmanagerSettings
+from monitor.model.notifiers import DEFAULT_TIMEOUT, duration
+
+
+@dataclass(frozen=True, slots=True)
+class AlertmanagerSettings:
+    """Push to a Prometheus Alertmanager's v2 API (its base URL, e.g. http://127.0.0.1:9093)."""
+
+    url: str
+    timeout: float = duration(DEFAULT_TIMEOUT)
+    # firing alerts are pushed again this often, below Alertmanager's resolve_timeout
+    # (5 min by default), so it never times out an alert that still fires
+    refresh: float = duration(60.0)
+
 
 API_PATH = "/api/v2/alerts"
 # Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]* (the data model's rule).
@@ -85,3 +99,12 @@ class AlertmanagerNotifier:
 
     async def send(self, rendered: http.HttpRequest) -> None:
         await http.post(rendered)
+
+    # Refreshing (alerts.model): Alertmanager forgets an alert not pushed again
+    @property
+    def refresh_every(self) -> float:
+        return self.settings.refresh
+
+    async def refresh(self, notification: Notification) -> None:
+        """Push what still fires again, so Alertmanager's resolve_timeout never ends it."""
+        await asyncio.wait_for(self.send(self.render(notification)), self.settings.timeout + 5)

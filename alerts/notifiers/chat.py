@@ -8,13 +8,25 @@ the credential, so errors show only its scheme and host.
 from __future__ import annotations
 
 import urllib.parse
+from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
 from alerts import http
 from alerts.model import Notification
 from alerts.notifiers import text
-from monitor.model.notifiers import ChatSettings
+from monitor.model.notifiers import DEFAULT_TIMEOUT, duration
+from monitor.model.secrets import Secret
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """An incoming-webhook URL of Slack or Mattermost (the URL itself is the secret)."""
+
+    url: Secret
+    flavour: str = "slack"  # slack | mattermost
+    timeout: float = duration(DEFAULT_TIMEOUT)
+
 
 FLAVOURS = ("slack", "mattermost")
 COLOURS = {"critical": "danger", "warning": "warning", "resolved": "good"}

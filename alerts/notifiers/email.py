@@ -14,6 +14,7 @@ import base64
 import logging
 import smtplib
 import ssl
+from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -25,7 +26,22 @@ from alerts import http
 from alerts.model import DeliveryError, Notification
 from alerts.notifiers import text
 from alerts.notifiers.webhook import NOTIFICATION_HEADER
-from monitor.model.notifiers import EmailSettings
+from monitor.model.notifiers import duration
+from monitor.model.secrets import Secret
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    host: str
+    sender: str = field(metadata={"key": "from"})
+    to: tuple[str, ...] = ()
+    port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password: Secret | None = None
+    ca_file: str | None = None  # trust this CA for STARTTLS (default: the system's)
+    timeout: float = duration(20.0)
+
 
 log = logging.getLogger("examnet.alerts")
 # What an error message may say of a refusal: redacted first, then cut to this.

@@ -7,13 +7,24 @@ other text too. Plain text, no parse_mode: summaries need no escaping.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import ClassVar
 
 from alerts import http
 from alerts.model import Notification
 from alerts.notifiers import text
-from monitor.model.notifiers import TelegramSettings
+from monitor.model.notifiers import DEFAULT_TIMEOUT, duration
+from monitor.model.secrets import Secret
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    token: Secret
+    chat_id: str
+    api_url: str = "https://api.telegram.org"
+    timeout: float = duration(DEFAULT_TIMEOUT)
+
 
 # sendMessage takes 1-4096 characters; a margin for the ellipsis.
 TEXT_LIMIT = 4000

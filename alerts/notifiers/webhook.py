@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from typing import Any, ClassVar
 
 from alerts import http
 from alerts.model import Alert, Notification
 from alerts.notifiers import text
-from monitor.model.notifiers import WebhookSettings
+from monitor.model.notifiers import DEFAULT_TIMEOUT, duration
+from monitor.model.secrets import Secret
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """POST a JSON body (docs/alerting.md); signed with HMAC-SHA256 when `secret` is set."""
+
+    url: str
+    secret: Secret | None = None
+    timeout: float = duration(DEFAULT_TIMEOUT)
+
 
 VERSION = "1"
 NOTIFICATION_HEADER = "X-Examnet-Notification"

@@ -1,6 +1,6 @@
 """`[[notifiers]]`: the receivers, each kind's settings read from its dataclass.
 
-`monitor.model.notifiers.SETTINGS` is the one list of kinds. A kind's
+`alerts.notifiers.NOTIFIERS` is the one list of kinds (SETTINGS is read from it). A kind's
 settings are read generically: a field's type says how (str, int, bool, a
 float duration, Secret, tuple of str), `metadata["key"]` renames it in the
 file. Then a few checks per kind that no type can say (URLs, addresses).
@@ -17,7 +17,13 @@ from types import NoneType, UnionType
 from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
+from alerts.notifiers import SETTINGS, kind_of
 from alerts.notifiers import validate as validate_settings
+from alerts.notifiers.alertmanager import AlertmanagerSettings
+from alerts.notifiers.chat import ChatSettings
+from alerts.notifiers.email import EmailSettings
+from alerts.notifiers.telegram import TelegramSettings
+from alerts.notifiers.webhook import WebhookSettings
 from monitor.config.problems import BadValueError, describe, suggestion
 from monitor.config.reader import Reader, claim, item_name
 from monitor.config.values import (
@@ -31,16 +37,7 @@ from monitor.config.values import (
     nonempty_text,
 )
 from monitor.model.alerting import LANGUAGES, LOG_NOTIFIER_ID, NotifierConfig, log_notifier
-from monitor.model.notifiers import (
-    SETTINGS,
-    AlertmanagerSettings,
-    ChatSettings,
-    EmailSettings,
-    NotifierSettings,
-    TelegramSettings,
-    WebhookSettings,
-    kind_of,
-)
+from monitor.model.notifiers import NotifierSettings
 from monitor.model.secrets import Secret
 
 COMMON_KEYS: Final = ("id", "kind", "language")

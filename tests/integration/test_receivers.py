@@ -26,14 +26,11 @@ import pytest
 
 from alerts.model import DeliveryError, Notification, Notifier, Reason
 from alerts.notifiers import build
-from alerts.notifiers.email import EmailNotifier
-from monitor.model.notifiers import (
-    AlertmanagerSettings,
-    ChatSettings,
-    EmailSettings,
-    TelegramSettings,
-    WebhookSettings,
-)
+from alerts.notifiers.alertmanager import AlertmanagerSettings
+from alerts.notifiers.chat import ChatSettings
+from alerts.notifiers.email import EmailNotifier, EmailSettings
+from alerts.notifiers.telegram import TelegramSettings
+from alerts.notifiers.webhook import WebhookSettings
 from monitor.model.secrets import Secret
 from tests.fixtures.monitor import free_port, wait_for
 from tests.fixtures.receivers import (

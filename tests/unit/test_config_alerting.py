@@ -9,7 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerts.notifiers import validate
+from alerts.notifiers import SETTINGS, validate
+from alerts.notifiers.alertmanager import AlertmanagerSettings
+from alerts.notifiers.chat import ChatSettings
+from alerts.notifiers.email import EmailSettings
+from alerts.notifiers.telegram import TelegramSettings
+from alerts.notifiers.webhook import WebhookSettings
 from alerts.rules import labels_for
 from monitor.config import ConfigError, load_inventory, summarize
 from monitor.config.problems import duration_text
@@ -28,15 +33,7 @@ from monitor.model.alerting import (
 )
 from monitor.model.inventory import Inventory
 from monitor.model.matchers import Matcher, parse_matcher
-from monitor.model.notifiers import (
-    SETTINGS,
-    AlertmanagerSettings,
-    ChatSettings,
-    EmailSettings,
-    LogSettings,
-    TelegramSettings,
-    WebhookSettings,
-)
+from monitor.model.notifiers import LogSettings
 from monitor.model.records import IncidentRecord
 from monitor.model.secrets import Secret
 from tests.unit.test_config import (

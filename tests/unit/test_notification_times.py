@@ -13,17 +13,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.notifiers import build, text
+from alerts.notifiers.alertmanager import AlertmanagerSettings
+from alerts.notifiers.chat import ChatSettings
+from alerts.notifiers.email import EmailSettings
+from alerts.notifiers.telegram import TelegramSettings
+from alerts.notifiers.webhook import WebhookSettings
 from monitor.alerting import Alerting
 from monitor.evaluation import Evaluator
 from monitor.model.clock import FakeClock
-from monitor.model.notifiers import (
-    AlertmanagerSettings,
-    ChatSettings,
-    EmailSettings,
-    LogSettings,
-    TelegramSettings,
-    WebhookSettings,
-)
+from monitor.model.notifiers import LogSettings
 from monitor.model.secrets import Secret
 from monitor.storage import Store
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from

@@ -24,20 +24,16 @@ from typing import Any
 import pytest
 
 from alerts import http
-from alerts.model import Alert, DeliveryError, Notification, Reason
-from alerts.notifiers import NOTIFIERS, InvalidNotifierError, build, text, webhook
+from alerts.model import Alert, DeliveryError, Notification, Reason, Refreshing
+from alerts.notifiers import NOTIFIERS, SETTINGS, InvalidNotifierError, build, text, webhook
 from alerts.notifiers import email as email_kind
-from alerts.notifiers.alertmanager import label_name
+from alerts.notifiers.alertmanager import AlertmanagerSettings, label_name
+from alerts.notifiers.chat import ChatSettings
+from alerts.notifiers.email import EmailSettings
+from alerts.notifiers.telegram import TelegramSettings
+from alerts.notifiers.webhook import WebhookSettings
 from monitor.config.notifiers import setting_key
-from monitor.model.notifiers import (
-    SETTINGS,
-    AlertmanagerSettings,
-    ChatSettings,
-    EmailSettings,
-    LogSettings,
-    TelegramSettings,
-    WebhookSettings,
-)
+from monitor.model.notifiers import LogSettings
 from monitor.model.secrets import Secret
 from tests.fixtures.receivers import GROUP, SITES, outage_notification
 
@@ -100,6 +96,14 @@ def test_it_keeps_one_list_of_kinds() -> None:
     assert all(NOTIFIERS[k].settings is SETTINGS[k] for k in SETTINGS)
     kinds = [NOTIFIERS[k].notifier(s, "vi").kind for k, s in zip(SETTINGS, EVERY_KIND, strict=True)]
     assert kinds == list(SETTINGS)
+
+
+def test_it_asks_the_notifier_whether_it_keeps_alert_state() -> None:
+    refreshing = [
+        k for k, s in zip(SETTINGS, EVERY_KIND, strict=True)
+        if isinstance(NOTIFIERS[k].notifier(s, "vi"), Refreshing)
+    ]
+    assert refreshing == ["alertmanager"]
 
 
 @pytest.mark.parametrize("kind", list(SETTINGS))

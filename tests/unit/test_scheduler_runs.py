@@ -9,7 +9,8 @@ from pathlib import Path
 from monitor.metrics import Metrics
 from monitor.model.clock import FakeClock
 from monitor.model.inventory import Target
-from monitor.scheduler import ProbeScheduler, icmp_schedule
+from monitor.probing.icmp import ICMP
+from monitor.scheduler import ProbeScheduler, schedule_of
 from tests.fixtures.inventories import TWO_CARRIER_SITE, inventory_from
 
 
@@ -24,9 +25,10 @@ def test_it_skips_and_counts_a_round_whose_previous_one_still_runs(tmp_path: Pat
         await release.wait()
 
     async def run() -> None:
-        schedule = icmp_schedule(inventory, slow_round)
-        scheduler = ProbeScheduler(inventory, [schedule], metrics,
-                                   FakeClock(datetime(2027, 6, 3, tzinfo=UTC)))
+        schedule = schedule_of(ICMP, inventory, slow_round)
+        scheduler = ProbeScheduler(
+            inventory, [schedule], metrics, FakeClock(datetime(2027, 6, 3, tzinfo=UTC))
+        )
         targets = inventory.targets()[:2]
         await scheduler._fire(schedule, targets)
         await asyncio.sleep(1.0)  # past every target's offset in its slot
@@ -38,8 +40,9 @@ def test_it_skips_and_counts_a_round_whose_previous_one_still_runs(tmp_path: Pat
 
     asyncio.run(run())
     assert len(started) == 4
-    assert metrics.registry.get_sample_value(
-        "examnet_missed_runs_total", {"reason": "overlap"}) == 2.0
+    assert (
+        metrics.registry.get_sample_value("examnet_missed_runs_total", {"reason": "overlap"}) == 2.0
+    )
 
 
 def test_it_keeps_going_when_a_round_raises(tmp_path: Path) -> None:
@@ -50,9 +53,10 @@ def test_it_keeps_going_when_a_round_raises(tmp_path: Path) -> None:
         raise RuntimeError(f"bug while probing {target.key}")
 
     async def run() -> None:
-        schedule = icmp_schedule(inventory, broken)
-        scheduler = ProbeScheduler(inventory, [schedule], metrics,
-                                   FakeClock(datetime(2027, 6, 3, tzinfo=UTC)))
+        schedule = schedule_of(ICMP, inventory, broken)
+        scheduler = ProbeScheduler(
+            inventory, [schedule], metrics, FakeClock(datetime(2027, 6, 3, tzinfo=UTC))
+        )
         await scheduler._fire(schedule, inventory.targets())
         await asyncio.sleep(1.0)
         await scheduler._fire(schedule, inventory.targets())
@@ -60,4 +64,5 @@ def test_it_keeps_going_when_a_round_raises(tmp_path: Path) -> None:
 
     asyncio.run(run())
     assert metrics.registry.get_sample_value(
-        "examnet_missed_runs_total", {"reason": "error"}) == 2.0 * len(inventory.targets())
+        "examnet_missed_runs_total", {"reason": "error"}
+    ) == 2.0 * len(inventory.targets())
