@@ -36,6 +36,7 @@ from monitor.model.records import (
 )
 from monitor.model.rehearsal import Rehearsal
 from monitor.storage import alert_rows, incident_rows, migrate, rows, schema, stats
+from monitor.storage.access_store import AccessStore
 from monitor.storage.alert_rows import RowTest, StoredIncident
 from monitor.storage.engine import (
     DEFAULT_SQLITE_BUSY_TIMEOUT,
@@ -137,6 +138,7 @@ class Store:
         self._housekeeping: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self.alerting = AlertingStore(self._engine)
+        self.access = AccessStore(self._engine)
 
     @property
     def url(self) -> str:
