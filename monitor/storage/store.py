@@ -138,7 +138,7 @@ class Store:
         self._housekeeping: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self.alerting = AlertingStore(self._engine)
-        self.access = AccessStore(self._engine)
+        self.access = self.alerting.access  # tokens, the incident history, notes, audit
 
     @property
     def url(self) -> str:
@@ -440,6 +440,7 @@ class AlertingStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
+        self.access = AccessStore(engine)
 
     # -- the outbox --------------------------------------------------------------
 

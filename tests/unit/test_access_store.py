@@ -178,3 +178,21 @@ def test_it_audits_token_changes_and_notes(store: Store) -> None:
     assert stored is not None
     timeline = store.access.timeline(stored, "0123456789abcdef")
     assert [n.note for n in timeline.notes] == ["VNPT dispatched a team"]
+
+
+def test_the_command_exports_csv_that_a_spreadsheet_opens_in_utf8(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.cli import main  # noqa: PLC0415 - the command line, as a user runs it
+
+    url = f"sqlite:///{tmp_path / 'examnet.db'}"
+    assert main(["incidents", "--db", url, "--carrier", "viettel", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\ufeffid,started_at,")
+    lines = out.splitlines()
+    assert len(lines) == 3  # the header and viettel's two
+    assert "toán-sáng" in out
+    assert main(["incidents", "--db", url, "--session", "toán-sáng", "--format", "json"]) == 0
+    assert '"total": 4' in capsys.readouterr().out
+    assert main(["incidents", "--db", url, "--state", "closed"]) == 0
+    assert "1 of 1 incidents" in capsys.readouterr().out
