@@ -1,16 +1,23 @@
-"""The HTTP API for on-call: silences and acknowledgements (docs/alerting.md).
+"""The HTTP API: the incident history, silences and acknowledgements (docs/api.md).
 
-    GET    /api/silences           every silence, newest last (?state=active)
+    GET    /api/incidents          the history, filtered, paged, sorted: {"total", "incidents"}
+    GET    /api/incidents/<id>     one incident with its timeline
+    POST   /api/incidents/<id>/notes  {"note", "by"?}                          (noc, admin)
+    GET    /api/silences           every silence, newest last (?state=active)  (noc, admin)
     POST   /api/silences           {"matchers": [...], "duration": "2h" | "ends_at": ...,
-                                    "starts_at"?, "created_by", "comment"}
-    DELETE /api/silences/<id>      {"by": "..."}: end it now
-    GET    /api/incidents          open incidents with their acknowledgements
-    POST   /api/acks               {"incident": "<id or fingerprint>", "by", "note"}
+                                    "starts_at"?, "created_by", "comment"}     (noc, admin)
+    DELETE /api/silences/<id>      {"by": "..."}: end it now                   (noc, admin)
+    POST   /api/acks               {"incident": "<id or fingerprint>", "by", "note"} (noc, admin)
+    GET    /api/tokens, POST /api/tokens, DELETE /api/tokens/<name or id>     (admin)
 
-A thin layer over `monitor.operations`: it turns the wire into arguments
-and OperationError into 400. Writes need the bearer token
-(`monitor.web.access`); a change takes effect at once. The schema is served
-at /api/openapi.json.
+Every route needs a bearer token: `EXAMNET_API_TOKEN` (an admin) or one of
+`examnet token create`. A carrier token sees its own carrier's incidents
+only, filtered in the database query; another carrier's incident is a 404.
+Every write is audited (`audit_log`, with the token's name).
+
+A thin layer over `monitor.operations` and the store: it turns the wire
+into arguments and OperationError into 400. A change takes effect at once.
+The schema is served at /api/openapi.json.
 
 Every answer to a bad request is a 400 with {"error": why}, never a 500:
 bodies are parsed here whatever their Content-Type (as before), nesting
@@ -23,14 +30,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+import anyio.to_thread
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from alerts.rules import incident_fingerprint
 from monitor.config.values import duration
 from monitor.model.clock import Clock
 from monitor.operations import (
@@ -42,8 +51,17 @@ from monitor.operations import (
     incident_json,
     silence_json,
 )
+from monitor.storage.history import MAX_LIMIT, SORTS, IncidentQuery
 from monitor.storage.store import AlertingStore
-from monitor.web.access import Reader, Writer
+from monitor.storage.tokens import TokenStoreError
+from monitor.views import history_json, incident_detail_json, lifetime, token_json
+from monitor.web.access import (
+    ENV_TOKEN_NAME,
+    REALM,
+    Access,
+    Principal,
+    credentials,
+)
 
 MAX_DEPTH = 8  # the deepest body is two levels; anything far deeper is abuse
 MAX_ID = 2**63 - 1  # incident ids are 64-bit integers in both databases
@@ -78,53 +96,271 @@ class AckIn(BaseModel):
     note: str = ""
 
 
-def router(store: AlertingStore, clock: Clock, changed: Callable[[], None]) -> APIRouter:
+class NoteIn(BaseModel):
+    """A note on an incident: what was found or done (audited)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    note: str = Field(min_length=1, max_length=4000)
+    by: str | None = Field(None, min_length=1, description="who; default the token's name")
+
+
+class TokenIn(BaseModel):
+    """A new API token; the answer holds it, once."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["admin", "noc", "carrier"]
+    carrier: str | None = Field(None, min_length=1)
+    expires: str | None = Field(None, examples=["30d"], description="lifetime; default never")
+
+
+Districts = Callable[[], Mapping[str, str]]  # site id → its district, from the inventory
+
+
+def router(
+    store: AlertingStore,
+    clock: Clock,
+    changed: Callable[[], None],
+    districts: Districts | None = None,
+) -> APIRouter:
     """The API's routes; `changed` is called after a write (the monitor re-reads)."""
     api = APIRouter(prefix="/api", tags=["on-call"])
+    guards = _Guards(store, clock)
+    _silence_routes(api, store, clock, changed, guards)
+    _incident_routes(api, store, clock, changed, guards, districts)
+    _token_routes(api, store, clock, guards)
+    return api
+
+
+class _Guards:
+    """Who a request is (`who`), and the roles a route needs (`noc`, `admin`)."""
+
+    def __init__(self, store: AlertingStore, clock: Clock) -> None:
+        self.history = store.access
+        self.clock = clock
+
+    async def who(self, request: Request) -> Principal:
+        access: Access = request.app.state.access
+        client = request.client.host if request.client else "?"
+        wait = access.failures.blocked(client)
+        if wait is not None:
+            raise HTTPException(
+                429, "too many failed authentications", headers={"Retry-After": str(int(wait))}
+            )
+        given = credentials(request.headers.get("authorization"))
+        if given is None:
+            raise _unauthorized()
+        if access.is_token(given):
+            return Principal(ENV_TOKEN_NAME, "admin")
+        if given.scheme == "bearer":
+            info = await anyio.to_thread.run_sync(
+                self.history.token_for, given.value, self.clock.now()
+            )
+            if info is not None:
+                return Principal(info.name, info.role, info.carrier)  # type: ignore[arg-type]
+        access.failures.failed(client)
+        raise _unauthorized()
+
+    async def noc(self, request: Request) -> Principal:
+        principal = await self.who(request)
+        if principal.role not in ("noc", "admin"):
+            raise HTTPException(403, "this needs a noc or admin token")
+        return principal
+
+    async def admin(self, request: Request) -> Principal:
+        principal = await self.who(request)
+        if principal.role != "admin":
+            raise HTTPException(403, "this needs an admin token")
+        return principal
+
+    def audit(
+        self, principal: Principal, action: str, subject: str, detail: dict[str, Any]
+    ) -> None:
+        self.history.audit(
+            actor=principal.name, action=action, subject=subject, detail=detail,
+            now=self.clock.now(),
+        )  # fmt: skip
+
+
+def _silence_routes(
+    api: APIRouter,
+    store: AlertingStore,
+    clock: Clock,
+    changed: Callable[[], None],
+    guards: _Guards,
+) -> None:
+    noc = Depends(guards.noc)
+    audit = guards.audit
 
     @api.get("/silences")
     def list_silences(
-        _: Reader, state: Literal["active", "pending", "expired"] | None = None
+        *, _: Principal = noc, state: Literal["active", "pending", "expired"] | None = None
     ) -> Any:
         now = clock.now()
         found = [silence_json(s, now) for s in store.silences()]
         return [s for s in found if state in (None, s["state"])]
 
     @api.post("/silences", status_code=201, openapi_extra=_body_schema(SilenceIn))
-    def create_silence(_: Writer, body: Annotated[Any, Depends(_json)]) -> Any:
+    def create_silence(*, principal: Principal = noc, body: Annotated[Any, Depends(_json)]) -> Any:
         wanted = _model(SilenceIn, body)
         with _as_bad_request():
             silence = add_silence(store, _silence_request(wanted), clock.now())
+        audit(principal, "silence.add", silence.record.id, {"matchers": wanted.matchers})
         changed()
         return JSONResponse(silence_json(silence, clock.now()), status_code=201)
 
     @api.delete("/silences/{ident}", openapi_extra=_body_schema(ExpireIn))
     def end_silence(
-        _: Writer,
+        *,
+        principal: Principal = noc,
         ident: Annotated[str, Path(pattern=SILENCE_ID)],
         body: Annotated[Any, Depends(_json)],
     ) -> Any:
         wanted = _model(ExpireIn, body)
         with _as_bad_request():
             ended = expire_silence(store, ident, wanted.by, clock.now())
+        audit(principal, "silence.expire", ident, {"by": wanted.by})
         changed()
         return silence_json(ended, clock.now())
 
+
+def _incident_routes(  # noqa: PLR0917 - one router's parts
+    api: APIRouter,
+    store: AlertingStore,
+    clock: Clock,
+    changed: Callable[[], None],
+    guards: _Guards,
+    districts: Districts | None,
+) -> None:
+    anyone = Depends(guards.who)
+    noc = Depends(guards.noc)
+    history = store.access
+    audit = guards.audit
+
     @api.get("/incidents")
-    def list_incidents(_: Reader) -> Any:
-        return [incident_json(s) for s in store.incident_rows(open_only=True)]
+    def list_incidents(
+        *,
+        principal: Principal = anyone,
+        carrier: Annotated[str | None, Query(max_length=200)] = None,
+        site: Annotated[str | None, Query(max_length=200)] = None,
+        district: Annotated[str | None, Query(max_length=200)] = None,
+        kind: Annotated[str | None, Query(max_length=100)] = None,
+        severity: Annotated[str | None, Query(max_length=100)] = None,
+        state: Literal["open", "closed"] | None = None,
+        since: Annotated[str | None, Query(description="ISO 8601 with a zone")] = None,
+        until: Annotated[str | None, Query(description="ISO 8601 with a zone")] = None,
+        phase: Annotated[str | None, Query(max_length=100)] = None,
+        session: Annotated[str | None, Query(max_length=200)] = None,
+        q: Annotated[str | None, Query(max_length=200, description="free text")] = None,
+        sort: Annotated[str, Query(description=", ".join(SORTS))] = "-started_at",
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    ) -> Any:
+        """The incident history, newest first; a carrier token sees its own carrier's only."""
+        if sort not in SORTS:
+            raise bad(f'"sort" must be one of {", ".join(SORTS)}')
+        for text in (carrier, site, district, kind, severity, phase, session, q):
+            _check_values(text)  # no NUL nor lone surrogate reaches the database
+        sites = _sites(site, district, districts)
+        query = IncidentQuery(
+            scope=principal.scope, carrier=carrier, sites=sites, kind=kind, severity=severity,
+            state=state, since=_moment(since, "since"), until=_moment(until, "until"),
+            phase=phase, session=session, text=q, sort=sort, limit=limit, offset=offset,
+        )  # fmt: skip
+        page = history.search(query)
+        return {
+            "total": page.total,
+            "limit": limit,
+            "offset": offset,
+            "incidents": [history_json(i, principal.scope) for i in page.incidents],
+        }
+
+    @api.get("/incidents/{ident}")
+    def incident_detail(
+        *, principal: Principal = anyone, ident: Annotated[int, Path(ge=1, le=MAX_ID)]
+    ) -> Any:
+        """An incident with its timeline: state changes, notifications, acks, notes."""
+        found = history.incident(ident, principal.scope)
+        if found is None:
+            raise HTTPException(404, f"no incident {ident}")
+        timeline = history.timeline(found, incident_fingerprint(found.record))
+        return incident_detail_json(found, timeline, principal.scope)
+
+    @api.post("/incidents/{ident}/notes", status_code=201, openapi_extra=_body_schema(NoteIn))
+    def add_note(
+        *,
+        principal: Principal = noc,
+        ident: Annotated[int, Path(ge=1, le=MAX_ID)],
+        body: Annotated[Any, Depends(_json)],
+    ) -> Any:
+        wanted = _model(NoteIn, body)
+        by = wanted.by or principal.name
+        if not history.add_note(ident, by, principal.name, wanted.note, clock.now()):
+            raise HTTPException(404, f"no incident {ident}")
+        return JSONResponse({"incident": ident, "by": by, "note": wanted.note}, 201)
 
     @api.post("/acks", openapi_extra=_body_schema(AckIn))
-    def ack(_: Writer, body: Annotated[Any, Depends(_json)]) -> Any:
+    def ack(*, principal: Principal = noc, body: Annotated[Any, Depends(_json)]) -> Any:
         wanted = _model(AckIn, body)
         with _as_bad_request():
             acked = acknowledge(
                 store, _incident(wanted.incident), wanted.by, wanted.note, clock.now()
             )
+        audit(principal, "incident.ack", str(acked.id), {"by": wanted.by, "note": wanted.note})
         changed()
         return incident_json(acked)
 
-    return api
+
+def _token_routes(api: APIRouter, store: AlertingStore, clock: Clock, guards: _Guards) -> None:
+    admin = Depends(guards.admin)
+    history = store.access
+
+    @api.get("/tokens")
+    def list_tokens(*, _: Principal = admin) -> Any:
+        return [token_json(t, clock.now()) for t in history.tokens()]
+
+    @api.post("/tokens", status_code=201, openapi_extra=_body_schema(TokenIn))
+    def create_token(*, principal: Principal = admin, body: Annotated[Any, Depends(_json)]) -> Any:
+        wanted = _model(TokenIn, body)
+        now = clock.now()
+        try:
+            expires = None if wanted.expires is None else now + lifetime(wanted.expires)
+        except ValueError as exc:
+            raise bad(f'"expires": {exc}') from None
+        try:
+            token, info = history.create_token(
+                name=wanted.name, role=wanted.role, carrier=wanted.carrier, expires_at=expires,
+                by=principal.name, now=now,
+            )  # fmt: skip
+        except TokenStoreError as exc:
+            raise bad(str(exc)) from None
+        return JSONResponse({**token_json(info, now), "token": token}, 201)
+
+    @api.delete("/tokens/{ident}")
+    def revoke_token(
+        *, principal: Principal = admin, ident: Annotated[str, Path(max_length=200)]
+    ) -> Any:
+        try:
+            info = history.revoke_token(ident, principal.name, clock.now())
+        except TokenStoreError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return token_json(info, clock.now())
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(
+        401, "a valid bearer token is required", headers={"WWW-Authenticate": f"Bearer {REALM}"}
+    )
+
+
+def _sites(site: str | None, district: str | None, districts: Districts | None) -> list[str] | None:
+    """The sites a `site` and a `district` filter leave: both must hold."""
+    if district is None:
+        return None if site is None else [site]
+    if districts is None:
+        raise bad('"district" needs the inventory (only a running monitor has it)')
+    chosen = sorted(s for s, d in districts().items() if d == district)
+    return [s for s in chosen if site in (None, s)]
 
 
 def bad(message: str) -> HTTPException:

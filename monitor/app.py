@@ -142,7 +142,12 @@ class Monitor:
             web_app(
                 scrape=self.scrape,
                 health=self.health,
-                api=api.router(self.store.alerting, clock, self.alerting.reload),
+                api=api.router(
+                    self.store.alerting,
+                    clock,
+                    self.alerting.reload,
+                    districts=lambda: {s.id: s.district for s in self.inventory.sites},
+                ),
                 access=Access(options.api_token, options.web.users),
             ),
             tls=options.web.tls,

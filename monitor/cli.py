@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from monitor import config, labguard
 from monitor.console import printable_lines, quiet_on_broken_pipe
+from monitor.history_cli import add_parsers as add_history_parsers
 from monitor.model.rehearsal import RehearsalError, describe, rehearsed
 from monitor.model.rehearsal import plan as plan_rehearsal
 from monitor.oncall_cli import add_parsers as add_oncall_parsers
@@ -309,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_status(sub)
     add_oncall_parsers(sub)
+    add_history_parsers(sub)
     storage_cli.add_parser(sub)
     _add_lab(sub)
     return parser

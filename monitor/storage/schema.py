@@ -347,3 +347,53 @@ rehearsal = Table(
     Column("shift_seconds", Double, nullable=False),
     Column("started_at", UtcDateTime, nullable=False),
 )
+
+# --- who may see what (migration 0008) ------------------------------------------------
+
+# An API token: only its SHA-256 is stored (the token is 256 random bits, so a
+# plain digest is enough; the secret is printed once, at creation).
+ROLES = ("admin", "noc", "carrier")
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("carrier", Text, nullable=True),  # a carrier token sees this carrier only
+    Column("digest", Text, nullable=False),  # sha256 hex of the token
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("revoked_by", Text, nullable=True),
+    UniqueConstraint("name"),
+    UniqueConstraint("digest"),
+    CheckConstraint("role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")", name="role"),
+    CheckConstraint("(role = 'carrier') = (carrier IS NOT NULL)", name="carrier_scope"),
+)
+
+# Notes on an incident: who, when, what (the NOC annotates; audited by being a row).
+incident_notes = Table(
+    "incident_notes",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("incident_id", RowId, ForeignKey("incidents.id"), nullable=False),
+    Column("by", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("note", Text, nullable=False),
+    Index(None, "incident_id", "at"),
+)
+
+# Writes made through the API or the token commands: who, when, what.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", Text, nullable=False),  # a token's name (never the token)
+    Column("action", Text, nullable=False),  # e.g. token.create, incident.note, silence.add
+    Column("subject", Text, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index(None, "at"),
+)

@@ -36,6 +36,7 @@ from monitor.model.records import (
 )
 from monitor.model.rehearsal import Rehearsal
 from monitor.storage import alert_rows, incident_rows, migrate, rows, schema, stats
+from monitor.storage.access_store import AccessStore
 from monitor.storage.alert_rows import RowTest, StoredIncident
 from monitor.storage.engine import (
     DEFAULT_SQLITE_BUSY_TIMEOUT,
@@ -137,6 +138,7 @@ class Store:
         self._housekeeping: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self.alerting = AlertingStore(self._engine)
+        self.access = self.alerting.access  # tokens, the incident history, notes, audit
 
     @property
     def url(self) -> str:
@@ -438,6 +440,7 @@ class AlertingStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
+        self.access = AccessStore(engine)
 
     # -- the outbox --------------------------------------------------------------
 

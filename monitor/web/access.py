@@ -13,6 +13,13 @@ even the length leaks. A bcrypt check costs ~60 ms of CPU at cost 10, so
 successes are remembered (under a keyed digest, never the password), run in
 a worker thread, and at most two at a time: a scrape every 10 s must not
 cost a bcrypt each, nor a guessing client the event loop.
+
+The incident API (`monitor.api`) authenticates each request as a
+`Principal`: the token of `EXAMNET_API_TOKEN` is an admin, a stored token
+(`examnet token create`) has its role and, for a carrier, its carrier.
+Failed attempts are counted per client address (`FailedLogins`): past
+`MAX_FAILURES` in `FAILURE_WINDOW` seconds the address gets 429 until the
+window has passed, before its token is even looked at.
 """
 
 from __future__ import annotations
@@ -23,9 +30,11 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
 import anyio.to_thread
@@ -36,6 +45,61 @@ MIN_TOKEN_LENGTH = 32
 TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1 b64token
 REMEMBERED = 256  # verified basic-auth credentials kept; the cache starts over when full
 REALM = 'realm="examnet"'
+MAX_FAILURES = 10  # failed authentications per client address ...
+FAILURE_WINDOW = 60.0  # ... in this many seconds, then 429
+MAX_CLIENTS = 10_000  # addresses remembered; the table starts over when full
+ENV_TOKEN_NAME = "EXAMNET_API_TOKEN"  # noqa: S105 - the name the audit gives it
+Role = Literal["admin", "noc", "carrier"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request is: a token's name (never the token), its role, a carrier's scope."""
+
+    name: str
+    role: Role
+    carrier: str | None = None
+
+    @property
+    def scope(self) -> str | None:
+        """The carrier whose incidents alone it sees; None: everything."""
+        return self.carrier if self.role == "carrier" else None
+
+
+class FailedLogins:
+    """Failed authentications per client address in a sliding window."""
+
+    def __init__(
+        self,
+        limit: int = MAX_FAILURES,
+        window: float = FAILURE_WINDOW,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limit = limit
+        self._window = window
+        self._monotonic = monotonic
+        self._seen: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str) -> deque[float]:
+        now = self._monotonic()
+        seen = self._seen.get(client, deque())
+        while seen and seen[0] <= now - self._window:
+            seen.popleft()
+        return seen
+
+    def blocked(self, client: str) -> float | None:
+        """Seconds until `client` may try again, or None when it may now."""
+        seen = self._recent(client)
+        if len(seen) < self._limit:
+            return None
+        return max(1.0, seen[0] + self._window - self._monotonic())
+
+    def failed(self, client: str) -> None:
+        if len(self._seen) >= MAX_CLIENTS and client not in self._seen:
+            self._seen.clear()
+        seen = self._recent(client)
+        seen.append(self._monotonic())
+        self._seen[client] = seen
 
 
 class TokenError(ValueError):
@@ -85,6 +149,7 @@ class Access:
         self._remembered: set[bytes] = set()
         self._checks = anyio.CapacityLimiter(2)
         self._dummy = bcrypt.hashpw(b"examnet", bcrypt.gensalt(10)) if users else b""
+        self.failures = FailedLogins()
 
     @property
     def writable(self) -> bool:

@@ -1,0 +1,190 @@
+"""The incident history: one filtered, paged query for the API and `examnet incidents`.
+
+A carrier's scope (`IncidentQuery.scope`) is a condition of the SQL query
+itself, in the count as in the page: nothing of another carrier is read and
+then dropped. Text filters are bound parameters; LIKE patterns escape their
+wildcards, so `%` or `_` in a search are plain characters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Connection, Text, case, cast, func, insert, or_, select
+
+from monitor.storage import alert_rows
+from monitor.storage.alert_rows import StoredIncident
+from monitor.storage.schema import (
+    SEVERITIES,
+    audit_log,
+    incident_notes,
+    incidents,
+    outbox,
+    state_changes,
+)
+from monitor.storage.text import clean
+
+SORTS = ("started_at", "-started_at", "ended_at", "-ended_at", "severity", "-severity", "id", "-id")
+MAX_LIMIT = 1000
+TEXT_COLUMNS = ("subject", "reason", "site", "kind")  # what free text `q` searches
+TIMELINE_MARGIN = timedelta(minutes=10)  # state changes this long before and after an incident
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentQuery:
+    """What to find. `scope` is the carrier a carrier token is bound to (None: everything)."""
+
+    scope: str | None = None
+    carrier: str | None = None
+    sites: Sequence[str] | None = None  # a site, or a district's sites
+    kind: str | None = None
+    severity: str | None = None
+    state: Literal["open", "closed"] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    phase: str | None = None
+    session: str | None = None
+    text: str | None = None
+    sort: str = "-started_at"
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPage:
+    total: int
+    incidents: list[StoredIncident]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    by: str
+    at: datetime
+    note: str
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def conditions(q: IncidentQuery) -> list[ColumnElement[bool]]:
+    t = incidents
+    where: list[ColumnElement[bool]] = []
+    if q.scope is not None:
+        where.append(t.c.carrier == q.scope)
+    equal = {"carrier": q.carrier, "kind": q.kind, "severity": q.severity, "phase": q.phase}
+    where += [t.c[name] == value for name, value in equal.items() if value is not None]
+    if q.sites is not None:
+        where.append(t.c.site.in_(list(q.sites)))
+    if q.state == "open":
+        where.append(t.c.ended_at.is_(None))
+    elif q.state == "closed":
+        where.append(t.c.ended_at.is_not(None))
+    if q.since is not None:  # overlaps [since, until)
+        where.append(or_(t.c.ended_at.is_(None), t.c.ended_at >= q.since))
+    if q.until is not None:
+        where.append(t.c.started_at < q.until)
+    if q.session is not None:
+        # `sessions` is a JSON list stored as text by both dialects: match the quoted name
+        quoted = json.dumps(q.session)
+        where.append(cast(t.c.sessions, Text).like(_like(quoted), escape="\\"))
+    if q.text:
+        pattern = _like(q.text)
+        where.append(or_(*(t.c[n].ilike(pattern, escape="\\") for n in TEXT_COLUMNS)))
+    return where
+
+
+def _order(sort: str) -> list[Any]:
+    name = sort.removeprefix("-")
+    if name == "severity":
+        column: Any = case({s: i for i, s in enumerate(SEVERITIES)}, value=incidents.c.severity)
+    else:
+        column = incidents.c[name]
+    first = column.desc() if sort.startswith("-") else column.asc()
+    tie = incidents.c.id.desc() if sort.startswith("-") else incidents.c.id.asc()
+    return [first, tie]
+
+
+def search(conn: Connection, q: IncidentQuery) -> IncidentPage:
+    """One page of the incidents `q` finds, and how many it finds in all."""
+    if q.sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+    where = conditions(q)
+    total = conn.execute(select(func.count()).select_from(incidents).where(*where)).scalar_one()
+    query = select(incidents).where(*where).order_by(*_order(q.sort))
+    query = query.limit(min(max(q.limit, 0), MAX_LIMIT)).offset(max(q.offset, 0))
+    return IncidentPage(int(total), alert_rows.stored_incidents(conn, query))
+
+
+def find(conn: Connection, ident: int, scope: str | None) -> StoredIncident | None:
+    """An incident by id, within a carrier's scope: another carrier's is not found."""
+    where = [incidents.c.id == ident]
+    if scope is not None:
+        where.append(incidents.c.carrier == scope)
+    found = alert_rows.stored_incidents(conn, select(incidents).where(*where))
+    return found[0] if found else None
+
+
+def notes_of(conn: Connection, ident: int) -> list[Note]:
+    query = (
+        select(incident_notes)
+        .where(incident_notes.c.incident_id == ident)
+        .order_by(incident_notes.c.at, incident_notes.c.id)
+    )
+    return [Note(r.by, r.at, r.note) for r in conn.execute(query)]
+
+
+def add_note(conn: Connection, ident: int, by: str, note: str, now: datetime) -> None:
+    conn.execute(
+        insert(incident_notes).values(incident_id=ident, by=clean(by), at=now, note=clean(note))
+    )
+
+
+def state_timeline(
+    conn: Connection, subject_kind: str, subject: str, start: datetime, end: datetime | None
+) -> list[dict[str, Any]]:
+    """The state changes of an incident's subject around it, oldest first."""
+    t = state_changes
+    where = [t.c.subject_kind == subject_kind, t.c.subject == subject]
+    where.append(t.c.at >= start - TIMELINE_MARGIN)
+    if end is not None:
+        where.append(t.c.at <= end + TIMELINE_MARGIN)
+    query = select(t).where(*where).order_by(t.c.at, t.c.id)
+    return [
+        {"at": r.at, "previous": r.previous, "state": r.state, "reason": r.reason}
+        for r in conn.execute(query)
+    ]
+
+
+def notifications_for(conn: Connection, fingerprint: str, since: datetime) -> list[Any]:
+    """Outbox rows whose notification carries the alert `fingerprint` (16 hex digits)."""
+    if not (len(fingerprint) == 16 and all(c in "0123456789abcdef" for c in fingerprint)):
+        return []
+    query = (
+        select(outbox.c.receiver, outbox.c.state, outbox.c.created_at, outbox.c.delivered_at)
+        .where(outbox.c.notification.contains(f'"{fingerprint}"'), outbox.c.created_at >= since)
+        .order_by(outbox.c.created_at, outbox.c.id)
+    )
+    return list(conn.execute(query))
+
+
+def audit(
+    conn: Connection, *, actor: str, action: str, subject: str, detail: dict[str, Any],
+    now: datetime,
+) -> None:  # fmt: skip
+    """Write one audit row: who (a token's name, never the token), when, what."""
+    conn.execute(
+        insert(audit_log).values(
+            at=now, actor=clean(actor), action=action, subject=clean(subject), detail=clean(detail)
+        )
+    )
+
+
+def audit_rows(conn: Connection) -> list[dict[str, Any]]:
+    query = select(audit_log).order_by(audit_log.c.at, audit_log.c.id)
+    return [dict(r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,66 @@
+"""The incident history query and tokens on a real PostgreSQL (and SQLite beside it).
+
+The same cases as tests/unit/test_access_store.py, so both dialects answer
+alike: the carrier scope, every filter, free text with wildcards, sessions
+with Vietnamese names stored as JSON, paging and sorting by severity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.storage import Store
+from monitor.storage.history import IncidentQuery
+from tests.unit.test_access_store import INCIDENTS, NOW
+from tests.unit.test_access_store import test_it_filters_in_the_query as filters_case
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'examnet.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    writer = Store(url, flush_interval=0.01)
+    writer.upgrade()
+    for record in INCIDENTS:
+        writer.add(record)
+    assert writer.close() == 0
+    reader = Store(url)
+    yield reader
+    reader.close()
+
+
+CASES = filters_case.pytestmark[0].args[1]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("query", "expected"), CASES)
+def test_it_filters_alike_on_both_databases(
+    store: Store, query: IncidentQuery, expected: int
+) -> None:
+    page = store.access.search(query)
+    assert (page.total, len(page.incidents)) == (expected, expected)
+
+
+def test_a_carrier_scope_holds_on_both_databases(store: Store) -> None:
+    page = store.access.search(IncidentQuery(scope="viettel", text="thpt"))
+    assert page.total == 2
+    assert {i.record.carrier for i in page.incidents} == {"viettel"}
+    vnpt = store.access.search(IncidentQuery(carrier="vnpt")).incidents[0]
+    assert store.access.incident(vnpt.id, "viettel") is None
+    ranked = store.access.search(IncidentQuery(sort="-severity", limit=2))
+    assert [i.record.severity for i in ranked.incidents] == ["critical", "critical"]
+    assert ranked.total == len(INCIDENTS)
+
+
+def test_tokens_on_both_databases(store: Store) -> None:
+    token, info = store.access.create_token(
+        name="Viettel NOC", role="carrier", carrier="viettel", expires_at=None, by="an", now=NOW
+    )
+    assert store.access.token_for(token, NOW) == info
+    store.access.revoke_token(str(info.id), "an", NOW)
+    assert store.access.token_for(token, NOW) is None
+    assert [r["action"] for r in store.access.audit_log()] == ["token.create", "token.revoke"]
