@@ -40,7 +40,7 @@ bench: setup
 	$(BIN)/python benchmarks/icmp.py --allow-ping-sockets --lab sites.toml
 	$(BIN)/python benchmarks/snmp.py
 	$(BIN)/python benchmarks/alert_latency.py
-	$(BIN)/python benchmarks/metrics.py
+	$(BIN)/python benchmarks/metrics.py --before e212898
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,10 @@
 """/metrics size and render CPU for 1,000 and 10,000 targets.
 
-    .venv/bin/python benchmarks/metrics.py [--targets 1000 10000] [--repeat 5]
+    .venv/bin/python benchmarks/metrics.py [--targets 1000 10000] [--repeat 5] [--before REV]
+
+`--before REV` measures the code of another revision too, in a child process
+on its `git archive` tree (`make bench` compares with e212898, main before
+issue 10 made /metrics small and cached).
 
 An inventory like a province's, scaled: sites of three links (Viettel
 fibre, VNPT fibre, MobiFone 4G) in eleven districts, five carriers with
@@ -23,8 +27,10 @@ from __future__ import annotations
 import argparse
 import gzip
 import itertools
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,18 +39,35 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# --before REV renders with the code of another revision: its tree is put first
+TREE = Path(os.environ.get("EXAMNET_BENCH_TREE", REPO))
+sys.path.insert(0, str(TREE))
 
 from prometheus_client import generate_latest  # noqa: E402
 
 from monitor.config import load_inventory  # noqa: E402
-from monitor.evaluation import SiteVerdict  # noqa: E402
-from monitor.evaluation.figures import RoundFigures  # noqa: E402
-from monitor.metrics import Metrics  # noqa: E402
-from monitor.model.inventory import Inventory  # noqa: E402
-from monitor.model.vocabulary import SiteStatus, TargetStatus  # noqa: E402
-from monitor.snapshot import RttHistogram, SiteSnapshot, StoreFigures, TargetSnapshot, View  # noqa: E402  # noqa: E402
 from probes.pinger import PingerStats  # noqa: E402
+
+try:  # the layout since the model layer (issue 11)
+    from monitor.evaluation import SiteVerdict
+    from monitor.evaluation.figures import RoundFigures
+    from monitor.metrics import Metrics
+    from monitor.model.inventory import Inventory
+    from monitor.model.vocabulary import SiteStatus, TargetStatus
+    from monitor.snapshot import (
+        RttHistogram,
+        SiteSnapshot,
+        StoreFigures,
+        TargetSnapshot,
+        View,
+    )
+except ImportError:  # the layout before it, for --before revisions up to issue 10
+    from monitor.figures import RoundFigures
+    from monitor.inventory import Inventory
+
+    from monitor.evaluation import SiteStatus, SiteVerdict, TargetStatus
+    from monitor.metrics import Metrics, StoreFigures, View
+    from monitor.snapshot import RttHistogram, SiteSnapshot, TargetSnapshot
 
 DISTRICTS = ("Cao Lộc", "Lộc Bình", "Văn Lãng", "Tràng Định", "Bình Gia", "Văn Quan",
              "Bắc Sơn", "Hữu Lũng", "Chi Lăng", "Đình Lập", "TP Lạng Sơn")  # fmt: skip
@@ -142,21 +165,56 @@ def measure(targets: int, repeat: int) -> dict[str, float]:
     }  # fmt: skip
 
 
+HEADER = ("code", "targets", "sites", "MB", "B/target", "series", "series/target",
+          "render CPU s", "µs/target", "first render s", "gzip MB", "gzip CPU s")  # fmt: skip
+
+
+def rows(label: str, targets: list[int], repeat: int) -> list[str]:
+    out = []
+    for n in targets:
+        m = measure(n, repeat)
+        out.append(
+            f"| {label} | {m['targets']:,} | {m['sites']:,} | {m['bytes'] / 1e6:.2f} | "
+            f"{m['bytes_per_target']:,.0f} | {m['series']:,.0f} | {m['series_per_target']:.1f} | "
+            f"{m['render_s']:.3f} | {m['render_us_per_target']:.1f} | {m['first_s']:.3f} | "
+            f"{m['gzip_bytes'] / 1e6:.2f} | {m['gzip_s']:.3f} |"
+        )  # fmt: skip
+    return out
+
+
+def before(revision: str, targets: list[int], repeat: int) -> list[str]:
+    """The same measure on the code of `revision` (its tree from `git archive`, run in a
+    child process with that tree first on the path): the figures before a change."""
+    with tempfile.TemporaryDirectory(prefix="examnet-bench-before-") as tree:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", revision],
+                                 capture_output=True, check=True, timeout=60)  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, __file__, "--rows-only", "--label", revision[:10],
+             "--repeat", str(repeat), "--targets", *map(str, targets)],
+            env={**os.environ, "EXAMNET_BENCH_TREE": tree}, capture_output=True, text=True,
+            check=True, timeout=600, cwd=tree,
+        )  # fmt: skip
+    return done.stdout.splitlines()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--before", metavar="REV", help="also measure the code of this "
+                        "git revision (e.g. e212898, main before issue 10's /metrics)")  # fmt: skip
+    parser.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--label", default="now", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    header = ("targets", "sites", "MB", "B/target", "series", "series/target", "render CPU s",
-              "µs/target", "first render s", "gzip MB", "gzip CPU s")  # fmt: skip
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---:|" * len(header))
-    for n in args.targets:
-        m = measure(n, args.repeat)
-        print(f"| {m['targets']:,} | {m['sites']:,} | {m['bytes'] / 1e6:.2f} | "
-              f"{m['bytes_per_target']:,.0f} | {m['series']:,.0f} | {m['series_per_target']:.1f} | "
-              f"{m['render_s']:.3f} | {m['render_us_per_target']:.1f} | {m['first_s']:.3f} | "
-              f"{m['gzip_bytes'] / 1e6:.2f} | {m['gzip_s']:.3f} |")  # fmt: skip
+    if args.rows_only:
+        print("\n".join(rows(args.label, args.targets, args.repeat)))
+        return 0
+    print("| " + " | ".join(HEADER) + " |")
+    print("|" + "---|" + "---:|" * (len(HEADER) - 1))
+    if args.before:
+        print("\n".join(before(args.before, args.targets, args.repeat)))
+    print("\n".join(rows("now", args.targets, args.repeat)))
     return 0
 
 
