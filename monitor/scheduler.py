@@ -166,8 +166,14 @@ class ProbeScheduler:
         )
         self._scheduler = scheduler
         scheduler.start()
-        scheduler.add_job(self._replan_job, "interval", seconds=RESYNC_EVERY, id=_RESYNC_JOB)
-        scheduler.add_job(self._tick_job, "interval", seconds=TICK_EVERY, id=TICK_JOB)
+        # housekeeping runs late rather than never: with coalesce, the latest due run of a
+        # 30 or 60 s job can be older than the 5 s grace when the loop wakes just after a
+        # forward clock step, before the pulse has seen it and resynced
+        for job, every, ident in (
+            (self._replan_job, RESYNC_EVERY, _RESYNC_JOB),
+            (self._tick_job, TICK_EVERY, TICK_JOB),
+        ):
+            scheduler.add_job(job, "interval", seconds=every, id=ident, misfire_grace_time=None)
         self.replan()
         self._metrics.up.set(1)
 
