@@ -124,3 +124,20 @@ def test_both_are_described_in_openapi(desk: tuple[Api, dict[str, str]]) -> None
     names = {p["name"] for p in schema["paths"]["/api/availability"]["get"]["parameters"]}
     assert {"by", "since", "until", "sessions_only", "exclude_silenced"} <= names
     assert "get" in schema["paths"]["/api/status"]
+
+
+def test_time_to_come_and_a_range_without_sessions_count_nothing(
+    desk: tuple[Api, dict[str, str]],
+) -> None:
+    api, tokens = desk
+    # the test inventory's only session is in 2027: none in last year's range
+    status, answer = availability(api, tokens["noc"], "link", sessions_only="true")
+    assert (status, answer["seconds"]) == (200, 0)
+    assert {row["availability"] for row in answer["rows"]} == {None}
+    status, future = api.call(
+        "/api/availability?by=site&since=2099-01-01T00:00:00%2B00:00"
+        "&until=2099-01-02T00:00:00%2B00:00",
+        tokens["noc"],
+    )
+    assert (status, future["seconds"], future["rows"][0]["availability"]) == (200, 0, None)
+    assert availability(api, tokens["noc"], "district")[0] == 400
