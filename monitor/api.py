@@ -9,6 +9,8 @@
     DELETE /api/silences/<id>      {"by": "..."}: end it now                   (noc, admin)
     POST   /api/acks               {"incident": "<id or fingerprint>", "by", "note"} (noc, admin)
     GET    /api/tokens, POST /api/tokens, DELETE /api/tokens/<name or id>     (admin)
+    GET    /api/availability?by=link|site|carrier&since&until[&sessions_only][&exclude_silenced]
+    GET    /api/status             what `examnet status --json` shows
 
 Every route needs a bearer token: `EXAMNET_API_TOKEN` (an admin) or one of
 `examnet token create`. A carrier token sees its own carrier's incidents
@@ -40,8 +42,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.rules import incident_fingerprint
+from monitor.availability import Calculator, Options, report, served_sites
 from monitor.config.values import duration
 from monitor.model.clock import Clock
+from monitor.model.inventory import Inventory
 from monitor.operations import (
     OperationError,
     SilenceRequest,
@@ -51,6 +55,7 @@ from monitor.operations import (
     incident_json,
     silence_json,
 )
+from monitor.storage.availability import OutageQuery
 from monitor.storage.history import MAX_LIMIT, SORTS, IncidentQuery
 from monitor.storage.store import AlertingStore
 from monitor.storage.tokens import TokenStoreError
@@ -115,6 +120,8 @@ class TokenIn(BaseModel):
 
 
 Districts = Callable[[], Mapping[str, str]]  # site id → its district, from the inventory
+Inventories = Callable[[], Inventory]  # the running inventory (its calendar, as rehearsed)
+Statuses = Callable[[str | None], dict[str, Any]]  # `status --json` now, for a carrier scope
 
 
 def router(
@@ -122,12 +129,16 @@ def router(
     clock: Clock,
     changed: Callable[[], None],
     districts: Districts | None = None,
+    *,
+    inventory: Inventories | None = None,
+    status: Statuses | None = None,
 ) -> APIRouter:
     """The API's routes; `changed` is called after a write (the monitor re-reads)."""
     api = APIRouter(prefix="/api", tags=["on-call"])
     guards = _Guards(store, clock)
     _silence_routes(api, store, clock, changed, guards)
     _incident_routes(api, store, clock, changed, guards, districts)
+    _report_routes(api, store, clock, guards, inventory, status)
     _token_routes(api, store, clock, guards)
     return api
 
@@ -309,6 +320,62 @@ def _incident_routes(  # noqa: PLR0917 - one router's parts
         audit(principal, "incident.ack", str(acked.id), {"by": wanted.by, "note": wanted.note})
         changed()
         return incident_json(acked)
+
+
+def _report_routes(  # noqa: PLR0917 - one router's parts
+    api: APIRouter,
+    store: AlertingStore,
+    clock: Clock,
+    guards: _Guards,
+    inventory: Inventories | None,
+    status: Statuses | None,
+) -> None:
+    anyone = Depends(guards.who)
+    history = store.access
+
+    @api.get("/availability")
+    def availability(
+        *,
+        principal: Principal = anyone,
+        by: Literal["link", "site", "carrier"] = "link",
+        since: Annotated[str, Query(description="ISO 8601 with a zone")],
+        until: Annotated[str, Query(description="ISO 8601 with a zone")],
+        sessions_only: bool = False,
+        exclude_silenced: bool = False,
+    ) -> Any:
+        """Availability per link, site or carrier over [since, until) (docs/api.md).
+
+        A carrier token sees its own carrier's links and the sites it serves.
+        """
+        start, end = _moment(since, "since"), _moment(until, "until")
+        if start is None or end is None or not start < end:
+            raise bad('"since" must be before "until"')
+        if inventory is None:
+            raise bad("availability needs the inventory (only a running monitor has it)")
+        running = inventory()
+        scope = principal.scope
+        now = clock.now()
+        options = Options(start, end, now, sessions_only, exclude_silenced)
+        query = OutageQuery(start, end, scope, served_sites(running, scope))
+        outages, silences = history.outages(query)
+        sessions = [(s.start, s.end) for s in running.calendar.sessions]
+        calc = Calculator(outages, silences, options, sessions)
+        return {
+            "by": by,
+            "since": start.isoformat(),
+            "until": end.isoformat(),
+            "sessions_only": sessions_only,
+            "exclude_silenced": exclude_silenced,
+            "seconds": calc.total,
+            "rows": report(calc, running, by, scope),
+        }
+
+    @api.get("/status")
+    def current_status(*, principal: Principal = anyone) -> Any:
+        """What `examnet status --json` shows; a carrier token sees its own links only."""
+        if status is None:
+            raise bad("the status needs a running monitor")
+        return status(principal.scope)
 
 
 def _token_routes(api: APIRouter, store: AlertingStore, clock: Clock, guards: _Guards) -> None:

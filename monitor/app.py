@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from monitor import api
+from monitor import api, status
 from monitor.alerting import Alerting
 from monitor.clockwatch import Pulse
 from monitor.evaluation import Evaluator, rounds_remembered
@@ -147,6 +147,10 @@ class Monitor:
                     clock,
                     self.alerting.reload,
                     districts=lambda: {s.id: s.district for s in self.inventory.sites},
+                    inventory=lambda: self.inventory,
+                    status=lambda scope: status.snapshot(
+                        self.inventory, self.store, clock.now(), scope
+                    ),
                 ),
                 access=Access(options.api_token, options.web.users),
             ),

@@ -6,6 +6,7 @@ Read from the database, so it works from any shell while the monitor runs.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -248,13 +249,7 @@ def _read(
                 f"{safe_url(db_url)} holds no examnet data yet: start the monitor "
                 "(examnet run) or point --db / EXAMNET_DB at its database"
             )
-        return (
-            store.latest_states(),
-            store.poll_summary(now - TROUBLE_WINDOW),
-            store.alerting.incident_rows(open_only=True),
-            silenced_incidents(store.alerting, now),
-            store.rehearsal(),
-        )
+        return _rows(store, now)
     except SQLAlchemyError as exc:
         raise StatusError(f"cannot read {safe_url(db_url)}: {type(exc).__name__}") from exc
     finally:
@@ -334,3 +329,61 @@ def _troubles(device: dict[str, Any]) -> str:
     if device["unreadable_values_24h"]:
         parts.append(f"unreadable values {device['unreadable_values_24h']}")
     return ", ".join(parts) or f"none in {device['polls_24h']} polls"
+
+
+def _rows(
+    store: Store, now: datetime
+) -> tuple[
+    States, dict[str, PollSummary], list[StoredIncident], dict[int, list[str]], Rehearsal | None
+]:
+    return (
+        store.latest_states(),
+        store.poll_summary(now - TROUBLE_WINDOW),
+        store.alerting.incident_rows(open_only=True),
+        silenced_incidents(store.alerting, now),
+        store.rehearsal(),
+    )
+
+
+def snapshot(
+    inventory: Inventory, store: Store, now: datetime, scope: str | None
+) -> dict[str, Any]:
+    """What `status --json` shows, read from a running monitor's store (GET /api/status).
+
+    `inventory` is the one the monitor runs on (already rehearsed). A carrier
+    (`scope`) sees the status of an inventory cut to its own links and
+    endpoints, and its own open incidents: no other carrier is named, no
+    device is shown (a site's devices are not a carrier's) and no warning
+    (they compare a site's carriers).
+    """
+    states, polls, incidents, silenced, rehearsal = _rows(store, now)
+    if scope is not None:
+        inventory = carrier_inventory(inventory, scope)
+        incidents = [i for i in incidents if i.record.carrier == scope]
+        polls = {}
+    data = collect(inventory, states, now, polls, stored=incidents, silenced=silenced)
+    data["rehearsal"] = _rehearsal(rehearsal)
+    if scope is not None:
+        data["devices"] = []
+        data["warnings"] = []
+        for item in data["open_incidents"]:
+            item["cause"] = None  # may name the site's other carriers
+            item["silenced_by"] = []
+    return data
+
+
+def carrier_inventory(inventory: Inventory, carrier: str) -> Inventory:
+    """The inventory cut to one carrier: its links (and the sites they serve), its endpoints."""
+    sites = tuple(
+        replace(
+            site, links=tuple(link for link in site.links if link.carrier == carrier), devices=()
+        )
+        for site in inventory.sites
+        if any(link.carrier == carrier for link in site.links)
+    )
+    return replace(
+        inventory,
+        carriers=tuple(c for c in inventory.carriers if c.id == carrier),
+        endpoints=tuple(e for e in inventory.endpoints if e.carrier == carrier),
+        sites=sites,
+    )

@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from monitor.storage import alert_rows, history, tokens
+from monitor.model.records import SilenceRecord
+from monitor.storage import alert_rows, availability, history, tokens
 from monitor.storage.alert_rows import StoredIncident
+from monitor.storage.availability import OutageQuery
 from monitor.storage.history import IncidentPage, IncidentQuery, Note
 from monitor.storage.tokens import TokenInfo
 
@@ -47,6 +49,14 @@ class AccessStore:
                 history.state_timeline(conn, r.subject_kind, r.subject, r.started_at, r.ended_at),
                 history.notifications_for(conn, fingerprint, r.started_at),
                 history.notes_of(conn, stored.id),
+            )
+
+    def outages(self, query: OutageQuery) -> tuple[list[StoredIncident], list[SilenceRecord]]:
+        """The outages overlapping the range, and the silences in effect during it."""
+        with self._engine.connect() as conn:
+            return (
+                availability.outages(conn, query),
+                availability.silences_between(conn, query.since, query.until),
             )
 
     def add_note(self, ident: int, by: str, actor: str, note: str, now: datetime) -> bool:

@@ -259,7 +259,7 @@ def silence_row(rec: SilenceRecord) -> dict[str, Any]:
     return row
 
 
-def _silence(row: Any) -> SilenceRecord:
+def silence_record(row: Any) -> SilenceRecord:
     m = row._mapping
     values = {f.name: m[f.name] for f in fields(SilenceRecord)}
     values["matchers"] = tuple(values["matchers"])
@@ -287,12 +287,12 @@ def silences_query(active_at: datetime | None) -> Any:
 
 
 def silence_records(conn: Connection, active_at: datetime | None) -> list[SilenceRecord]:
-    return [_silence(r) for r in conn.execute(silences_query(active_at))]
+    return [silence_record(r) for r in conn.execute(silences_query(active_at))]
 
 
 def get_silence(conn: Connection, ident: str) -> SilenceRecord | None:
     row = conn.execute(select(silences).where(silences.c.id == ident)).first()
-    return None if row is None else _silence(row)
+    return None if row is None else silence_record(row)
 
 
 def expire_silence(conn: Connection, ident: str, by: str, now: datetime) -> bool:
