@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Text, case, cast, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Text,
+    case,
+    cast,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+)
 
 from monitor.storage import alert_rows
 from monitor.storage.alert_rows import StoredIncident
@@ -30,7 +41,6 @@ from monitor.storage.text import clean
 
 SORTS = ("started_at", "-started_at", "ended_at", "-ended_at", "severity", "-severity", "id", "-id")
 MAX_LIMIT = 1000
-TEXT_COLUMNS = ("subject", "reason", "site", "kind")  # what free text `q` searches
 TIMELINE_MARGIN = timedelta(minutes=10)  # state changes this long before and after an incident
 
 
@@ -72,6 +82,19 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def search_text() -> ColumnElement[str]:
+    """What free text `q` searches: subject, reason, site and kind, as one string.
+
+    One expression, so PostgreSQL's trigram index (migration 0009, the same
+    SQL) serves it; the separators are literals, not parameters, or the
+    planner could not match the index's expression.
+    """
+    t = incidents
+    space = literal_column("' '", Text)
+    site = func.coalesce(t.c.site, literal_column("''", Text))
+    return t.c.subject + space + t.c.reason + space + site + space + t.c.kind
+
+
 def conditions(q: IncidentQuery) -> list[ColumnElement[bool]]:
     t = incidents
     where: list[ColumnElement[bool]] = []
@@ -94,8 +117,7 @@ def conditions(q: IncidentQuery) -> list[ColumnElement[bool]]:
         quoted = json.dumps(q.session)
         where.append(cast(t.c.sessions, Text).like(_like(quoted), escape="\\"))
     if q.text:
-        pattern = _like(q.text)
-        where.append(or_(*(t.c[n].ilike(pattern, escape="\\") for n in TEXT_COLUMNS)))
+        where.append(search_text().ilike(_like(q.text), escape="\\"))
     return where
 
 

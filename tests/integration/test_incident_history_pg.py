@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, select, text
 
 from monitor.storage import Store
-from monitor.storage.history import IncidentQuery
+from monitor.storage.engine import database_url
+from monitor.storage.history import IncidentQuery, conditions
+from monitor.storage.schema import incidents
 from tests.unit.test_access_store import INCIDENTS, NOW
 from tests.unit.test_access_store import test_it_filters_in_the_query as filters_case
 
@@ -64,3 +67,24 @@ def test_tokens_on_both_databases(store: Store) -> None:
     store.access.revoke_token(str(info.id), "an", NOW)
     assert store.access.token_for(token, NOW) is None
     assert [r["action"] for r in store.access.audit_log()] == ["token.create", "token.revoke"]
+
+
+def test_free_text_search_on_postgresql_is_served_by_the_trigram_index(postgres_url: str) -> None:
+    """The search's expression is the index's (migration 0009): 100,000 incidents stay fast.
+
+    With sequential scans priced out, the planner takes the index only if
+    the WHERE clause is the very expression it was built on.
+    """
+    store = Store(postgres_url)
+    store.upgrade()
+    store.close()
+    engine = create_engine(database_url(postgres_url, {}))
+    query = select(incidents.c.id).where(*conditions(IncidentQuery(text="Lạng Sơn 50%")))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SET enable_seqscan = off"))
+            compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+            plan = "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {compiled}")))
+    finally:
+        engine.dispose()
+    assert "ix_incidents_search_trgm" in plan, plan

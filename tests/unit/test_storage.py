@@ -22,7 +22,7 @@ from monitor.model.retry import backoff_delay
 from monitor.model.vocabulary import SubjectKind, TargetKind
 from monitor.storage import Store, database_url, migrate
 from monitor.storage import cli as storage_cli
-from monitor.storage.schema import metadata, probe_rounds, state_changes
+from monitor.storage.schema import metadata, portable, probe_rounds, state_changes
 from monitor.storage.spool import Spool, SpoolClosedError
 from monitor.storage.writer import is_transient
 
@@ -107,7 +107,9 @@ def test_it_applies_migrations_that_match_the_metadata(db_path: Path) -> None:
     Store(str(db_path)).upgrade()
     engine = create_engine(f"sqlite:///{db_path}")
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": portable}
+        )
         assert compare_metadata(context, metadata) == []
         assert context.get_current_revision() == HEAD
 
