@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from monitor.storage import Store
+from tests.fixtures.api import Api, examnet
 from tests.fixtures.inventories import TWO_CARRIER_SITE
 from tests.fixtures.monitor import MonitorProcess
-from tests.integration.test_incident_api import ENV_TOKEN, PAST, SEEDED, Api, examnet
+from tests.integration.test_incident_api import ENV_TOKEN, PAST, SEEDED
 
 SINCE = PAST - timedelta(minutes=30)  # 2026-06-26 00:00 UTC
 UNTIL = SINCE + timedelta(hours=4)

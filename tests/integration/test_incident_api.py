@@ -8,8 +8,6 @@ real `examnet token create`, and every call is real HTTP on loopback.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,15 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pytest
 
 from monitor.model.records import IncidentRecord
 from monitor.storage import Store
 from monitor.storage.history import IncidentQuery
+from tests.fixtures.api import Api, examnet
 from tests.fixtures.inventories import TWO_CARRIER_SITE
-from tests.fixtures.monitor import REPO, MonitorProcess
+from tests.fixtures.monitor import MonitorProcess
 
 ENV_TOKEN = "an-env-admin-token-of-forty-characters-0123"  # noqa: S105 - the test's own
 PAST = datetime(2026, 6, 26, 0, 30, tzinfo=UTC)  # last year's exams: 07:30 in Hanoi
@@ -60,34 +59,6 @@ SEEDED = [
     # still open, on a link the inventory no longer has: the NOC acknowledges it
     an_incident(4, "viettel", "viettel-4g", ended_at=None),
 ]
-
-
-def examnet(*args: str, db: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", *args, "--db", str(db)],
-        capture_output=True, text=True, cwd=REPO, check=True, timeout=60,
-    )  # fmt: skip
-    return done.stdout
-
-
-@dataclass
-class Api:
-    port: int
-
-    def call(
-        self, path: str, token: str | None, body: object | None = None, method: str | None = None
-    ) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            method=method or ("GET" if body is None else "POST"),
-            headers={"Authorization": f"Bearer {token}"} if token else {},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
 
 
 @dataclass
