@@ -359,7 +359,8 @@ def _report_routes(  # noqa: PLR0917 - one router's parts
         query = OutageQuery(start, end, scope, served_sites(running, scope))
         outages, silences = history.outages(query)
         sessions = [(s.start, s.end) for s in running.calendar.sessions]
-        calc = Calculator(outages, silences, options, sessions)
+        districts = {s.id: s.district for s in running.sites}
+        calc = Calculator(outages, silences, options, sessions, districts=districts)
         return {
             "by": by,
             "since": start.isoformat(),

@@ -7,12 +7,17 @@ intersect with the exam sessions when asked, subtract the silences whose
 matchers match the incident's labels when asked. Silences are matched here,
 in Python, with the same matchers as the alerting (a matcher may be a
 regular expression, which SQLite cannot evaluate), on the rows the query
-returned; an incident's labels are those its record gives (`record_labels`).
+returned; an incident's labels are those its record gives (`record_labels`)
+and its site's district from the inventory, so a silence on `district`
+holds as it did for the alerting.
 
 - a link is unavailable during its `down` incidents;
 - a site is unavailable while `isolated`, and without full redundancy while
   `isolated` or `lost_redundancy`;
-- a carrier's availability is the mean of its links'.
+- a carrier's availability is the mean of its links';
+- a link with an `active` window (a mobile BTS brought for the exam days)
+  is counted inside that window only: before and after it the link is not
+  part of its site, neither up nor down (as the evaluation treats it).
 
 Incident counts, MTTR (mean duration of the ended incidents) and time to
 acknowledge (mean of first ack − start) are over the incidents that count:
@@ -21,13 +26,14 @@ those with some time left after clipping (and sessions, and silences).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import fmean
 from typing import Any, Literal
 
 from alerts.rules import record_labels
+from monitor.model.calendar import TimeRange
 from monitor.model.inventory import Inventory, Link
 from monitor.model.keys import link_key
 from monitor.model.matchers import Matcher, matches_all, parse_matcher
@@ -99,7 +105,10 @@ def windows(options: Options, sessions: Sequence[Span]) -> list[Span]:
 class Silences:
     """The silences of the range, each as its matchers and the span it held."""
 
-    def __init__(self, records: Iterable[SilenceRecord]) -> None:
+    def __init__(
+        self, records: Iterable[SilenceRecord], districts: Mapping[str, str] | None = None
+    ) -> None:
+        self._districts = districts or {}
         self._held: list[tuple[list[Matcher], Span]] = []
         for s in records:
             try:
@@ -111,6 +120,7 @@ class Silences:
 
     def spans_for(self, stored: StoredIncident) -> list[Span]:
         labels = record_labels(stored.record)
+        labels["district"] = self._districts.get(stored.record.site or "", "")
         return union(span for matchers, span in self._held if matches_all(matchers, labels))
 
 
@@ -160,11 +170,13 @@ class Calculator:
         silences: Iterable[SilenceRecord],
         options: Options,
         sessions: Sequence[Span],
+        *,
+        districts: Mapping[str, str] | None = None,
     ) -> None:
         self.options = options
         self.considered = windows(options, sessions)
         self.total = seconds(self.considered)
-        held = Silences(silences)
+        held = Silences(silences, districts)
         self._by: dict[tuple[str, str], list[tuple[StoredIncident, list[Span]]]] = {}
         for stored in outages:
             spans = counted_spans(stored, self.considered, held, options)
@@ -176,11 +188,21 @@ class Calculator:
         found = [item for k in kinds for item in self._by.get((subject, str(k)), [])]
         return Tally(union(s for _, spans in found for s in spans), [i for i, _ in found])
 
-    def share_up(self, tally: Tally) -> float | None:
+    def considered_for(self, active: TimeRange | None) -> list[Span]:
+        """The time considered for a subject that exists only while `active` (None: always)."""
+        if active is None:
+            return self.considered
+        return intersect(self.considered, [(active.start, active.end)])
+
+    def down_seconds(self, tally: Tally, active: TimeRange | None = None) -> float:
+        return seconds(intersect(tally.spans, self.considered_for(active)))
+
+    def share_up(self, tally: Tally, active: TimeRange | None = None) -> float | None:
         """The share of the considered time outside the tally's spans (None: no time)."""
-        if self.total <= 0:
+        total = seconds(self.considered_for(active))
+        if total <= 0:
             return None
-        return 1.0 - seconds(tally.spans) / self.total
+        return 1.0 - self.down_seconds(tally, active) / total
 
 
 def _links(inventory: Inventory, scope: str | None) -> list[Link]:
@@ -214,8 +236,9 @@ def _link_row(calc: Calculator, link: Link) -> dict[str, Any]:
         "link": link.id,
         "site": link.site,
         "carrier": link.carrier,
-        "availability": calc.share_up(tally),
-        "down_seconds": seconds(tally.spans),
+        "availability": calc.share_up(tally, link.active),
+        "down_seconds": calc.down_seconds(tally, link.active),
+        "seconds": seconds(calc.considered_for(link.active)),
     } | tally.figures()
 
 
@@ -233,11 +256,12 @@ def _site_row(calc: Calculator, site: str) -> dict[str, Any]:
 
 def _carrier_row(calc: Calculator, carrier: str, links: list[Link]) -> dict[str, Any]:
     tallies = [calc.tally(link_key(link.site, link.id), (ConditionKind.DOWN,)) for link in links]
-    shares = [s for s in (calc.share_up(t) for t in tallies) if s is not None]
+    pairs = list(zip(tallies, links, strict=True))
+    shares = [s for s in (calc.share_up(t, link.active) for t, link in pairs) if s is not None]
     every = Tally([], [i for t in tallies for i in t.incidents])
     return {
         "carrier": carrier,
         "links": len(links),
         "availability": fmean(shares) if shares else None,
-        "down_seconds": sum(seconds(t.spans) for t in tallies),
+        "down_seconds": sum(calc.down_seconds(t, link.active) for t, link in pairs),
     } | every.figures()

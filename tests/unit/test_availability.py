@@ -8,6 +8,7 @@ exam day, 2027-06-03 00:00–04:00 UTC, and the session "Ngữ văn" is
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,72 @@ def test_it_keeps_a_carrier_to_its_own_rows_in_the_query(
         1 - 0.5 / 4
     )
     assert served_sites(inventory, "nobody") == []
+
+
+def _calculator(
+    tmp_path: Path, inventory: Inventory, records: list[IncidentRecord],
+    silences: list[SilenceRecord], options: Options,
+) -> Calculator:  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    writer = Store(url, flush_interval=0.01)
+    writer.upgrade()
+    for record in records:
+        writer.add(record)
+    assert writer.close() == 0
+    reader = Store(url)
+    try:
+        for silence in silences:
+            reader.alerting.add_silence(silence)
+        query = OutageQuery(options.since, options.until, None, served_sites(inventory, None))
+        found, held = reader.access.outages(query)
+    finally:
+        reader.close()
+    districts = {s.id: s.district for s in inventory.sites}
+    return Calculator(found, held, options, [], districts=districts)
+
+
+def test_a_silence_on_the_sites_district_leaves_its_time_out(
+    tmp_path: Path, inventory: Inventory
+) -> None:
+    """`district` is not in an incident's record: it comes from the inventory, as when alerting."""
+    works = SilenceRecord(
+        id="district-works", matchers=('district="Cao Lộc"',), starts_at=at(0), ends_at=at(1),
+        created_by="noc", created_at=at(0), comment="district-wide power works",
+    )  # fmt: skip
+    elsewhere = SilenceRecord(
+        id="elsewhere", matchers=('district="Lộc Bình"',), starts_at=at(1), ends_at=at(2),
+        created_by="noc", created_at=at(0), comment="another district",
+    )  # fmt: skip
+    calc = _calculator(tmp_path, inventory, [outage(VIETTEL, "down", 0, 2)], [works, elsewhere],
+                       Options(T0, NOW, NOW, exclude_silenced=True))  # fmt: skip
+    link = {r["link"]: r for r in report(calc, inventory, "link", None)}["viettel-fibre"]
+    assert link["down_seconds"] == pytest.approx(HOUR)  # 01:00–02:00: Lộc Bình's is not its own
+    assert link["availability"] == pytest.approx(1 - 1 / 4)
+
+
+def test_a_link_is_counted_only_inside_its_active_window(
+    tmp_path: Path, inventory: Inventory
+) -> None:
+    """The mobile BTS is part of the site 2027-06-02 00:00 – 06-06 00:00 local (UTC+7) only."""
+    since = datetime(2027, 6, 5, 15, 0, tzinfo=UTC)  # its window ends at 17:00 UTC
+    until = since + timedelta(hours=4)
+    bts = replace(
+        outage("link:thpt-a/mobifone-bts", "down", 0, 0), carrier="mobifone",
+        started_at=since + timedelta(hours=1), ended_at=since + timedelta(hours=3),
+    )  # fmt: skip
+    calc = _calculator(tmp_path, inventory, [bts], [], Options(since, until, until))
+    links = {r["link"]: r for r in report(calc, inventory, "link", None)}
+    # in its window 15:00–17:00 (2 h), down 16:00–17:00; the hour after its window is not its
+    assert links["mobifone-bts"]["seconds"] == pytest.approx(2 * HOUR)
+    assert links["mobifone-bts"]["down_seconds"] == pytest.approx(HOUR)
+    assert links["mobifone-bts"]["availability"] == pytest.approx(0.5)
+    assert links["vnpt-fibre"]["seconds"] == pytest.approx(4 * HOUR)
+    carrier = {r["carrier"]: r for r in report(calc, inventory, "carrier", None)}["mobifone"]
+    assert carrier["availability"] == pytest.approx(0.5)
+    assert carrier["down_seconds"] == pytest.approx(HOUR)
+    # a range wholly outside its window: nothing to count, neither up nor down
+    later = Options(until, until + timedelta(hours=1), until + timedelta(hours=1))
+    (tmp_path / "after").mkdir()
+    after = _calculator(tmp_path / "after", inventory, [bts], [], later)
+    row = {r["link"]: r for r in report(after, inventory, "link", None)}["mobifone-bts"]
+    assert (row["availability"], row["seconds"]) == (None, 0.0)
