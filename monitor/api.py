@@ -360,7 +360,10 @@ def _report_routes(  # noqa: PLR0917 - one router's parts
         outages, silences = history.outages(query)
         sessions = [(s.start, s.end) for s in running.calendar.sessions]
         districts = {s.id: s.district for s in running.sites}
-        calc = Calculator(outages, silences, options, sessions, districts=districts)
+        measured = history.measured(start, end, now)
+        calc = Calculator(
+            outages, silences, options, sessions, districts=districts, measured=measured
+        )
         return {
             "by": by,
             "since": start.isoformat(),
@@ -368,6 +371,7 @@ def _report_routes(  # noqa: PLR0917 - one router's parts
             "sessions_only": sessions_only,
             "exclude_silenced": exclude_silenced,
             "seconds": calc.total,
+            "unmeasured_seconds": calc.unmeasured,
             "rows": report(calc, running, by, scope),
         }
 

@@ -35,6 +35,7 @@ from monitor.scheduler import ProbeScheduler, schedule_of
 from monitor.selfwatch import Health, healthz
 from monitor.snapshot import StoreFigures, View
 from monitor.storage import Store
+from monitor.storage.runs import HEARTBEAT, RunLog
 from monitor.web import Access, Scrape, WebConfig, WebServer, web_app
 from probes.pinger import SocketMode
 
@@ -212,6 +213,9 @@ class Monitor:
     async def run(self, stop: asyncio.Event) -> int:
         self.store.start()
         self.store.start_housekeeping(self.inventory.retention)
+        watching = self.store.run_log()  # when it watched: availability's measured time
+        await asyncio.to_thread(watching.start)
+        heartbeat = asyncio.create_task(_heartbeat(watching), name="heartbeat")
         self.http.start()
         host, port = self.http.address
         log.info("metrics at %s://%s:%d/metrics, health at /healthz", self.http.scheme, host, port)
@@ -232,6 +236,8 @@ class Monitor:
             for probing in self.probing.values():
                 await probing.aclose()
             beat.cancel()
+            heartbeat.cancel()
+            await asyncio.to_thread(watching.stop)
             unwritten = await asyncio.to_thread(self.store.close, _FLUSH_TIMEOUT)
             self.http.stop()
             self.scrape.close()
@@ -240,6 +246,12 @@ class Monitor:
             return 1
         log.info("stopped cleanly")
         return 0
+
+
+async def _heartbeat(watching: RunLog) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT)
+        await asyncio.to_thread(watching.beat)
 
 
 async def run(inventory: Inventory, options: RunOptions, clock: Clock | None = None) -> int:

@@ -15,6 +15,10 @@ holds as it did for the alerting.
 - a site is unavailable while `isolated`, and without full redundancy while
   `isolated` or `lost_redundancy`;
 - a carrier's availability is the mean of its links';
+- the time no run of the monitor was watching (`measured`, from the
+  `monitor_runs` table) is neither up nor down: it is left out of every
+  figure and reported as `unmeasured_seconds`; an outage that went on
+  while the monitor was stopped counts only for the time it was seen;
 - a link with an `active` window (a mobile BTS brought for the exam days)
   is counted inside that window only: before and after it the link is not
   part of its site, neither up nor down (as the evaluation treats it).
@@ -172,10 +176,13 @@ class Calculator:
         sessions: Sequence[Span],
         *,
         districts: Mapping[str, str] | None = None,
+        measured: Sequence[Span] | None = None,
     ) -> None:
         self.options = options
-        self.considered = windows(options, sessions)
+        asked = windows(options, sessions)
+        self.considered = asked if measured is None else intersect(asked, measured)
         self.total = seconds(self.considered)
+        self.unmeasured = seconds(asked) - self.total
         held = Silences(silences, districts)
         self._by: dict[tuple[str, str], list[tuple[StoredIncident, list[Span]]]] = {}
         for stored in outages:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from monitor.model.records import SilenceRecord
-from monitor.storage import alert_rows, availability, history, tokens
+from monitor.storage import alert_rows, availability, history, runs, tokens
 from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.availability import OutageQuery
 from monitor.storage.history import IncidentPage, IncidentQuery, Note
@@ -58,6 +58,13 @@ class AccessStore:
                 availability.outages(conn, query),
                 availability.silences_between(conn, query.since, query.until),
             )
+
+    def measured(
+        self, since: datetime, until: datetime, now: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """When some run of the monitor was watching, within [since, until) (storage/runs.py)."""
+        with self._engine.connect() as conn:
+            return runs.measured(conn, since, until, now)
 
     def add_note(self, ident: int, by: str, actor: str, note: str, now: datetime) -> bool:
         """Add a note (audited); False for an unknown incident."""

@@ -407,3 +407,18 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Index(None, "at"),
 )
+
+# --- when the monitor was watching (migration 0010) ---------------------------------
+
+# One row per `examnet run`: its start, its last heartbeat, its clean stop.
+# Time outside every run is time nobody measured: availability counts it as
+# neither up nor down (Icinga's "undetermined"), instead of as up.
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+    Column("stopped_at", UtcDateTime, nullable=True),
+    Index(None, "started_at"),
+)

@@ -46,6 +46,7 @@ from monitor.storage.engine import (
 )
 from monitor.storage.retention import Housekeeper
 from monitor.storage.rows import Statements
+from monitor.storage.runs import RunLog
 from monitor.storage.schema import SEVERITIES
 from monitor.storage.spool import Spool
 from monitor.storage.sqlite_file import SqliteFile
@@ -262,6 +263,10 @@ class Store:
                 target=self._writer.run, name="examnet-store-writer", daemon=True
             )
             self._thread.start()
+
+    def run_log(self) -> RunLog:
+        """This run's row in `monitor_runs` (start, heartbeats, stop): when it watched."""
+        return RunLog(self._engine, self._clock)
 
     def housekeeper(self, settings: RetentionSettings) -> Housekeeper:
         """A housekeeper for this database, not started: `run_once()` deletes now."""

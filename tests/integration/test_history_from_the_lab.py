@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from monitor.model.records import RoundRecord
-from monitor.storage.schema import interface_samples
+from monitor.storage.schema import interface_samples, monitor_runs
 from tests.fixtures.api import Api, make_tokens
 from tests.fixtures.lab import LabHandle
 from tests.fixtures.monitor import MonitorProcess, calendar_around, config_with, wait_for
@@ -224,4 +224,25 @@ def test_availability_matches_a_computation_from_the_stored_rounds(scenario: Sce
         assert row["down_seconds"] == pytest.approx(down, abs=0.1), (link, spans, row)
         assert row["availability"] == pytest.approx(1 - down / total, abs=2 * PROBE / total)
     assert rows[VNPT_LINK]["down_seconds"] >= HELD - 2 * PROBE
+
+
+def test_the_time_before_the_monitor_started_is_not_measured(scenario: Scenario) -> None:
+    """Not counted as up: availability is over the time a run of the monitor watched."""
+    engine = create_engine(scenario.monitor.db_url)
+    try:
+        with engine.connect() as conn:
+            started = conn.execute(select(monitor_runs.c.started_at)).scalar_one()
+    finally:
+        engine.dispose()
+    early = started - timedelta(hours=1)
+    query = urllib.parse.urlencode(
+        {"by": "link", "since": early.isoformat(), "until": scenario.until.isoformat()}
+    )
+    status, answer = scenario.api.call(f"/api/availability?{query}", scenario.tokens["noc"])
+    assert status == 200
+    assert answer["unmeasured_seconds"] == pytest.approx(3600, abs=0.01)
+    assert answer["seconds"] == pytest.approx((scenario.until - started).total_seconds(), abs=0.01)
+    rows = {f"link:{r['site']}/{r['link']}": r for r in answer["rows"]}
+    down = rows[VNPT_LINK]["down_seconds"]
+    assert rows[VNPT_LINK]["availability"] == pytest.approx(1 - down / answer["seconds"])
     assert rows["link:thcs-c/vnpt-fibre"]["availability"] == 1.0
