@@ -294,7 +294,9 @@ def _incident_routes(  # noqa: PLR0917 - one router's parts
         found = history.incident(ident, principal.scope)
         if found is None:
             raise HTTPException(404, f"no incident {ident}")
-        timeline = history.timeline(found, incident_fingerprint(found.record))
+        timeline = history.timeline(
+            found, incident_fingerprint(found.record), scope=principal.scope, now=clock.now()
+        )
         return incident_detail_json(found, timeline, principal.scope)
 
     @api.post("/incidents/{ident}/notes", status_code=201, openapi_extra=_body_schema(NoteIn))

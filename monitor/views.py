@@ -14,6 +14,7 @@ from typing import Any
 from alerts.rules import incident_fingerprint
 from monitor.storage.access_store import Timeline
 from monitor.storage.alert_rows import StoredIncident
+from monitor.storage.history import Figures
 from monitor.storage.tokens import TokenInfo
 
 LIFETIME = re.compile(r"([1-9][0-9]{0,4})([hdw])")
@@ -85,6 +86,29 @@ def incident_detail_json(
             "acks": [{"by": a.by, "at": _time(a.at), "note": a.note} for a in stored.acks],
             "notes": [{"by": n.by, "at": _time(n.at), "note": n.note} for n in timeline.notes],
         }
+        | ({} if timeline.figures is None else {"figures": figures_json(timeline.figures)})
+    }
+
+
+def figures_json(figures: Figures) -> dict[str, Any]:
+    """The chart data of an incident: its subject's rounds and interface samples."""
+    rounds = [
+        {"at": _time(r["at"]), "target": r["series"]}
+        | {k: r[k] for k in ("loss", "rtt_median_ms", "rtt_avg_ms", "rtt_max_ms")}
+        for r in figures.rounds
+    ]
+    samples = [
+        {"at": _time(s["at"]), "interface": s["series"], "link": s["link"]}
+        | {k: s[k] for k in ("utilisation_in", "utilisation_out", "in_bps", "out_bps")}
+        for s in figures.interfaces
+    ]
+    return {
+        "since": _time(figures.since),
+        "until": _time(figures.until),
+        "rounds": rounds,
+        "interfaces": samples,
+        "every_round": figures.every_round,
+        "every_sample": figures.every_sample,
     }
 
 
