@@ -7,6 +7,9 @@ notifications went.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -110,6 +113,23 @@ def figures_json(figures: Figures) -> dict[str, Any]:
         "every_round": figures.every_round,
         "every_sample": figures.every_sample,
     }
+
+
+BOM = "\ufeff"  # so a spreadsheet reads the CSV as UTF-8 (Vietnamese names intact)
+
+
+def export_csv(found: list[dict[str, Any]]) -> str:
+    """The incidents as CSV: a BOM, the header `COLUMNS`, one line per incident (CRLF)."""
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(export_row(item) for item in found)
+    return out.getvalue()
+
+
+def export_json(found: list[dict[str, Any]], total: int) -> str:
+    return json.dumps({"total": total, "incidents": found}, ensure_ascii=False, indent=1) + "\n"
 
 
 def export_row(item: dict[str, Any]) -> list[str]:
