@@ -208,7 +208,8 @@ def figures(
     scope: str | None,
     now: datetime,
 ) -> Figures:
-    """The rounds and interface samples of an incident's subject, from 10 min before to 10 after.
+    """The rounds and interface samples of an incident's subject, from 10 min before it to
+    10 min after its end (to now while it is open).
 
     A link: its rounds and its interface's samples; an endpoint: its rounds;
     a device: its interfaces' samples; a site: its targets' rounds and its
@@ -216,7 +217,7 @@ def figures(
     its own targets and the interfaces tied to its own links are read.
     """
     since = start - TIMELINE_MARGIN
-    until = (end if end is not None else now) + TIMELINE_MARGIN
+    until = now if end is None else end + TIMELINE_MARGIN
     rounds, every_round = _figure_rows(conn, _rounds_query(subject_kind, subject, scope),
                                        since, until)  # fmt: skip
     samples, every_sample = _figure_rows(

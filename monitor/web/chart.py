@@ -9,6 +9,7 @@ breaks a line rather than being drawn as zero.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ MAX_MARKERS = 240  # points drawn as dots when a series has at most this many
 PALETTE = ("#1f6fb2", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285")
 XScale = Callable[[datetime], float]
 YScale = Callable[[float], float]
-STEPS = tuple(
+STEPS = tuple(timedelta(seconds=s) for s in (1, 2, 5, 10, 15, 30)) + tuple(
     timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080)
 )
 
@@ -37,7 +38,7 @@ class Series:
 class Panel:
     title: str
     series: Sequence[Series]
-    bars: bool = False  # bars from zero (loss) rather than lines
+    bars: bool = False  # bars from zero (loss) rather than lines; a zero is a thin mark
     top: float | None = None  # a fixed top of the scale (100 for a share); else from the data
 
 
@@ -75,7 +76,8 @@ def ticks(since: datetime, until: datetime, zone: tzinfo) -> list[datetime]:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
+    """A scale's or a value's label: three significant digits at most (0.05, 12.5, 2500)."""
+    return f"{value:.3g}"
 
 
 def render(
@@ -143,11 +145,12 @@ def _panel(  # noqa: PLR0917 - one panel's frame and content
                    f'stroke="#e9ecef"/>')  # fmt: skip
         out.append(f'<text x="{LEFT - 4}" y="{level + 4:.1f}" text-anchor="end">'
                    f"{_fmt(top * fraction)}</text>")  # fmt: skip
+    label = "%H:%M:%S" if time_step(until - since) < timedelta(minutes=1) else "%H:%M"
     for tick in ticks(since, until, zone):
         out.append(f'<line x1="{at(tick):.1f}" x2="{at(tick):.1f}" y1="{bottom}" y2="{bottom + 4}" '
                    f'stroke="#495057"/>')  # fmt: skip
         out.append(f'<text x="{at(tick):.1f}" y="{bottom + 15}" text-anchor="middle">'
-                   f'{tick.astimezone(zone):%H:%M}</text>')  # fmt: skip
+                   f"{tick.astimezone(zone).strftime(label)}</text>")  # fmt: skip
     if not values:
         out.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{y0 + PANEL_HEIGHT / 2:.1f}" '
                    f'text-anchor="middle" fill="#868e96">{escape(no_data)}</text>')  # fmt: skip
@@ -167,9 +170,12 @@ def _series(  # noqa: PLR0917 - a series and the panel's scales
     points = [(t, v) for t, v in series.points if v is None or math.isfinite(v)]
     name = escape(series.name)
     if bars:
+        width = _bar_width([at(t) for t, _ in points])
         return [
-            f'<rect class="pt" x="{at(t) - 1.5:.1f}" y="{y(v):.1f}" width="3" '
-            f'height="{bottom - y(v):.1f}" fill="{colour}"><title>{name} {_fmt(v)}</title></rect>'
+            f'<rect class="pt" x="{at(t) - width / 2:.1f}" y="{min(y(v), bottom - 1.5):.1f}" '
+            f'width="{width:.1f}" height="{max(bottom - y(v), 1.5):.1f}" fill="{colour}" '
+            f'fill-opacity="0.8">'
+            f"<title>{name} {_fmt(v)}</title></rect>"
             for t, v in points
             if v is not None
         ]
@@ -185,6 +191,12 @@ def _series(  # noqa: PLR0917 - a series and the panel's scales
             if v is not None
         ]
     return out
+
+
+def _bar_width(xs: Sequence[float]) -> float:
+    """Most of the gap between two neighbouring points, between 1 and 12 px."""
+    gaps = [b - a for a, b in itertools.pairwise(xs) if b > a]
+    return max(1.0, min(12.0, 0.7 * min(gaps))) if gaps else 4.0
 
 
 def _runs(points: Sequence[tuple[datetime, float | None]]) -> list[list[tuple[datetime, float]]]:

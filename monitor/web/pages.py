@@ -366,6 +366,8 @@ def _local(text: str | None, tz: ZoneInfo) -> str:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
@@ -402,8 +404,23 @@ def _chart(figures: dict[str, Any], span: tuple[datetime, datetime], tz: ZoneInf
                             series(samples, "interface", "utilisation_in", 100.0, " in")
                             + series(samples, "interface", "utilisation_out", 100.0, " out"),
                             top=100.0))  # fmt: skip
-    return render(panels, moment(figures["since"]), moment(figures["until"]), span, tz,
-                  no_data=w["no_data"])  # fmt: skip
+    since, until = _focus(figures, span)
+    return render(panels, since, until, span, tz, no_data=w["no_data"])
+
+
+def _focus(figures: dict[str, Any], span: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
+    """The chart's time range: the incident and the figures around it, with a margin.
+
+    The figures reach 10 min either side; a chart of a short incident with
+    few rounds is more readable drawn over the time the data covers.
+    """
+    times = [datetime.fromisoformat(r["at"]) for r in figures["rounds"] + figures["interfaces"]]
+    low = max(datetime.fromisoformat(figures["since"]), min([span[0], *times]))
+    high = min(datetime.fromisoformat(figures["until"]), max([span[1], *times]))
+    if high <= low:
+        high = low + timedelta(minutes=1)
+    margin = (high - low) * 0.04
+    return low - margin, high + margin
 
 
 def _events(timeline: dict[str, Any], w: Words) -> list[dict[str, str]]:
