@@ -290,3 +290,38 @@ def test_without_a_session_every_page_goes_to_login_and_the_api_keeps_its_401(we
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(web.url("/api/incidents"), timeout=10)  # noqa: S310 - loopback
     assert refused.value.code == 401
+
+
+def test_a_revoked_token_ends_its_session_at_the_next_page(web: Web, browser: WebDriver) -> None:
+    d = browser
+    web.tokens["short"] = examnet("token", "create", "--role", "noc", "--name", "ca đêm",
+                                  db=web.db).strip()  # fmt: skip
+    log_in(d, web, "short")
+    d.get(web.url("/incidents"))
+    assert d.current_url.endswith("/incidents")
+    examnet("token", "revoke", "ca đêm", db=web.db)
+    d.get(web.url("/incidents"))
+    assert d.current_url.endswith("/login")
+
+
+def test_failed_logins_are_limited_as_the_apis_bearer_tokens_are(
+    web: Web, browser: WebDriver
+) -> None:
+    # the module's last test: this client address is refused for a minute from here on
+    d = browser
+    d.delete_all_cookies()
+    statuses = []
+    for n in range(11):
+        d.get(web.url("/login"))
+        field = d.find_element(By.NAME, "token")
+        field.send_keys(f"exn_guess-{n}")
+        field.submit()
+        statuses.append(d.find_element(By.CSS_SELECTOR, "p.error").text)
+    assert "Mã truy cập không hợp lệ" in statuses[0]
+    assert "Sai quá nhiều lần" in statuses[-1]
+    # a good token is refused too while the address is blocked, as by the API
+    field = d.find_element(By.NAME, "token")
+    field.send_keys(web.tokens["noc"])
+    field.submit()
+    assert d.current_url.endswith("/login")
+    assert "Sai quá nhiều lần" in d.find_element(By.CSS_SELECTOR, "p.error").text
