@@ -41,7 +41,7 @@ from monitor.storage import Store
 from tests.fixtures.environment import need_programs, need_root, unavailable
 from tests.fixtures.inventories import TWO_CARRIER_SITE
 from tests.fixtures.monitor import REPO, MonitorProcess, calendar_around, wait_for
-from tests.integration.test_incident_api import SEEDED, examnet
+from tests.integration.test_incident_api import ENV_TOKEN, SEEDED, examnet
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -111,7 +111,10 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
         "noc": examnet("token", "create", "--role", "noc", "--name", "Sở NOC", db=db).strip(),
     }  # fmt: skip
     _drop_table()
-    monitor = MonitorProcess(config, db, tmp / "examnet.log").start()
+    tokens["env"] = ENV_TOKEN  # EXAMNET_API_TOKEN signs in too: an admin
+    monitor = MonitorProcess(
+        config, db, tmp / "examnet.log", env={"EXAMNET_API_TOKEN": ENV_TOKEN}
+    ).start()
     try:
         # a few good rounds first, so the chart has RTT before the cut
         wait_for(lambda: len(monitor.rounds(LINK)) >= 4, 30, "four rounds of Viettel's link")
@@ -302,6 +305,12 @@ def test_a_revoked_token_ends_its_session_at_the_next_page(web: Web, browser: We
     examnet("token", "revoke", "ca đêm", db=web.db)
     d.get(web.url("/incidents"))
     assert d.current_url.endswith("/login")
+
+
+def test_the_environments_api_token_signs_in_as_an_admin(web: Web, browser: WebDriver) -> None:
+    d = browser
+    log_in(d, web, "env")
+    assert "EXAMNET_API_TOKEN · admin" in d.find_element(By.CSS_SELECTOR, "header .who").text
 
 
 def test_failed_logins_are_limited_as_the_apis_bearer_tokens_are(
