@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import secrets
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -35,10 +35,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from alerts.rules import incident_fingerprint
-from monitor.api import Filters, Guards, availability_report, download
+from monitor.api import Districts, Filters, Guards, Inventories, availability_report, download
 from monitor.availability import Options
 from monitor.model.clock import Clock
-from monitor.model.inventory import Inventory
 from monitor.operations import OperationError, acknowledge
 from monitor.storage.history import MAX_EXPORT, IncidentQuery
 from monitor.storage.store import AlertingStore
@@ -52,9 +51,6 @@ PAGE_SIZE = 50
 FILTERS = ("carrier", "site", "district", "kind", "severity", "state", "since", "until", "phase",
            "session", "q")  # fmt: skip
 MAX_FORM = 8_000  # characters of a form's value (a note, a token)
-
-Inventories = Callable[[], Inventory]
-Districts = Callable[[], Mapping[str, str]]
 
 _templates = Environment(
     loader=PackageLoader("monitor.web", "templates"),
@@ -305,9 +301,14 @@ def _write_routes(pages: APIRouter, site: _Site, changed: Callable[[], None]) ->
                 )
             except OperationError as exc:
                 return HTMLResponse(str(exc), 400)
-            site.guards.audit(principal, "incident.ack", str(acked.id), {"by": by, "note": text})
+            detail = {"by": by, "note": text}
+            await anyio.to_thread.run_sync(
+                site.guards.audit, principal, "incident.ack", str(acked.id), detail
+            )
             changed()
-        elif text and not site.history.add_note(number, by, principal.name, text, now):
+        elif text and not await anyio.to_thread.run_sync(
+            site.history.add_note, number, by, principal.name, text, now
+        ):
             return HTMLResponse(site.words()["not_found"], 404)
         return RedirectResponse("/" if given.get("back") == "/" else f"/incidents/{number}", 303)
 
