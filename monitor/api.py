@@ -1,6 +1,7 @@
 """The HTTP API: the incident history, silences and acknowledgements (docs/api.md).
 
     GET    /api/incidents          the history, filtered, paged, sorted: {"total", "incidents"}
+                                   (?format=csv|json: every match, as a download)
     GET    /api/incidents/<id>     one incident with its timeline
     POST   /api/incidents/<id>/notes  {"note", "by"?}                          (noc, admin)
     GET    /api/silences           every silence, newest last (?state=active)  (noc, admin)
@@ -33,16 +34,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.rules import incident_fingerprint
-from monitor.availability import Calculator, Options, report, served_sites
+from monitor.availability import By, Calculator, Options, report, served_sites
 from monitor.config.values import duration
 from monitor.model.clock import Clock
 from monitor.model.inventory import Inventory
@@ -55,15 +57,24 @@ from monitor.operations import (
     incident_json,
     silence_json,
 )
+from monitor.storage.access_store import AccessStore
 from monitor.storage.availability import OutageQuery
-from monitor.storage.history import MAX_LIMIT, SORTS, IncidentQuery
+from monitor.storage.history import MAX_EXPORT, MAX_LIMIT, SORTS, IncidentQuery
 from monitor.storage.store import AlertingStore
 from monitor.storage.tokens import TokenStoreError
-from monitor.views import history_json, incident_detail_json, lifetime, token_json
+from monitor.views import (
+    export_csv,
+    export_json,
+    history_json,
+    incident_detail_json,
+    lifetime,
+    token_json,
+)
 from monitor.web.access import (
     ENV_TOKEN_NAME,
     REALM,
     Access,
+    Credentials,
     Principal,
     credentials,
 )
@@ -135,7 +146,7 @@ def router(
 ) -> APIRouter:
     """The API's routes; `changed` is called after a write (the monitor re-reads)."""
     api = APIRouter(prefix="/api", tags=["on-call"])
-    guards = _Guards(store, clock)
+    guards = Guards(store, clock)
     _silence_routes(api, store, clock, changed, guards)
     _incident_routes(api, store, clock, changed, guards, districts)
     _report_routes(api, store, clock, guards, inventory, status)
@@ -143,7 +154,7 @@ def router(
     return api
 
 
-class _Guards:
+class Guards:
     """Who a request is (`who`), and the roles a route needs (`noc`, `admin`)."""
 
     def __init__(self, store: AlertingStore, clock: Clock) -> None:
@@ -151,6 +162,10 @@ class _Guards:
         self.clock = clock
 
     async def who(self, request: Request) -> Principal:
+        return await self.principal(request, credentials(request.headers.get("authorization")))
+
+    async def principal(self, request: Request, given: Credentials | None) -> Principal:
+        """Who `given` is (429 while its address is blocked, 401 for a bad token)."""
         access: Access = request.app.state.access
         client = request.client.host if request.client else "?"
         wait = access.failures.blocked(client)
@@ -158,7 +173,6 @@ class _Guards:
             raise HTTPException(
                 429, "too many failed authentications", headers={"Retry-After": str(int(wait))}
             )
-        given = credentials(request.headers.get("authorization"))
         if given is None:
             raise _unauthorized()
         if access.is_token(given):
@@ -198,7 +212,7 @@ def _silence_routes(
     store: AlertingStore,
     clock: Clock,
     changed: Callable[[], None],
-    guards: _Guards,
+    guards: Guards,
 ) -> None:
     noc = Depends(guards.noc)
     audit = guards.audit
@@ -240,7 +254,7 @@ def _incident_routes(  # noqa: PLR0917 - one router's parts
     store: AlertingStore,
     clock: Clock,
     changed: Callable[[], None],
-    guards: _Guards,
+    guards: Guards,
     districts: Districts | None,
 ) -> None:
     anyone = Depends(guards.who)
@@ -266,25 +280,26 @@ def _incident_routes(  # noqa: PLR0917 - one router's parts
         sort: Annotated[str, Query(description=", ".join(SORTS))] = "-started_at",
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+        format: Annotated[
+            Literal["csv", "json"] | None,
+            Query(description=f"a download of every match (up to {MAX_EXPORT}): csv or json"),
+        ] = None,
     ) -> Any:
-        """The incident history, newest first; a carrier token sees its own carrier's only."""
-        if sort not in SORTS:
-            raise bad(f'"sort" must be one of {", ".join(SORTS)}')
-        for text in (carrier, site, district, kind, severity, phase, session, q):
-            _check_values(text)  # no NUL nor lone surrogate reaches the database
-        sites = _sites(site, district, districts)
-        query = IncidentQuery(
-            scope=principal.scope, carrier=carrier, sites=sites, kind=kind, severity=severity,
-            state=state, since=_moment(since, "since"), until=_moment(until, "until"),
-            phase=phase, session=session, text=q, sort=sort, limit=limit, offset=offset,
-        )  # fmt: skip
+        """The incident history, newest first; a carrier token sees its own carrier's only.
+
+        With `format`, a download (an attachment) of every incident the filters
+        find, up to MAX_EXPORT, whatever `limit` and `offset` say.
+        """
+        filters = Filters(carrier, site, district, kind, severity, state, since, until, phase,
+                          session, q)  # fmt: skip
+        if format is not None:
+            limit, offset = MAX_EXPORT, 0
+        query = filters.query(principal.scope, districts, sort, limit, offset)
         page = history.search(query)
-        return {
-            "total": page.total,
-            "limit": limit,
-            "offset": offset,
-            "incidents": [history_json(i, principal.scope) for i in page.incidents],
-        }
+        found = [history_json(i, principal.scope) for i in page.incidents]
+        if format is not None:
+            return download(found, page.total, format)
+        return {"total": page.total, "limit": limit, "offset": offset, "incidents": found}
 
     @api.get("/incidents/{ident}")
     def incident_detail(
@@ -294,7 +309,9 @@ def _incident_routes(  # noqa: PLR0917 - one router's parts
         found = history.incident(ident, principal.scope)
         if found is None:
             raise HTTPException(404, f"no incident {ident}")
-        timeline = history.timeline(found, incident_fingerprint(found.record))
+        timeline = history.timeline(
+            found, incident_fingerprint(found.record), scope=principal.scope, now=clock.now()
+        )
         return incident_detail_json(found, timeline, principal.scope)
 
     @api.post("/incidents/{ident}/notes", status_code=201, openapi_extra=_body_schema(NoteIn))
@@ -326,7 +343,7 @@ def _report_routes(  # noqa: PLR0917 - one router's parts
     api: APIRouter,
     store: AlertingStore,
     clock: Clock,
-    guards: _Guards,
+    guards: Guards,
     inventory: Inventories | None,
     status: Statuses | None,
 ) -> None:
@@ -352,28 +369,8 @@ def _report_routes(  # noqa: PLR0917 - one router's parts
             raise bad('"since" must be before "until"')
         if inventory is None:
             raise bad("availability needs the inventory (only a running monitor has it)")
-        running = inventory()
-        scope = principal.scope
-        now = clock.now()
-        options = Options(start, end, now, sessions_only, exclude_silenced)
-        query = OutageQuery(start, end, scope, served_sites(running, scope))
-        outages, silences = history.outages(query)
-        sessions = [(s.start, s.end) for s in running.calendar.sessions]
-        districts = {s.id: s.district for s in running.sites}
-        measured = history.measured(start, end, now)
-        calc = Calculator(
-            outages, silences, options, sessions, districts=districts, measured=measured
-        )
-        return {
-            "by": by,
-            "since": start.isoformat(),
-            "until": end.isoformat(),
-            "sessions_only": sessions_only,
-            "exclude_silenced": exclude_silenced,
-            "seconds": calc.total,
-            "unmeasured_seconds": calc.unmeasured,
-            "rows": report(calc, running, by, scope),
-        }
+        options = Options(start, end, clock.now(), sessions_only, exclude_silenced)
+        return availability_report(history, inventory(), by, options, principal.scope)
 
     @api.get("/status")
     def current_status(*, principal: Principal = anyone) -> Any:
@@ -383,7 +380,7 @@ def _report_routes(  # noqa: PLR0917 - one router's parts
         return status(principal.scope)
 
 
-def _token_routes(api: APIRouter, store: AlertingStore, clock: Clock, guards: _Guards) -> None:
+def _token_routes(api: APIRouter, store: AlertingStore, clock: Clock, guards: Guards) -> None:
     admin = Depends(guards.admin)
     history = store.access
 
@@ -417,6 +414,76 @@ def _token_routes(api: APIRouter, store: AlertingStore, clock: Clock, guards: _G
         except TokenStoreError as exc:
             raise HTTPException(404, str(exc)) from None
         return token_json(info, clock.now())
+
+
+def availability_report(
+    history: AccessStore, running: Inventory, by: By, options: Options, scope: str | None
+) -> dict[str, Any]:
+    """What GET /api/availability answers (the web page shows the same)."""
+    query = OutageQuery(options.since, options.until, scope, served_sites(running, scope))
+    outages, silences = history.outages(query)
+    sessions = [(s.start, s.end) for s in running.calendar.sessions]
+    districts = {s.id: s.district for s in running.sites}
+    measured = history.measured(options.since, options.until, options.now)
+    calc = Calculator(outages, silences, options, sessions, districts=districts, measured=measured)
+    return {
+        "by": by,
+        "since": options.since.isoformat(),
+        "until": options.until.isoformat(),
+        "sessions_only": options.sessions_only,
+        "exclude_silenced": options.exclude_silenced,
+        "seconds": calc.total,
+        "unmeasured_seconds": calc.unmeasured,
+        "rows": report(calc, running, by, scope),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The history's filters as the wire gives them (the API's query, a page's form)."""
+
+    carrier: str | None = None
+    site: str | None = None
+    district: str | None = None
+    kind: str | None = None
+    severity: str | None = None
+    state: Literal["open", "closed"] | None = None
+    since: str | None = None
+    until: str | None = None
+    phase: str | None = None
+    session: str | None = None
+    q: str | None = None
+
+    def query(
+        self, scope: str | None, districts: Districts | None, sort: str, limit: int, offset: int
+    ) -> IncidentQuery:
+        """The query, within a carrier's `scope`; a bad filter is a 400 saying why."""
+        if sort not in SORTS:
+            raise bad(f'"sort" must be one of {", ".join(SORTS)}')
+        texts = (self.carrier, self.site, self.district, self.kind, self.severity, self.phase,
+                 self.session, self.q)  # fmt: skip
+        for text in texts:
+            _check_values(text)  # no NUL nor lone surrogate reaches the database
+        return IncidentQuery(
+            scope=scope, carrier=self.carrier, sites=_sites(self.site, self.district, districts),
+            kind=self.kind, severity=self.severity, state=self.state,
+            since=_moment(self.since, "since"), until=_moment(self.until, "until"),
+            phase=self.phase, session=self.session, text=self.q, sort=sort, limit=limit,
+            offset=offset,
+        )  # fmt: skip
+
+
+def download(found: list[dict[str, Any]], total: int, form: Literal["csv", "json"]) -> Response:
+    """The incidents as an attachment: the shape of `examnet incidents --format csv|json`."""
+    if form == "csv":
+        body, media = export_csv(found), "text/csv; charset=utf-8"
+    else:
+        body, media = export_json(found, total), "application/json"
+    headers = {
+        "Content-Disposition": f'attachment; filename="examnet-incidents.{form}"',
+        "X-Total-Count": str(total),  # more than the rows when past MAX_EXPORT
+    }
+    return Response(body.encode(), media_type=media, headers=headers)
 
 
 def _unauthorized() -> HTTPException:

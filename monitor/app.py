@@ -36,7 +36,7 @@ from monitor.selfwatch import Health, healthz
 from monitor.snapshot import StoreFigures, View
 from monitor.storage import Store
 from monitor.storage.runs import HEARTBEAT, RunLog
-from monitor.web import Access, Scrape, WebConfig, WebServer, web_app
+from monitor.web import Access, Scrape, WebConfig, WebServer, pages, web_app
 from probes.pinger import SocketMode
 
 log = logging.getLogger("examnet")
@@ -152,6 +152,13 @@ class Monitor:
                     status=lambda scope: status.snapshot(
                         self.inventory, self.store, clock.now(), scope
                     ),
+                ),
+                pages=pages.router(
+                    self.store.alerting,
+                    clock,
+                    self.alerting.reload,
+                    inventory=lambda: self.inventory,
+                    districts=lambda: {s.id: s.district for s in self.inventory.sites},
                 ),
                 access=Access(options.api_token, options.web.users),
             ),

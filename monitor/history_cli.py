@@ -8,7 +8,6 @@ Both act on the database (`--db`, else $EXAMNET_DB, else ./examnet.db).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -22,9 +21,15 @@ from monitor.storage.history import MAX_LIMIT, SORTS, IncidentQuery
 from monitor.storage.schema import ROLES
 from monitor.storage.store import Store
 from monitor.storage.tokens import TokenStoreError
-from monitor.views import COLUMNS, export_row, history_json, lifetime, token_json
-
-BOM = "\ufeff"  # so a spreadsheet reads the CSV as UTF-8 (Vietnamese names intact)
+from monitor.views import (
+    COLUMNS,
+    export_csv,
+    export_json,
+    export_row,
+    history_json,
+    lifetime,
+    token_json,
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -174,13 +179,9 @@ def _run_incidents(args: argparse.Namespace) -> int:
 
 def write_incidents(found: list[dict[str, Any]], total: int, form: str, out: TextIO) -> None:
     if form == "json":
-        json.dump({"total": total, "incidents": found}, out, ensure_ascii=False, indent=1)
-        out.write("\n")
+        out.write(export_json(found, total))
     elif form == "csv":
-        out.write(BOM)
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(export_row(item) for item in found)
+        out.write(export_csv(found))
     else:
         rows = [list(COLUMNS), *(export_row(item) for item in found)]
         widths = [min(40, max(len(r[i]) for r in rows)) for i in range(len(COLUMNS))]

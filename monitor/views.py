@@ -7,6 +7,9 @@ notifications went.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 from alerts.rules import incident_fingerprint
 from monitor.storage.access_store import Timeline
 from monitor.storage.alert_rows import StoredIncident
+from monitor.storage.history import Figures
 from monitor.storage.tokens import TokenInfo
 
 LIFETIME = re.compile(r"([1-9][0-9]{0,4})([hdw])")
@@ -85,7 +89,47 @@ def incident_detail_json(
             "acks": [{"by": a.by, "at": _time(a.at), "note": a.note} for a in stored.acks],
             "notes": [{"by": n.by, "at": _time(n.at), "note": n.note} for n in timeline.notes],
         }
+        | ({} if timeline.figures is None else {"figures": figures_json(timeline.figures)})
     }
+
+
+def figures_json(figures: Figures) -> dict[str, Any]:
+    """The chart data of an incident: its subject's rounds and interface samples."""
+    rounds = [
+        {"at": _time(r["at"]), "target": r["series"]}
+        | {k: r[k] for k in ("loss", "rtt_median_ms", "rtt_avg_ms", "rtt_max_ms")}
+        for r in figures.rounds
+    ]
+    samples = [
+        {"at": _time(s["at"]), "interface": s["series"], "link": s["link"]}
+        | {k: s[k] for k in ("utilisation_in", "utilisation_out", "in_bps", "out_bps")}
+        for s in figures.interfaces
+    ]
+    return {
+        "since": _time(figures.since),
+        "until": _time(figures.until),
+        "rounds": rounds,
+        "interfaces": samples,
+        "every_round": figures.every_round,
+        "every_sample": figures.every_sample,
+    }
+
+
+BOM = "\ufeff"  # so a spreadsheet reads the CSV as UTF-8 (Vietnamese names intact)
+
+
+def export_csv(found: list[dict[str, Any]]) -> str:
+    """The incidents as CSV: a BOM, the header `COLUMNS`, one line per incident (CRLF)."""
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(export_row(item) for item in found)
+    return out.getvalue()
+
+
+def export_json(found: list[dict[str, Any]], total: int) -> str:
+    return json.dumps({"total": total, "incidents": found}, ensure_ascii=False, indent=1) + "\n"
 
 
 def export_row(item: dict[str, Any]) -> list[str]:

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages examnet and its tests use (Debian 12), once.
 # Real parts, not mocks: net-snmp agents, fping for comparison, iproute2 and
-# nftables for the lab, PostgreSQL, Prometheus and Alertmanager for the tests.
+# nftables for the lab, PostgreSQL, Prometheus and Alertmanager for the tests,
+# Chromium and its driver for the web pages' browser test.
 set -euo pipefail
 
 packages=(iproute2 nftables iputils-ping fping snmpd snmp postgresql prometheus
-          prometheus-alertmanager util-linux python3-venv faketime)
+          prometheus-alertmanager util-linux python3-venv faketime
+          chromium chromium-driver)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -15,17 +15,19 @@ from monitor.model.records import SilenceRecord
 from monitor.storage import alert_rows, availability, history, runs, tokens
 from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.availability import OutageQuery
-from monitor.storage.history import IncidentPage, IncidentQuery, Note
+from monitor.storage.history import Figures, IncidentPage, IncidentQuery, Note
 from monitor.storage.tokens import TokenInfo
 
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """What happened around an incident: its subject's state changes, notifications, notes."""
+    """What happened around an incident: its subject's state changes, notifications, notes,
+    and what was measured (`figures`: for the chart)."""
 
     changes: list[dict[str, Any]]
     notifications: list[Any]
     notes: list[Note]
+    figures: Figures | None = None
 
 
 class AccessStore:
@@ -42,13 +44,22 @@ class AccessStore:
         with self._engine.connect() as conn:
             return history.find(conn, ident, scope)
 
-    def timeline(self, stored: StoredIncident, fingerprint: str) -> Timeline:
+    def timeline(
+        self, stored: StoredIncident, fingerprint: str, *, scope: str | None = None,
+        now: datetime | None = None,
+    ) -> Timeline:  # fmt: skip
+        """Its timeline; with `now`, its figures too (read within a carrier's `scope`)."""
         r = stored.record
         with self._engine.connect() as conn:
+            figures = None
+            if now is not None:
+                figures = history.figures(conn, r.subject_kind, r.subject, r.started_at,
+                                          r.ended_at, scope=scope, now=now)  # fmt: skip
             return Timeline(
                 history.state_timeline(conn, r.subject_kind, r.subject, r.started_at, r.ended_at),
                 history.notifications_for(conn, fingerprint, r.started_at),
                 history.notes_of(conn, stored.id),
+                figures,
             )
 
     def outages(self, query: OutageQuery) -> tuple[list[StoredIncident], list[SilenceRecord]]:

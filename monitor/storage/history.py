@@ -9,6 +9,7 @@ wildcards, so `%` or `_` in a search are plain characters.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,16 +18,20 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     Text,
     case,
     cast,
     func,
     insert,
+    literal,
     literal_column,
     or_,
     select,
 )
 
+from monitor.model.keys import LINK, parse_key, strip_kind
+from monitor.model.vocabulary import SubjectKind
 from monitor.storage import alert_rows
 from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.schema import (
@@ -34,14 +39,19 @@ from monitor.storage.schema import (
     audit_log,
     incident_notes,
     incidents,
+    interface_samples,
     outbox,
+    probe_rounds,
     state_changes,
+    targets,
 )
 from monitor.storage.text import clean
 
 SORTS = ("started_at", "-started_at", "ended_at", "-ended_at", "severity", "-severity", "id", "-id")
 MAX_LIMIT = 1000
 TIMELINE_MARGIN = timedelta(minutes=10)  # state changes this long before and after an incident
+MAX_EXPORT = 10_000  # incidents in one download (CSV, JSON)
+MAX_FIGURES = 1_500  # probe rounds, and interface samples, in one incident's chart data
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +149,7 @@ def search(conn: Connection, q: IncidentQuery) -> IncidentPage:
     where = conditions(q)
     total = conn.execute(select(func.count()).select_from(incidents).where(*where)).scalar_one()
     query = select(incidents).where(*where).order_by(*_order(q.sort))
-    query = query.limit(min(max(q.limit, 0), MAX_LIMIT)).offset(max(q.offset, 0))
+    query = query.limit(min(max(q.limit, 0), MAX_EXPORT)).offset(max(q.offset, 0))
     return IncidentPage(int(total), alert_rows.stored_incidents(conn, query))
 
 
@@ -181,6 +191,111 @@ def state_timeline(
         {"at": r.at, "previous": r.previous, "state": r.state, "reason": r.reason}
         for r in conn.execute(query)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What was measured around an incident, for its chart.
+
+    `every` is 1 when every row is there; k when each series (a target's
+    rounds, an interface's samples) was thinned to every k-th row to stay
+    within `MAX_FIGURES`.
+    """
+
+    since: datetime
+    until: datetime
+    rounds: list[dict[str, Any]]
+    interfaces: list[dict[str, Any]]
+    every_round: int = 1
+    every_sample: int = 1
+
+
+def figures(
+    conn: Connection,
+    subject_kind: str,
+    subject: str,
+    start: datetime,
+    end: datetime | None,
+    *,
+    scope: str | None,
+    now: datetime,
+) -> Figures:
+    """The rounds and interface samples of an incident's subject, from 10 min before it to
+    10 min after its end (to now while it is open).
+
+    A link: its rounds and its interface's samples; an endpoint: its rounds;
+    a device: its interfaces' samples; a site: its targets' rounds and its
+    links' samples. A carrier's scope is a condition of both queries: only
+    its own targets and the interfaces tied to its own links are read.
+    """
+    since = start - TIMELINE_MARGIN
+    until = now if end is None else end + TIMELINE_MARGIN
+    rounds, every_round = _figure_rows(conn, _rounds_query(subject_kind, subject, scope),
+                                       since, until)  # fmt: skip
+    samples, every_sample = _figure_rows(
+        conn, _samples_query(subject_kind, subject, scope), since, until
+    )
+    return Figures(since, until, rounds, samples, every_round, every_sample)
+
+
+def _rounds_query(subject_kind: str, subject: str, scope: str | None) -> Select[Any] | None:
+    t, pr = targets, probe_rounds
+    if subject_kind == SubjectKind.TARGET:
+        which = t.c.key == subject
+    elif subject_kind == SubjectKind.SITE:
+        which = t.c.site == subject
+    else:
+        return None
+    where = [which] if scope is None else [which, t.c.carrier == scope]
+    columns = (
+        pr.c.started_at.label("at"), t.c.key.label("series"), pr.c.loss, pr.c.rtt_median_ms,
+        pr.c.rtt_avg_ms, pr.c.rtt_max_ms,
+    )  # fmt: skip
+    return select(*columns).join(t, pr.c.target_id == t.c.id).where(*where)
+
+
+def _samples_query(subject_kind: str, subject: str, scope: str | None) -> Select[Any] | None:
+    s = interface_samples
+    key = parse_key(subject)
+    device = targets.alias("device")
+    link = targets.alias("link_target")  # the link an interface carries: its carrier, its site
+    columns = (
+        s.c.started_at.label("at"), s.c.interface.label("series"), s.c.link,
+        s.c.utilisation_in, s.c.utilisation_out, s.c.in_bps, s.c.out_bps,
+    )  # fmt: skip
+    query = select(*columns).join(link, link.c.key == literal(f"{LINK}:") + s.c.link,
+                                  isouter=scope is None)  # fmt: skip
+    if subject_kind == SubjectKind.TARGET and key is not None and key.kind == LINK:
+        query = query.where(s.c.link == strip_kind(subject))
+    elif subject_kind == SubjectKind.SITE:
+        query = query.where(link.c.site == subject)
+    elif subject_kind == SubjectKind.DEVICE:
+        query = query.join(device, s.c.target_id == device.c.id).where(device.c.key == subject)
+    else:
+        return None
+    return query if scope is None else query.where(link.c.carrier == scope)
+
+
+def _figure_rows(
+    conn: Connection, query: Select[Any] | None, since: datetime, until: datetime
+) -> tuple[list[dict[str, Any]], int]:
+    """The rows in [since, until], oldest first; each series thinned alike past MAX_FIGURES."""
+    if query is None:
+        return [], 1
+    query = query.where(query.selected_columns.at >= since, query.selected_columns.at <= until)
+    total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    every = max(1, math.ceil(int(total) / MAX_FIGURES))
+    position = func.row_number().over(
+        partition_by=query.selected_columns.series, order_by=query.selected_columns.at
+    )
+    numbered = query.add_columns(position.label("n")).subquery()
+    kept = (
+        select(*(c for c in numbered.c if c.name != "n"))
+        .where((numbered.c.n - 1) % every == 0)
+        .order_by(numbered.c.at, numbered.c.series)
+        .limit(2 * MAX_FIGURES)  # a bound even with many series of a few rows
+    )
+    return [dict(r._mapping) for r in conn.execute(kept)], every
 
 
 def notifications_for(conn: Connection, fingerprint: str, since: datetime) -> list[Any]:

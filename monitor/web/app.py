@@ -1,4 +1,4 @@
-"""The ASGI application of the HTTP port: /metrics, /healthz and the API.
+"""The ASGI application of the HTTP port: /metrics, /healthz, the API and the web pages.
 
 FastAPI, so the API is declared once and documented at /api/openapi.json
 (no docs UI: it would load scripts from a CDN). Errors keep the API's old
@@ -37,6 +37,7 @@ def web_app(
     scrape: Scrape | None = None,
     health: Health | None = None,
     api: APIRouter | None = None,
+    pages: APIRouter | None = None,
     access: Access | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -57,6 +58,8 @@ def web_app(
         _add_health(app, health)
     if api is not None:
         app.include_router(api)
+    if pages is not None:
+        app.include_router(pages)
     return app
 
 

@@ -1,8 +1,9 @@
-"""Issue 13's security acceptance, parametrised over every route of a real `examnet run`.
+"""Issue 13's security acceptance, parametrised over every route and page of a real `examnet run`.
 
-ROUTES classifies every route the HTTP port serves (checked against the
-OpenAPI schema the monitor itself publishes, so a new route that is not
-classified here fails `test_every_route_is_classified`). For each one:
+ROUTES classifies every API route the HTTP port serves (checked against the
+OpenAPI schema the monitor itself publishes) and PAGES every web page
+(checked against the pages' router), so a new route or page that is not
+classified here fails `test_every_route_and_page_is_classified`. For each:
 
 - no token, a wrong, an expired or a revoked token → 401;
 - a carrier token writing (ack, note, silence, token) → 403;
@@ -11,7 +12,10 @@ classified here fails `test_every_route_is_classified`). For each one:
   incident: another carrier's incident is a 404;
 - SQL-injection and path-traversal strings in every parameter → 400 or an
   empty result, and nothing in the database changed;
-- bodies over the limit → 413; tokens are never stored in clear nor logged.
+- bodies over the limit → 413; tokens are never stored in clear nor logged;
+- the pages the same, with the session cookie for the token: no valid
+  session → back to /login; a carrier's ack or note (with its own valid
+  CSRF token) → 403; what a user typed is never echoed unescaped (XSS).
 
 Each case talks from its own loopback source address (127.0.x.y), so the
 failed-login rate limit, which counts per address, does not mix the cases.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import re
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,8 +37,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, inspect, select
 
+from monitor.config import load_inventory
+from monitor.model.clock import SystemClock
 from monitor.storage import Store
 from monitor.storage.schema import metadata
+from monitor.web import pages
 from tests.fixtures.api import examnet, make_tokens
 from tests.fixtures.inventories import TWO_CARRIER_SITE
 from tests.fixtures.monitor import MonitorProcess
@@ -70,6 +78,21 @@ ROUTES = [
     Route("GET", "/metrics", "public", {}),
     Route("GET", "/healthz", "public", {}),
 ]
+PAGES = [
+    Route("GET", "/login", "public", {}),
+    Route("POST", "/login", "public", {}),
+    Route("POST", "/logout", "any", {}),
+    Route("GET", "/", "any", {}),
+    Route("GET", "/incidents", "any", {"state": "closed"}),
+    Route("GET", "/incidents/download", "any", {"format": "csv"}),
+    Route("GET", "/incidents/{ident}", "any", {}),
+    Route("POST", "/incidents/{ident}/ack", "noc", {}),
+    Route("POST", "/incidents/{ident}/note", "noc", {}),
+    Route("GET", "/availability", "any", {"since": "2026-06-25", "until": "2026-06-28"}),
+]
+GUARDED_PAGES = [p for p in PAGES if p.role != "public"]
+PAGE_FILTERS = ("carrier", "site", "district", "kind", "severity", "state", "since", "until",
+                "phase", "session", "q", "sort", "offset")  # fmt: skip
 GUARDED = [r for r in ROUTES if r.role != "public"]
 WRITES = [r for r in ROUTES if r.method != "GET"]
 READS = [r for r in ROUTES if r.method == "GET" and r.role == "any"]
@@ -82,6 +105,7 @@ INJECTIONS = [
     "..%2F..%2Fetc%2Fpasswd",
     "1 UNION SELECT digest FROM api_tokens",
     "$(reboot)",
+    "<script>alert(1)</script>",
 ]
 BODIES: dict[str, dict[str, Any]] = {
     "/api/incidents/{ident}/notes": {"note": "kiểm tra"},
@@ -194,12 +218,19 @@ def _body(route: Route, desk: Desk) -> bytes | None:
     return json.dumps(body).encode()
 
 
-def test_every_route_is_classified(desk: Desk) -> None:
+def test_every_route_and_page_is_classified(desk: Desk) -> None:
     status, text = desk.call("GET", "/api/openapi.json", None)
     assert status == 200
     served = {(m.upper(), p) for p, ops in json.loads(text)["paths"].items() for m in ops}
-    classified = {(r.method, r.path.replace("{ident}", "{ident}")) for r in ROUTES}
-    assert served - classified == set(), "a route this test does not check"
+    assert served - {(r.method, r.path) for r in ROUTES} == set(), "an API route not checked"
+    store = Store(f"sqlite:///{desk.db}")
+    try:
+        inventory = load_inventory(desk.monitor.config, {})
+        router = pages.router(store.alerting, SystemClock(), lambda: None, lambda: inventory)
+        served = {(m, r.path) for r in router.routes for m in getattr(r, "methods", ())}
+    finally:
+        store.close()
+    assert served == {(p.method, p.path) for p in PAGES}, "a page not checked"
 
 
 @pytest.mark.parametrize("route", GUARDED, ids=lambda r: f"{r.method} {r.path}")
@@ -315,3 +346,151 @@ def test_tokens_are_neither_stored_in_clear_nor_logged(desk: Desk) -> None:
         secret = token.removeprefix("exn_")
         assert secret.encode() not in stored
         assert secret not in told
+
+
+# -- the pages -----------------------------------------------------------------------
+
+
+def _page(desk: Desk, method: str, url: str, token: str | None,
+          form: dict[str, str] | None = None) -> tuple[int, str, str]:  # fmt: skip
+    """A page as a browser asks for it: the session cookie, a urlencoded form."""
+    headers = {"Cookie": f"examnet_session={token}"} if token else {}
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn = http.client.HTTPConnection("127.0.0.1", desk.port, timeout=15,
+                                      source_address=(next(_sources), 0))  # fmt: skip
+    try:
+        conn.request(method, url, body=body, headers=headers)
+        answer = conn.getresponse()
+        text = answer.read().decode("utf-8", "replace")
+        return answer.status, text, answer.getheader("Location") or ""
+    finally:
+        conn.close()
+
+
+def _csrf(desk: Desk, token: str) -> str:
+    """The session's own CSRF token, as its pages carry it."""
+    _, text, _ = _page(desk, "GET", "/", token)
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', text)
+    assert found is not None, text[:300]
+    return found[1]
+
+
+def _page_url(desk: Desk, page: Route, ident: str | None = None, **query: str) -> str:
+    return desk.url(page, ident if ident is not None else str(desk.ids["viettel"]), **query)
+
+
+@pytest.mark.parametrize("page", GUARDED_PAGES, ids=lambda p: f"{p.method} {p.path}")
+@pytest.mark.parametrize("who", ["none", "wrong", "expired", "revoked"])
+def test_a_page_without_a_valid_session_goes_back_to_login(
+    desk: Desk, page: Route, who: str
+) -> None:
+    token = {"none": None, "wrong": "exn_" + "x" * 40}.get(who, desk.tokens.get(who))
+    before = _counts(desk.db)
+    form = {"csrf": "0" * 64, "note": "x", "by": "x"} if page.method == "POST" else None
+    status, text, location = _page(desk, page.method, _page_url(desk, page), token, form)
+    assert (status, location) == (303, "/login"), text[:300]
+    assert _counts(desk.db) == before
+
+
+@pytest.mark.parametrize("action", ["ack", "note"])
+def test_a_carrier_may_not_ack_or_note_on_a_page(desk: Desk, action: str) -> None:
+    token = desk.tokens["viettel"]
+    form = {"csrf": _csrf(desk, token), "note": "Viettel đã sửa", "by": "Viettel"}
+    before = _counts(desk.db)
+    status, _, _ = _page(desk, "POST", f"/incidents/{desk.ids['viettel']}/{action}", token, form)
+    assert status == 403
+    assert _counts(desk.db) == before
+    # and a NOC page's form needs its own session's CSRF token, not another's
+    forged = {**form, "csrf": _csrf(desk, token)}
+    status, _, _ = _page(desk, "POST", f"/incidents/{desk.ids['viettel']}/{action}",
+                         desk.tokens["noc"], forged)  # fmt: skip
+    assert status == 403
+    assert _counts(desk.db) == before
+
+
+def _page_reads(desk: Desk) -> Iterator[str]:
+    for page in GUARDED_PAGES:
+        if page.method != "GET":
+            continue
+        yield _page_url(desk, page)
+        if page.path in ("/incidents", "/incidents/download"):
+            for name in ("carrier", "site", "district", "q", "kind", "session"):
+                for value in (*OTHERS, "thpt-a", "fibre"):
+                    yield _page_url(desk, page, **{name: value})
+        if page.path == "/incidents/download":
+            yield _page_url(desk, page, format="json")
+        if page.path == "/availability":
+            yield _page_url(desk, page, sessions_only="1", exclude_silenced="1")
+
+
+def _without_echo(text: str) -> str:
+    """The page without what the user typed given back to it (form values, the links kept)."""
+    return re.sub(r'(value|href)="[^"]*"', "", text)
+
+
+def test_a_carrier_never_reads_another_carrier_on_a_page(desk: Desk) -> None:
+    token = desk.tokens["viettel"]
+    read = 0
+    for url in _page_reads(desk):
+        status, text, _ = _page(desk, "GET", url, token)
+        assert status == 200, (url, text[:300])
+        for other in OTHERS:
+            shown = _without_echo(text) if other in url else text
+            assert other not in shown.lower(), (url, text[:500])
+        read += 1
+    assert read > 25
+    status, text, _ = _page(desk, "GET", f"/incidents/{desk.ids['vnpt']}", token)
+    assert status == 404
+    named = "".join(_page(desk, "GET", url, desk.tokens["noc"])[1] for url in _page_reads(desk))
+    assert all(other in named.lower() for other in OTHERS)
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+def test_injection_traversal_and_markup_on_every_page_change_nothing(
+    desk: Desk, payload: str
+) -> None:
+    token = desk.tokens["noc"]
+    before = _counts(desk.db)
+    tried = 0
+    for page in GUARDED_PAGES:
+        urls = [_page_url(desk, page, payload)] if "{ident}" in page.path else []
+        if page.method == "GET":
+            urls += [_page_url(desk, page, **{name: payload}) for name in PAGE_FILTERS]
+        for url in urls:
+            form = {"csrf": "0" * 64, "note": payload} if page.method == "POST" else None
+            status, text, _ = _page(desk, page.method, url, token, form)
+            tried += 1
+            assert status in (200, 303, 400, 403, 404), (url, status)
+            assert "<script>alert(1)</script>" not in text, url
+            if status == 200 and page.method == "GET" and _names_a_match(url):
+                assert _nothing_found(page, text), (url, text[:300])
+    assert tried > 40
+    assert _counts(desk.db) == before
+
+
+def _names_a_match(url: str) -> bool:
+    """A filter that selects incidents by what they are: a strange value selects none."""
+    given = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    return bool(set(given) & {"carrier", "site", "district", "kind", "severity", "phase",
+                              "session", "q"})  # fmt: skip
+
+
+def _nothing_found(page: Route, text: str) -> bool:
+    if page.path == "/incidents":
+        return re.search(r'href="/incidents/[0-9]+"', text) is None
+    if page.path == "/incidents/download":
+        return text.count("\n") <= 1  # the CSV's header line only
+    return True
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.method == "POST"],
+                         ids=lambda p: f"{p.method} {p.path}")  # fmt: skip
+def test_an_oversized_form_is_refused_unread(desk: Desk, page: Route) -> None:
+    before = _counts(desk.db)
+    status, _, _ = _page(desk, "POST", _page_url(desk, page), desk.tokens["noc"],
+                         {"note": "x" * (128 * 1024)})  # fmt: skip
+    assert status == 413
+    assert _counts(desk.db) == before

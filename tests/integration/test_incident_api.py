@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 from pathlib import Path
 from typing import Literal
 
@@ -229,6 +230,35 @@ def test_only_an_admin_manages_tokens_and_no_secret_is_shown_or_logged(desk: Des
     for secret in secrets:
         assert secret not in shown
         assert secret.removeprefix("exn_") not in shown
+
+
+def test_the_history_downloads_as_csv_and_json_with_the_filters_and_the_scope(desk: Desk) -> None:
+    def fetch(query: str, token: str) -> tuple[Message, bytes]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{desk.api.port}/api/incidents?{query}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+            return answer.headers, answer.read()
+
+    headers, body = fetch("format=csv&state=closed&limit=1", desk.tokens["viettel"])
+    assert headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert headers["Content-Disposition"] == 'attachment; filename="examnet-incidents.csv"'
+    text = body.decode("utf-8")
+    assert text.startswith("\ufeffid,started_at,ended_at,severity,kind,phase,site,carrier,")
+    lines = text.splitlines()
+    assert len(lines) == 3  # the header and Viettel's two closed ones: `limit` does not cut it
+    assert all(",viettel," in line for line in lines[1:])
+    assert "Ngữ văn" in text
+    assert "vnpt" not in text.lower()
+    # the same shape as `examnet incidents --format csv` (read back in text mode: \n)
+    assert examnet("incidents", "--carrier", "viettel", "--state", "closed", "--format", "csv",
+                   db=desk.db) == text.replace("\r\n", "\n")  # fmt: skip
+    headers, body = fetch("format=json&carrier=vnpt", desk.tokens["noc"])
+    assert headers["Content-Disposition"].endswith('.json"')
+    found = json.loads(body)
+    assert found["total"] == 2
+    assert {i["carrier"] for i in found["incidents"]} == {"vnpt"}
 
 
 def test_failed_authentications_are_rate_limited(desk: Desk) -> None:

@@ -17,6 +17,7 @@ from monitor.storage import Store
 from monitor.storage.engine import database_url
 from monitor.storage.history import IncidentQuery, conditions
 from monitor.storage.schema import incidents
+from tests.unit import test_incident_figures as figures_cases
 from tests.unit.test_access_store import INCIDENTS, NOW
 from tests.unit.test_access_store import test_it_filters_in_the_query as filters_case
 
@@ -88,3 +89,30 @@ def test_free_text_search_on_postgresql_is_served_by_the_trigram_index(postgres_
     finally:
         engine.dispose()
     assert "ix_incidents_search_trgm" in plan, plan
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def measured(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The rounds and interface samples of tests/unit/test_incident_figures.py."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'examnet.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    writer = Store(url, flush_interval=0.01)
+    writer.upgrade()
+    figures_cases.seed(writer)
+    assert writer.close() == 0
+    reader = Store(url)
+    yield reader
+    reader.close()
+
+
+def test_incident_figures_alike_on_both_databases(
+    measured: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The join on `'link:' || interface_samples.link` and the thinning by row_number() % k."""
+    figures_cases.test_it_charts_a_links_rounds_and_its_interface_from_10_minutes_before_to_10_after(
+        measured
+    )
+    figures_cases.test_a_site_has_its_targets_and_a_carrier_sees_only_its_own(measured)
+    figures_cases.test_a_long_incident_is_thinned_evenly_to_the_bound(measured, monkeypatch)
