@@ -65,6 +65,7 @@ _VI_RULES: Sequence[tuple[str, str]] = (
         r"\1 vẫn trả lời, nhưng cả \2 đường truyền phía sau đều mất (điểm thi: \3)",
     ),
     (r"interface (\S+) is down \(ifOperStatus\)", r"giao diện \1 ngừng hoạt động (ifOperStatus)"),
+    (r"interface (\S+) is up again", r"giao diện \1 hoạt động trở lại"),
     (
         rf"interface (\S+) at {_P} of its capacity, sustained",
         r"giao diện \1 ở mức \2 dung lượng, kéo dài",

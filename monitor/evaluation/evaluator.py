@@ -317,7 +317,21 @@ class Evaluator:
             return TargetStatus.DEGRADED, "; ".join(troubles)
         if self.memory.reported.get(target.key) is TargetStatus.DEGRADED:
             return TargetStatus.UP, "back to normal"
+        if self._interface_held_it_down(target, ping):
+            return TargetStatus.UP, f"interface {iface.name if iface else '?'} is up again"
         return TargetStatus.UP, self.memory.reasons.get(target.key, "answers")
+
+    def _interface_held_it_down(self, target: Target, ping: PingState) -> bool:
+        """Back up because SNMP says its interface is: its echoes had answered for a while.
+
+        Otherwise the recovery would quote the echoes' reason, which was true
+        rounds earlier and not why the link is up now.
+        """
+        return (
+            self.memory.reported.get(target.key) is TargetStatus.DOWN
+            and ping.status is TargetStatus.UP
+            and ping.answered_rounds > target.thresholds.up_after
+        )
 
     def _down_reason(self, target: Target, ping: PingState) -> str | None:
         """Why the target is down (its interface, its parent, its rounds), or None."""

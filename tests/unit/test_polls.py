@@ -132,6 +132,22 @@ def test_it_marks_a_link_down_when_its_interface_is_down_even_if_ping_answers(
     assert pipeline.evaluator.sites["thpt-a"].carriers_up == ("mobifone", "viettel")
 
 
+def test_a_link_its_interface_held_down_says_so_when_it_comes_back(
+    world: tuple[Inventory, Rows, Pipeline, DevicePipeline],
+) -> None:
+    """Its echoes answered all along: the interface, not the echoes, is why it is up again."""
+    inventory, rows, pipeline, devices = world
+    router = _device(inventory, "router")
+    link = next(t for t in inventory.targets() if t.key == "link:thpt-a/vnpt-fibre")
+    devices.handle(router, _poll(0, _iface("eth1", 3, 0), _iface("eth2", 4, 0, oper=2)))
+    for _ in range(3):
+        pipeline.handle(link, _round(link.key, link.address))
+    devices.handle(router, _poll(30, _iface("eth1", 3, 0), _iface("eth2", 4, 0, oper=1)))
+    change = [c for c in rows.of(StateChange) if c.subject == link.key][-1]
+    assert (change.previous, change.state) == ("down", "up")
+    assert change.reason == "interface eth2 is up again"
+
+
 def test_it_records_a_reboot_and_gives_no_rate_across_it(
     world: tuple[Inventory, Rows, Pipeline, DevicePipeline],
 ) -> None:
