@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,6 +51,13 @@ class AccessStore:
                 history.notifications_for(conn, fingerprint, r.started_at),
                 history.notes_of(conn, stored.id),
             )
+
+    def overlapping(
+        self, since: datetime, until: datetime, scope: str | None, sites: Sequence[str]
+    ) -> list[StoredIncident]:
+        """Every incident of [since, until) a scope may see (a report's rows)."""
+        with self._engine.connect() as conn:
+            return history.overlapping(conn, since, until, scope, sites)
 
     def outages(self, query: OutageQuery) -> tuple[list[StoredIncident], list[SilenceRecord]]:
         """The outages overlapping the range, and the silences in effect during it."""
