@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python benchmarks/snmp.py
 	$(BIN)/python benchmarks/alert_latency.py
 	$(BIN)/python benchmarks/metrics.py --before e212898
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -252,7 +252,13 @@ def build(
                 sorted(before, key=lambda r: r.taken_at),
             )
         )
-    listed = [_line(s) for s in stored if scope.carrier in (None, s.record.carrier)]
+    covered = [Window(w.judged_from, w.judged_until) for w in windows]
+    listed = [
+        _line(s)
+        for s in stored
+        if scope.carrier in (None, s.record.carrier)
+        and (scope.session is None or any(w.touches(s.record) for w in covered))
+    ]
     names = {c.id: c.name for c in inventory.carriers}
     carrier_name = None if scope.carrier is None else names.get(scope.carrier, scope.carrier)
     return Report(inventory.plan.name, scope, carrier_name, windows, listed, skipped)

@@ -109,7 +109,7 @@ def render_markdown(report: Report, inventory: Inventory, language: str) -> str:
     for w in report.windows:
         out += _window(w, report, inventory, language)
     out += [f"## {t['all_incidents']}", ""]
-    heads = ("start", "end", "duration", "site", "subject", "kind", "worst", "to_ack")
+    heads = ("start", "end", "duration", "site", "subject", "kind", "worst", "to_ack", "to_recover")
     out += ["| " + " | ".join(t[h] for h in heads) + " |", "|" + "---|" * len(heads)]
     for line in report.incidents:
         r = line.record
@@ -122,6 +122,7 @@ def render_markdown(report: Report, inventory: Inventory, language: str) -> str:
             f"{r.kind} ({r.severity})",
             f.worst(r),
             f.duration(line.time_to_ack_seconds),
+            f.duration(line.time_to_recover_seconds),
         ]
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     if not report.incidents:
