@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages examnet and its tests use (Debian 12), once.
 # Real parts, not mocks: net-snmp agents, fping for comparison, iproute2 and
-# nftables for the lab, PostgreSQL, Prometheus and Alertmanager for the tests.
+# nftables for the lab, PostgreSQL, Prometheus and Alertmanager for the tests,
+# headless Chromium (reports as PDF; browser tests) and poppler's pdftoppm.
 set -euo pipefail
 
 packages=(iproute2 nftables iputils-ping fping snmpd snmp postgresql prometheus
-          prometheus-alertmanager util-linux python3-venv faketime)
+          prometheus-alertmanager util-linux python3-venv faketime
+          chromium chromium-driver
+          poppler-utils)
 
 missing=()
 for p in "${packages[@]}"; do

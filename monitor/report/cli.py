@@ -16,7 +16,8 @@ from monitor.model.inventory import Inventory
 from monitor.model.rehearsal import rehearsed
 from monitor.oncall_cli import EXIT_FAILURE, EXIT_OK, _db_option, _moment, _open
 from monitor.report.build import Scope
-from monitor.report.produce import FORMATS, read, render
+from monitor.report.pdf import PdfError, html_to_pdf
+from monitor.report.produce import FORMATS, Format, read, render
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,7 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", dest="until", type=_moment, required=True, help="ISO 8601 with a zone")
     p.add_argument("--session", metavar="NAME", help="only this exam session")
     p.add_argument("--carrier", metavar="ID", help="only this carrier's links; names no other")
-    p.add_argument("--format", choices=FORMATS, default="html", help="html (print it) or md")
+    p.add_argument("--format", choices=(*FORMATS, "pdf"), default="html",
+                   help="html (self-contained, prints well), md (e-mail, chat) or pdf (needs "
+                   "--output and Debian's chromium)")  # fmt: skip
     p.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
     p.add_argument(
         "--config",
@@ -48,10 +51,17 @@ def run(args: argparse.Namespace, inventory: Inventory) -> int:
         if rehearsal is not None:
             inventory = rehearsed(inventory, rehearsal)
         scope = Scope(args.since, args.until, datetime.now(UTC), args.session, args.carrier)
-        text = render(read(store, inventory, scope), inventory, args.format)
+        form: Format = "md" if args.format == "md" else "html"  # a PDF is the page printed
+        text = render(read(store, inventory, scope), inventory, form)
     finally:
         store.close()
-    if args.output is None:
+    if args.format == "pdf":
+        try:
+            html_to_pdf(text, args.output)
+        except PdfError as exc:
+            print(f"examnet report: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+    elif args.output is None:
         sys.stdout.write(text)
     else:
         args.output.write_text(text, encoding="utf-8")
@@ -59,6 +69,8 @@ def run(args: argparse.Namespace, inventory: Inventory) -> int:
 
 
 def _check(args: argparse.Namespace, carriers: tuple, sessions: tuple) -> str | None:  # type: ignore[type-arg]
+    if args.format == "pdf" and args.output is None:
+        return "--format pdf needs --output FILE"
     if not args.since < args.until:
         return "--from must be before --to"
     if args.carrier is not None and args.carrier not in {c.id for c in carriers}:
