@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cli import main
 from monitor.model.inventory import Inventory
 from monitor.model.records import IncidentRecord
 from monitor.report.build import Scope
@@ -171,3 +172,20 @@ def test_the_markdown_lists_what_went_wrong(store: Store, inventory: Inventory) 
     md = render(read(store, inventory, scope), inventory, "md")
     assert "| THPT A | at risk | violated | met | violated |" in md
     assert "phase" not in md.lower().split("## incidents")[0]  # one session asked: no phases
+
+
+def test_the_command_writes_the_report_and_refuses_what_the_file_does_not_know(
+    store: Store, inventory: Inventory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["report", "--config", str(inventory.source), "--db", store.url,
+              "--from", at(0).isoformat(), "--to", at(24 * 60).isoformat()]  # fmt: skip
+    out = tmp_path / "report.md"
+    assert main([*common, "--format", "md", "--output", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("# Communications report")
+    assert main([*common, "--carrier", "orange"]) == 1
+    assert main([*common, "--session", "Hoá học"]) == 1
+    assert main([*common, "--format", "pdf"]) == 1
+    errors = capsys.readouterr().err
+    assert "no carrier 'orange' in the file" in errors
+    assert "no exam session 'Hoá học' in the calendar" in errors
+    assert "--format pdf needs --output FILE" in errors
