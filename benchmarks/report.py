@@ -5,7 +5,8 @@
 A synthetic province: `--sites` exam sites in eleven districts, each with a
 Viettel fibre, a VNPT fibre and a MobiFone 4G link (behind four gateways
 per carrier) and a UPS; a `during` phase of three days with two sessions a
-day, a week before it and a week after. Its database (SQLite, or with
+day that ended a week ago (a report judges only windows that have begun),
+a week before it and a week after. Its database (SQLite, or with
 `--postgres` a private PostgreSQL cluster from tests/fixtures/postgres.py)
 holds what such a phase leaves behind: the ICMP rounds of every link every
 `--round-every` seconds (the report does not read them, but they are where
@@ -54,18 +55,27 @@ LINKS = (("viettel-fibre", "viettel", "fibre"), ("vnpt-fibre", "vnpt", "fibre"),
          ("mobifone-4g", "mobifone", "4g"))  # fmt: skip
 GATEWAYS = 4
 FIRST = int(IPv4Address("127.16.0.1"))  # never probed: only written in the file
-DURING = (datetime(2027, 6, 3, 0, 0), datetime(2027, 6, 6, 0, 0))  # local times
-SESSIONS = [(f"Ngày {d + 1} {part}", datetime(2027, 6, 3 + d, h, m), minutes)
+# The phase ended a week ago (local times): a report judges only what has happened.
+_TODAY = datetime.now(ZONE).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+DURING = (_TODAY - timedelta(days=10), _TODAY - timedelta(days=7))
+SESSIONS = [(f"Ngày {d + 1} {part}", DURING[0] + timedelta(days=d, hours=h, minutes=m), minutes)
             for d in range(3)
             for part, h, m, minutes in (("sáng", 7, 30, 120), ("chiều", 14, 0, 120))]  # fmt: skip
+_WEEK = timedelta(days=7)
+
+
+def _toml(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def sites_toml(n: int) -> str:
     out = ['version = 1\n[plan]\nname = "benchmark province"\ntimezone = "Asia/Ho_Chi_Minh"',
            "[alerting]\nlanguage = \"vi\"",
-           "[calendar]\nbefore = { start = 2027-05-27T00:00:00, end = 2027-06-03T00:00:00 }",
-           "during = { start = 2027-06-03T00:00:00, end = 2027-06-06T00:00:00 }",
-           "after = { start = 2027-06-06T00:00:00, end = 2027-06-13T00:00:00 }"]  # fmt: skip
+           f"[calendar]\nbefore = {{ start = {_toml(DURING[0] - _WEEK)}, "
+           f"end = {_toml(DURING[0])} }}",
+           f"during = {{ start = {_toml(DURING[0])}, end = {_toml(DURING[1])} }}",
+           f"after = {{ start = {_toml(DURING[1])}, "
+           f"end = {_toml(DURING[1] + _WEEK)} }}"]  # fmt: skip
     for name, start, minutes in SESSIONS:
         end = start + timedelta(minutes=minutes)
         out.append(f'[[calendar.sessions]]\nname = "{name}"\nstart = {start:%Y-%m-%dT%H:%M:%S}\n'
@@ -265,7 +275,10 @@ def _measure(label: str, url: str, *, config: Path, inventory: Any, args: argpar
         out = base / "report.out"
         wall, rss = run_report(config, url, out, *extra)
         size = out.stat().st_size / 1e6
-        print(f"  {name:<24} {wall:6.2f} s  peak RSS {rss:6.1f} MB  output {size:5.2f} MB")
+        text = out.read_text(encoding="utf-8")
+        windows = text.count("<section") or text.count("\n## ") - 1  # sessions and phases
+        print(f"  {name:<24} {wall:6.2f} s  peak RSS {rss:6.1f} MB  output {size:5.2f} MB  "
+              f"{windows} windows")  # fmt: skip
 
 
 if __name__ == "__main__":
