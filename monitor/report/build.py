@@ -27,7 +27,9 @@ from monitor.report.rules import (
     judge_site,
 )
 from monitor.storage.alert_rows import StoredIncident
+from monitor.storage.availability import LINK_KINDS, SITE_KINDS
 
+OUTAGE_KINDS = frozenset({*LINK_KINDS, *SITE_KINDS})
 State = Literal["up", "degraded", "down"]
 WindowKind = Literal["session", "phase"]
 Named = tuple[WindowKind, str, datetime, datetime]
@@ -171,7 +173,7 @@ def _window(
         site, records = sites[ident], index.by_site.get(ident, [])
         has_ups = any(d.ups for d in site.devices)
         row = availability[ident]
-        touching = [r for r in records if window.touches(r)]
+        touching = records  # the index holds the window's incidents only
         visible = [r for r in touching if scope.carrier in (None, r.carrier)]
         site_rows.append(
             SiteRow(
@@ -190,7 +192,7 @@ def _window(
     names = {c.id: c.name for c in inventory.carriers}
     carrier_rows = []
     for row in report(calc, inventory, "carrier", scope.carrier):
-        own = [r for r in index.by_carrier.get(row["carrier"], []) if window.touches(r)]
+        own = index.by_carrier.get(row["carrier"], [])
         carrier_rows.append(
             CarrierRow(
                 row["carrier"],
@@ -223,7 +225,6 @@ def build(
     scope: Scope,
 ) -> Report:
     """The report over `scope` from the incidents overlapping it (already cut to its carrier)."""
-    index = _Index(stored)
     windows, skipped = [], 0
     for kind, name, start, end in _windows(inventory, scope):
         since, until = max(start, scope.since), min(end, scope.until)
@@ -231,8 +232,11 @@ def build(
             skipped += 1
             continue
         judged = Window(since, min(until, scope.now))
-        calc = Calculator(stored, [], Options(since, until, scope.now), [])
-        sites, carriers, strips = _window(inventory, index, calc, scope, judged)
+        within = [s for s in stored if judged.touches(s.record)]
+        # the Calculator tallies only the outage kinds: it is given only those
+        outages = [s for s in within if s.record.kind in OUTAGE_KINDS]
+        calc = Calculator(outages, [], Options(since, until, scope.now), [])
+        sites, carriers, strips = _window(inventory, _Index(within), calc, scope, judged)
         before = [
             r
             for r in readiness

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,8 @@ from monitor.report.rules import DEFINITIONS, Outcome, Requirement
 from monitor.report.words import outcome_word, requirement_word, words
 
 SITE_REQUIREMENTS = tuple(Requirement)
+# reasons repeat (the same words, the same figures): translate each once per report
+_localized = lru_cache(maxsize=8192)(localized)
 CARRIER_REQUIREMENTS = (Requirement.R1, Requirement.R3)
 
 CSS = """
@@ -169,7 +172,7 @@ def _incidents(
         out.append(
             f'<tr data-incident="{line.id}"><td>{f.moment(r.started_at, zone)}</td><td>{end}</td>'
             f"<td>{f.duration(line.lasted(report.scope.now))}</td><td>{escape(r.site or '')}</td>"
-            f'<td>{escape(r.subject)}</td><td title="{escape(localized(r.reason, language))}">'
+            f'<td>{escape(r.subject)}</td><td title="{escape(_localized(r.reason, language))}">'
             f"{escape(str(r.kind))} ({escape(str(r.severity))})</td><td>{f.worst(r)}</td>"
             f"<td>{f.duration(line.time_to_ack_seconds)}</td>"
             f"<td>{f.duration(line.time_to_recover_seconds)}</td></tr>"
