@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.model.inventory import Inventory
+from monitor.model.calendar import Session
+from monitor.model.inventory import Carrier, Inventory
 from monitor.model.rehearsal import rehearsed
 from monitor.oncall_cli import EXIT_FAILURE, EXIT_OK, _db_option, _moment, _open
 from monitor.report.build import Scope
@@ -68,7 +70,9 @@ def run(args: argparse.Namespace, inventory: Inventory) -> int:
     return EXIT_OK
 
 
-def _check(args: argparse.Namespace, carriers: tuple, sessions: tuple) -> str | None:  # type: ignore[type-arg]
+def _check(
+    args: argparse.Namespace, carriers: Sequence[Carrier], sessions: Sequence[Session]
+) -> str | None:
     if args.format == "pdf" and args.output is None:
         return "--format pdf needs --output FILE"
     if not args.since < args.until:
