@@ -31,6 +31,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from zoneinfo import ZoneInfo
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from icmp import _watch_rss  # noqa: E402 - benchmarks/icmp.py's: the same measurement
 from sqlalchemy import create_engine, insert, select  # noqa: E402
 
 from monitor.config import load_inventory  # noqa: E402
@@ -219,11 +221,17 @@ def run_report(config: Path, url: str, out: Path, *extra: str) -> tuple[float, f
                *extra]  # fmt: skip
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=REPO)
-    _, status, usage = os.wait4(proc.pid, 0)
+    # ru_maxrss of a child counts the Python process it was forked from (this one,
+    # which holds the rows it wrote): sample the command's own high-water mark
+    peak = [0]
+    watcher = threading.Thread(target=_watch_rss, args=(proc.pid, peak), daemon=True)
+    watcher.start()
+    _, status, _usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    watcher.join()
     if status != 0:
         raise SystemExit(f"examnet report failed: {status}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, peak[0] / 1024
 
 
 def main() -> None:
