@@ -170,10 +170,10 @@ def _window(
     availability = {row["site"]: row for row in report(calc, inventory, "site", scope.carrier)}
     site_rows, strips = [], []
     for ident in served_sites(inventory, scope.carrier):
-        site, records = sites[ident], index.by_site.get(ident, [])
+        # the index holds the window's incidents only
+        site, touching = sites[ident], index.by_site.get(ident, [])
         has_ups = any(d.ups for d in site.devices)
         row = availability[ident]
-        touching = records  # the index holds the window's incidents only
         visible = [r for r in touching if scope.carrier in (None, r.carrier)]
         site_rows.append(
             SiteRow(
