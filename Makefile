@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python benchmarks/alert_latency.py
 	$(BIN)/python benchmarks/metrics.py --before e212898
 	$(BIN)/python benchmarks/incidents.py
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -47,6 +47,7 @@ class Reason(StrEnum):
     REPEAT = "repeat"  # nothing changed, still firing (repeat_interval)
     RESOLVED = "resolved"  # everything in the group resolved
     ESCALATION = "escalation"  # unacknowledged and critical in a session, too long
+    REPORT = "report"  # a scheduled report ([[reports]]), not an alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class Notification:
     alerts: tuple[Alert, ...]  # the group's firing alerts, and those resolved since last time
     created_at: datetime
     language: str = "vi"
+    # a scheduled report: {"name", "title", "format" (html|md), "content", "since", "until"}
+    report: dict[str, str] | None = None
 
     @property
     def firing(self) -> tuple[Alert, ...]:
@@ -70,6 +73,8 @@ class Notification:
 
     @property
     def status(self) -> str:
+        if self.report is not None:
+            return "report"
         return "firing" if self.firing else "resolved"
 
     def to_json(self) -> str:

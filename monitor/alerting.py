@@ -296,6 +296,20 @@ class Alerting:
             )  # fmt: skip
         return len(due)
 
+    def enqueue(self, n: Notification) -> None:
+        """A notification made outside the engine (a scheduled report): outbox first, as alerts.
+
+        While the database is down it is sent from memory, like an alert's.
+        """
+        now = self.clock.now()
+        expires = now + timedelta(seconds=self.inventory.alerting.outbox_expire)
+        if self.watch.database_down:
+            self.worker.send_direct(n, expires)
+        else:
+            self.spool.add(OutboxRecord(n.id, n.receiver, n.group_key, n.to_json(), now, expires))
+            self.worker.track(n, expires)
+        log.info("notification %s (%s) to %s: %s", n.id, n.reason, n.receiver, n.group_key)
+
     def reload(self) -> None:
         """Silences and acknowledgements as the database has them now."""
         now = self.clock.now()

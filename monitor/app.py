@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from monitor import api, status
@@ -31,6 +32,8 @@ from monitor.probing.icmp import IcmpProbing
 from monitor.probing.kind import AnyKind, ProbeContext, Probed, ProbeOptions, Probing
 from monitor.probing.registry import PROBES
 from monitor.probing.snmp import SnmpProbing
+from monitor.report import produce
+from monitor.reporting import Reports
 from monitor.scheduler import ProbeScheduler, schedule_of
 from monitor.selfwatch import Health, healthz
 from monitor.snapshot import StoreFigures, View
@@ -129,8 +132,15 @@ class Monitor:
             for kind in PROBES
             if kind.scheduled(inventory)
         ]
+        self.reports = Reports(
+            inventory,
+            self.store,
+            clock,
+            functools.partial(produce.scheduled, self.store, inventory),
+            self.alerting.enqueue,
+        )
         self.scheduler = ProbeScheduler(
-            inventory, schedules, self.metrics, clock, on_replan=self.pipeline.on_calendar
+            inventory, schedules, self.metrics, clock, on_replan=self._on_calendar
         )
         self.pulse = Pulse(
             clock,
@@ -164,6 +174,11 @@ class Monitor:
             ),
             tls=options.web.tls,
         )
+
+    def _on_calendar(self, now: datetime) -> None:
+        """The calendar's tick and boundaries: the evaluator's effects, then reports due."""
+        self.pipeline.on_calendar(now)
+        self.reports.tick(now)
 
     async def run_probe(self, kind: AnyKind, item: Probed) -> None:
         """One probe of any kind, through the lab guard, into its pipeline."""
@@ -237,6 +252,7 @@ class Monitor:
             log.info("stopping")
             self._started = False
             await self.scheduler.stop(grace=self.inventory.probe.round_budget + 1.0)
+            await self.reports.stop()  # a report being made still reaches the outbox
             # after the rounds: their last incidents still become notifications
             alerting_stop.set()
             await alerting

@@ -11,7 +11,9 @@ returned; an incident's labels are those its record gives (`record_labels`)
 and its site's district from the inventory, so a silence on `district`
 holds as it did for the alerting.
 
-- a link is unavailable during its `down` incidents;
+- a link is unavailable during its `down` incidents and the outages of the
+  carrier endpoint it hangs off (`endpoint_down`, `children_down`): while a
+  gateway is down its links' own incidents are part of the gateway's;
 - a site is unavailable while `isolated`, and without full redundancy while
   `isolated` or `lost_redundancy`;
 - a carrier's availability is the mean of its links';
@@ -39,11 +41,12 @@ from typing import Any, Literal
 from alerts.rules import record_labels
 from monitor.model.calendar import TimeRange
 from monitor.model.inventory import Inventory, Link
-from monitor.model.keys import link_key
+from monitor.model.keys import endpoint_key, link_key
 from monitor.model.matchers import Matcher, matches_all, parse_matcher
 from monitor.model.records import SilenceRecord
 from monitor.model.vocabulary import ConditionKind
 from monitor.storage.alert_rows import StoredIncident
+from monitor.storage.availability import ENDPOINT_KINDS
 
 Span = tuple[datetime, datetime]  # [start, end)
 By = Literal["link", "site", "carrier"]
@@ -195,6 +198,14 @@ class Calculator:
         found = [item for k in kinds for item in self._by.get((subject, str(k)), [])]
         return Tally(union(s for _, spans in found for s in spans), [i for i, _ in found])
 
+    def link(self, link: Link) -> Tally:
+        """A link's outages: its own, and its upstream endpoint's."""
+        own = self.tally(link_key(link.site, link.id), (ConditionKind.DOWN,))
+        if link.upstream is None:
+            return own
+        upstream = self.tally(endpoint_key(link.upstream), ENDPOINT_KINDS)
+        return Tally(union([*own.spans, *upstream.spans]), [*own.incidents, *upstream.incidents])
+
     def considered_for(self, active: TimeRange | None) -> list[Span]:
         """The time considered for a subject that exists only while `active` (None: always)."""
         if active is None:
@@ -238,7 +249,7 @@ def report(
 
 
 def _link_row(calc: Calculator, link: Link) -> dict[str, Any]:
-    tally = calc.tally(link_key(link.site, link.id), (ConditionKind.DOWN,))
+    tally = calc.link(link)
     return {
         "link": link.id,
         "site": link.site,
@@ -262,10 +273,11 @@ def _site_row(calc: Calculator, site: str) -> dict[str, Any]:
 
 
 def _carrier_row(calc: Calculator, carrier: str, links: list[Link]) -> dict[str, Any]:
-    tallies = [calc.tally(link_key(link.site, link.id), (ConditionKind.DOWN,)) for link in links]
+    tallies = [calc.link(link) for link in links]
     pairs = list(zip(tallies, links, strict=True))
     shares = [s for s in (calc.share_up(t, link.active) for t, link in pairs) if s is not None]
-    every = Tally([], [i for t in tallies for i in t.incidents])
+    # an endpoint's outage is each of its links': counted once for the carrier
+    every = Tally([], list({i.id: i for t in tallies for i in t.incidents}.values()))
     return {
         "carrier": carrier,
         "links": len(links),

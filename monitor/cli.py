@@ -22,6 +22,7 @@ from monitor.model.rehearsal import RehearsalError, describe, rehearsed
 from monitor.model.rehearsal import plan as plan_rehearsal
 from monitor.oncall_cli import add_parsers as add_oncall_parsers
 from monitor.oncall_cli import api_token
+from monitor.report import cli as report_cli
 from monitor.storage import cli as storage_cli
 from monitor.storage import database_url
 from monitor.web import (
@@ -311,9 +312,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(sub)
     add_oncall_parsers(sub)
     add_history_parsers(sub)
+    _add_report(sub)
     storage_cli.add_parser(sub)
     _add_lab(sub)
     return parser
+
+
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("report", help="the plan's compliance report per session, site, carrier")
+    report_cli.add_arguments(p)
+    p.set_defaults(func=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    try:
+        inventory = config.load_inventory(args.config, environment(args.config))
+    except config.ConfigError as exc:
+        return _config_error(exc, args.config)
+    return report_cli.run(args, inventory)
 
 
 def version() -> str:

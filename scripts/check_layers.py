@@ -66,8 +66,10 @@ LAYERS: Final[dict[str, tuple[str, int]]] = {
     "monitor.clockwatch": ("runtime", 4),
     "monitor.alerting": ("runtime", 4),
     "monitor.operations": ("runtime", 4),
+    "monitor.reporting": ("runtime", 4),  # scheduled reports: due on the calendar tick, outbox
     "monitor.labguard": ("runtime", 4),  # lab addresses only while the lab is up: wraps probing
     "monitor": ("interface", 5),  # oncall_cli, status, console, api, web
+    "monitor.report": ("interface", 5),  # the plan's report: reads availability, renders pages
     "monitor.app": ("entry", 7),
     "monitor.cli": ("entry", 7),
     "monitor.__main__": ("entry", 7),

@@ -2,12 +2,13 @@
 # Installs the system packages examnet and its tests use (Debian 12), once.
 # Real parts, not mocks: net-snmp agents, fping for comparison, iproute2 and
 # nftables for the lab, PostgreSQL, Prometheus and Alertmanager for the tests,
-# Chromium and its driver for the web pages' browser test.
+# headless Chromium and its driver (the web pages' browser test, reports as PDF)
+# and poppler's pdftoppm (the PDF test looks at a page).
 set -euo pipefail
 
 packages=(iproute2 nftables iputils-ping fping snmpd snmp postgresql prometheus
           prometheus-alertmanager util-linux python3-venv faketime
-          chromium chromium-driver)
+          chromium chromium-driver poppler-utils)
 
 missing=()
 for p in "${packages[@]}"; do

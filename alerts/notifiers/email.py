@@ -71,16 +71,25 @@ def validate(settings: EmailSettings) -> list[str]:
 def message(
     notification: Notification, settings: EmailSettings, zone: tzinfo = UTC
 ) -> EmailMessage:
-    """The e-mail: headline as subject, summaries as a plain UTF-8 body."""
+    """The e-mail: headline as subject, summaries as a plain UTF-8 body (a report: its page)."""
     mail = EmailMessage(policy=SMTP)
-    mail["Subject"] = text.headline(notification)
+    report = notification.report
+    mail["Subject"] = (
+        text.headline(notification) if report is None else text.one_line(report["title"])
+    )
     mail["From"] = settings.sender
     mail["To"] = ", ".join(settings.to)
     mail["Date"] = format_datetime(notification.created_at)
     # The id again: a mail system or a person can spot a retry's duplicate.
     mail["Message-ID"] = f"<{notification.id}@examnet>"
     mail[NOTIFICATION_HEADER] = notification.id
-    mail.set_content(text.body(notification, details=True, zone=zone), charset="utf-8")
+    if report is None:
+        mail.set_content(text.body(notification, details=True, zone=zone), charset="utf-8")
+    elif report["format"] == "html":  # the page is the body; mail readers show HTML
+        mail.set_content(report["title"] + "\n", charset="utf-8")
+        mail.add_alternative(report["content"], subtype="html", charset="utf-8")
+    else:
+        mail.set_content(report["content"], charset="utf-8")
     return mail
 
 

@@ -29,6 +29,10 @@ class LogNotifier:
 
     def render(self, notification: Notification) -> list[str]:
         n = notification
+        if n.report is not None:  # a line, not the page: the log is no place for a report
+            r = n.report
+            return [f"report {r['name']!r} ({r['format']}, {len(r['content'])} characters) to "
+                    f"{n.receiver}: {r['title']}"]  # fmt: skip
         head = f"notification {n.id} to {n.receiver} ({n.reason}, group {n.group_key}):"
         language = n.language or self.language
         firing = [f"{head} firing: {self._line(a, language)}" for a in n.firing]

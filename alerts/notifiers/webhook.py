@@ -47,9 +47,9 @@ def validate(settings: WebhookSettings) -> list[str]:
 
 
 def document(notification: Notification) -> dict[str, Any]:
-    """The JSON body, field by field as docs/alerting.md describes it."""
+    """The JSON body, field by field as docs/alerting.md describes it (a report: `report`)."""
     n = notification
-    return {
+    found = {
         "version": VERSION,
         "id": n.id,
         "receiver": n.receiver,
@@ -61,6 +61,9 @@ def document(notification: Notification) -> dict[str, Any]:
         "language": n.language,
         "alerts": [_alert(a) for a in n.alerts],
     }
+    if n.report is not None:
+        found["report"] = dict(n.report)
+    return found
 
 
 def _alert(alert: Alert) -> dict[str, Any]:

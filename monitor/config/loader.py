@@ -21,6 +21,7 @@ from monitor.config.notifiers import read_notifiers
 from monitor.config.probe import read_probe, read_snmp_settings, read_thresholds
 from monitor.config.problems import BadValueError, ConfigError, describe
 from monitor.config.reader import Context, Reader
+from monitor.config.reports import read_reports
 from monitor.config.retention import read_retention
 from monitor.config.secrets import variable_names
 from monitor.config.sites import read_sites
@@ -221,6 +222,7 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
     warn_unused(root, notifiers, routes)
     silences = read_silences(root)
     retention = read_retention(root)
+    reports = read_reports(root, notifiers, known.carriers)
     root.done()
     check_addresses(ctx, lab)
     check_devices(ctx, sites, endpoints, snmp)
@@ -253,6 +255,7 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
         routes=tuple(routes),
         silences=tuple(silences),
         retention=retention,
+        reports=tuple(reports),
     )
 
 

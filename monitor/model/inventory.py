@@ -24,6 +24,7 @@ from monitor.model.alerting import (
 )
 from monitor.model.calendar import Calendar, Plan, TimeRange
 from monitor.model.keys import LINK, control_key, device_key, endpoint_key, link_key, parse_key
+from monitor.model.reports import ScheduledReport
 from monitor.model.secrets import Secret
 from monitor.model.vocabulary import (
     AuthProtocol,
@@ -489,6 +490,7 @@ class Inventory:
     routes: tuple[Route, ...] = (DEFAULT_ROUTE,)
     silences: tuple[SilenceConfig, ...] = ()
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    reports: tuple[ScheduledReport, ...] = ()  # [[reports]]: sent when due by `examnet run`
 
     def notifier(self, ident: str) -> NotifierConfig:
         """The notifier a route names; KeyError for an id the file does not declare."""

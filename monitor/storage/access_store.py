@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,6 +62,13 @@ class AccessStore:
                 history.notes_of(conn, stored.id),
                 figures,
             )
+
+    def overlapping(
+        self, since: datetime, until: datetime, scope: str | None, sites: Sequence[str]
+    ) -> list[StoredIncident]:
+        """Every incident of [since, until) a scope may see (a report's rows)."""
+        with self._engine.connect() as conn:
+            return history.overlapping(conn, since, until, scope, sites)
 
     def outages(self, query: OutageQuery) -> tuple[list[StoredIncident], list[SilenceRecord]]:
         """The outages overlapping the range, and the silences in effect during it."""

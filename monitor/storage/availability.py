@@ -3,7 +3,8 @@
 SQL does the filtering (kinds, the range, a carrier's scope); the interval
 arithmetic is `monitor.availability`'s, in Python, over these rows.
 A carrier's scope is a condition of the query: its links' `down` incidents,
-and the `isolated` / `lost_redundancy` incidents of the sites it serves.
+its endpoints' outages, and the `isolated` / `lost_redundancy` incidents of
+the sites it serves.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from monitor.storage.alert_rows import StoredIncident
 from monitor.storage.schema import incidents, silences
 
 LINK_KINDS = (ConditionKind.DOWN,)
+# a carrier endpoint lost, or answering with every link behind it down: its links are
+# down too, though their own `down` incidents are part of the endpoint's (one cause)
+ENDPOINT_KINDS = (ConditionKind.ENDPOINT_DOWN, ConditionKind.CHILDREN_DOWN)
 SITE_KINDS = (ConditionKind.ISOLATED, ConditionKind.LOST_REDUNDANCY)
+OUTAGE_KINDS = frozenset({*LINK_KINDS, *ENDPOINT_KINDS, *SITE_KINDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,21 +46,27 @@ def _conditions(q: OutageQuery) -> list[ColumnElement[bool]]:
         t.c.kind.in_([str(k) for k in LINK_KINDS]),
         t.c.subject.like("link:%"),
     )
+    endpoint = and_(
+        t.c.subject_kind == str(SubjectKind.TARGET),
+        t.c.kind.in_([str(k) for k in ENDPOINT_KINDS]),
+        t.c.subject.like("endpoint:%"),
+    )
     site = and_(
         t.c.subject_kind == str(SubjectKind.SITE), t.c.kind.in_([str(k) for k in SITE_KINDS])
     )
     if q.scope is not None:
         link = and_(link, t.c.carrier == q.scope)
+        endpoint = and_(endpoint, t.c.carrier == q.scope)
         site = and_(site, t.c.site.in_(list(q.sites)))
     return [
-        or_(link, site),
+        or_(link, endpoint, site),
         t.c.started_at < q.until,
         or_(t.c.ended_at.is_(None), t.c.ended_at > q.since),
     ]
 
 
 def outages(conn: Connection, q: OutageQuery) -> list[StoredIncident]:
-    """Link `down` and site `isolated`/`lost_redundancy` incidents overlapping the range."""
+    """Link `down`, endpoint outages and site `isolated`/`lost_redundancy` incidents in range."""
     query = select(incidents).where(*_conditions(q)).order_by(incidents.c.started_at)
     return alert_rows.stored_incidents(conn, query)
 

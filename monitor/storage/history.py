@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     Select,
     Text,
+    and_,
     case,
     cast,
     func,
@@ -151,6 +152,23 @@ def search(conn: Connection, q: IncidentQuery) -> IncidentPage:
     query = select(incidents).where(*where).order_by(*_order(q.sort))
     query = query.limit(min(max(q.limit, 0), MAX_EXPORT)).offset(max(q.offset, 0))
     return IncidentPage(int(total), alert_rows.stored_incidents(conn, query))
+
+
+def overlapping(
+    conn: Connection, since: datetime, until: datetime, scope: str | None, sites: Sequence[str]
+) -> list[StoredIncident]:
+    """Every incident overlapping [since, until), oldest first, with its acks (for reports).
+
+    A carrier's scope, in the query: its own incidents (links, endpoints), and
+    the site-level ones (no carrier: isolated, redundancy, power) of `sites`,
+    the sites it serves.
+    """
+    t = incidents
+    where = [t.c.started_at < until, or_(t.c.ended_at.is_(None), t.c.ended_at > since)]
+    if scope is not None:
+        where.append(or_(t.c.carrier == scope, and_(t.c.carrier.is_(None), t.c.site.in_(sites))))
+    query = select(t).where(*where).order_by(t.c.started_at, t.c.id)
+    return alert_rows.stored_incidents(conn, query)
 
 
 def find(conn: Connection, ident: int, scope: str | None) -> StoredIncident | None:

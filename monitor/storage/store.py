@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from monitor.model.clock import Clock, SystemClock
@@ -481,6 +481,12 @@ class AlertingStore:
         """Notifications oldest first, optionally of one receiver and in some states."""
         with self._engine.connect() as conn:
             return alert_rows.outbox_rows(conn, receiver, states)
+
+    def outbox_known(self, ids: Sequence[str]) -> set[str]:
+        """Which of these notification ids the outbox already holds (sent or not)."""
+        with self._engine.connect() as conn:
+            found = conn.execute(select(schema.outbox.c.id).where(schema.outbox.c.id.in_(ids)))
+            return {row.id for row in found}
 
     def outbox_latest(self) -> list[OutboxRow]:
         with self._engine.connect() as conn:

@@ -11,6 +11,12 @@ interval of the faults. The monitor is restarted in the middle.
 
 from __future__ import annotations
 
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +26,14 @@ import pytest
 from monitor.model.records import IncidentRecord
 from tests.fixtures.environment import need_programs
 from tests.fixtures.lab import LabHandle
-from tests.fixtures.monitor import MonitorProcess, calendar_around, config_with, wait_for
+from tests.fixtures.monitor import (
+    HCM,
+    REPO,
+    MonitorProcess,
+    calendar_around,
+    config_with,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -86,6 +99,79 @@ def test_an_exam_morning(clean_lab: LabHandle, tmp_path: Path) -> None:
     assert [i for i in incidents if i.ended_at is None] == []
     keys = [(i.subject, i.kind, i.started_at) for i in incidents]
     assert len(keys) == len(set(keys))
+    # the plan's report on this very morning (its database; the scenario is not run twice)
+    _report_agrees_with_the_incidents(config, monitor.db_path, tmp_path)
+
+
+# The report's rules, written again here from docs/report.md (not with the report's code):
+# the kinds that make each requirement violated, then at risk, at a site.
+RULES = {
+    "r1": ({"isolated"}, {"lost_redundancy"}),
+    "redundancy": ({"isolated", "lost_redundancy"},
+                   {"down", "endpoint_down", "children_down", "flapping"}),
+    "r2": ({"power_low", "power_at_risk"}, {"on_battery"}),
+    "r3": ({"congested", "loss"}, {"latency", "jitter", "rtt_anomaly", "degraded"}),
+}
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _expected(db: Path, config: Path, now: datetime) -> dict[str, dict[str, str]]:
+    """site -> requirement -> outcome over the session, straight from the incident rows."""
+    plan = tomllib.loads(config.read_text(encoding="utf-8"))
+    [session] = plan["calendar"]["sessions"]
+    start = session["start"].replace(tzinfo=HCM)
+    end = min(session["end"].replace(tzinfo=HCM), now)
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT kind, site, affected, started_at, ended_at FROM incidents")
+        kinds: dict[str, set[str]] = {s["id"]: set() for s in plan["sites"]}
+        for kind, site, affected, started, ended in rows:
+            if _utc(started) >= end or (ended is not None and _utc(ended) <= start):
+                continue
+            for reached in {site, *json.loads(affected)} & kinds.keys():
+                if reached == site or kind in ("endpoint_down", "children_down"):
+                    kinds[reached].add(kind)
+    expected: dict[str, dict[str, str]] = {}
+    for s in plan["sites"]:
+        found, ups = kinds[s["id"]], any(d.get("ups") for d in s.get("devices", []))
+        expected[s["id"]] = {
+            name: "violated" if found & bad else "at_risk" if found & risky else "met"
+            for name, (bad, risky) in RULES.items()
+        }
+        if not ups and expected[s["id"]]["r2"] == "met":
+            expected[s["id"]]["r2"] = "not_watched"
+    return expected
+
+
+def _report(config: Path, db: Path, out: Path, *extra: str) -> str:
+    since, until = datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC) + timedelta(hours=2)
+    subprocess.run(
+        [sys.executable, "-m", "monitor", "report", "--config", str(config), "--db", str(db),
+         "--from", since.isoformat(), "--to", until.isoformat(), "--output", str(out), *extra],
+        check=True, cwd=REPO, timeout=60,
+    )
+    return out.read_text(encoding="utf-8")
+
+
+def _report_agrees_with_the_incidents(config: Path, db: Path, tmp_path: Path) -> None:
+    html = _report(config, db, tmp_path / "report.html")
+    expected = _expected(db, config, datetime.now(UTC))
+    section = html.split('data-window="session:Ngữ văn"')[1].split("</section>", maxsplit=1)[0]
+    stated = {
+        row[1]: dict(re.findall(r'data-requirement="([^"]+)" data-outcome="([^"]+)"', row[2]))
+        for row in re.finditer(r'<tr data-site="([^"]+)">(.*?)</tr>', section)
+    }
+    assert stated == expected
+    # what the scenario did, in the plan's words
+    assert expected["thcs-b"]["r1"] == "violated"  # isolated
+    assert expected["thcs-c"]["r1"] == "violated"  # isolated behind VNPT's gateway
+    assert expected["thpt-a"]["r3"] == "violated"  # saturated
+    assert expected["thpt-a"]["r2"] == "at_risk"  # on battery
+    scoped = _report(config, db, tmp_path / "vnpt.md", "--carrier", "vnpt", "--format", "md")
+    assert "VNPT" in scoped
+    assert not re.search(r"viettel|vt-(fibre|4g|bts|core)|bts-controller", scoped, re.I)
 
 
 def _saturation(lab: LabHandle, monitor: MonitorProcess) -> None:

@@ -247,3 +247,35 @@ def test_a_link_is_counted_only_inside_its_active_window(
     after = _calculator(tmp_path / "after", inventory, [bts], [], later)
     row = {r["link"]: r for r in report(after, inventory, "link", None)}["mobifone-bts"]
     assert (row["availability"], row["seconds"]) == (None, 0.0)
+
+
+def test_a_gateways_outage_is_its_links_outage_counted_once_for_the_carrier(
+    tmp_path: Path, inventory: Inventory
+) -> None:
+    """While viettel-gw is down its link's own `down` is part of the gateway's incident."""
+    gateway = replace(
+        outage("endpoint:viettel-gw", "endpoint_down", 1, 2), subject_kind="target",
+        carrier="viettel", site=None, affected=("thpt-a",),
+    )  # fmt: skip
+    records = [gateway, outage(VIETTEL, "down", 1.5, 2.5)]
+    calc = _calculator(tmp_path, inventory, records, [], Options(T0, NOW, NOW))
+    link = {r["link"]: r for r in report(calc, inventory, "link", None)}["viettel-fibre"]
+    assert link["down_seconds"] == pytest.approx(1.5 * HOUR)  # 01:00–02:30
+    assert link["incidents"] == 2
+    carrier = {r["carrier"]: r for r in report(calc, inventory, "carrier", None)}
+    assert carrier["viettel"]["down_seconds"] == pytest.approx(1.5 * HOUR)
+    assert carrier["viettel"]["incidents"] == 2
+    assert carrier["vnpt"]["down_seconds"] == 0  # vnpt-fibre hangs off no gateway of viettel
+    # a carrier's query does not read another carrier's endpoint
+    (tmp_path / "scoped").mkdir()
+    url = f"sqlite:///{tmp_path / 'scoped' / 'db'}"
+    writer = Store(url, flush_interval=0.01)
+    writer.upgrade()
+    writer.add(gateway)
+    assert writer.close() == 0
+    reader = Store(url)
+    try:
+        assert reader.access.outages(OutageQuery(T0, NOW, "vnpt", ["thpt-a"]))[0] == []
+        assert len(reader.access.outages(OutageQuery(T0, NOW, "viettel", ["thpt-a"]))[0]) == 1
+    finally:
+        reader.close()

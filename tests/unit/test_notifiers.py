@@ -118,8 +118,11 @@ def test_it_documents_every_field_of_the_webhook_body() -> None:
     body = webhook.document(FIRING)
     for key in [*body, *body["alerts"][0]]:
         assert f"| `{key}` |" in documented, key
+    report = webhook.document(replace(FIRING, alerts=(), reason=Reason.REPORT, report={
+        "name": "daily", "title": "t", "format": "md", "content": "c", "since": "", "until": ""}))
+    assert report["status"] == "report"
     documented_fields = set(re.findall(r"^\| `(\w+)` \|", documented, re.MULTILINE))
-    assert documented_fields == {*body, *body["alerts"][0]}
+    assert documented_fields == {*body, *body["alerts"][0], *report}
 
 
 def test_the_documented_signature_check_accepts_what_examnet_signs() -> None:
