@@ -6,6 +6,12 @@ the demo: session cadence, so the steps take seconds, not minutes). Each
 step of the README's block is run as written, from the repository, and
 must do what its comment says, seen through `examnet status --json` and
 the notifications examnet stored; its repair line must repair it.
+
+One change from `make demo`, for CI's time budget: the monitor reads a copy
+of `sites.toml` whose congestion must hold for 12 s instead of 60 s, before
+it is raised and after the repair (the README's "60 s" is the file's
+setting; sustain and hold themselves are tested in tests/unit). Everything
+else, the README's lines included, uses the shipped file.
 """
 
 from __future__ import annotations
@@ -120,9 +126,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     db = directory / "examnet.db"
     port = free_port()
     env = {**os.environ, "EXAMNET_DB": str(db), "EXAMNET_LISTEN": f"127.0.0.1:{port}"}
+    config = directory / "sites.toml"
+    shipped = (REPO / "sites.toml").read_text(encoding="utf-8")
+    quicker = shipped.replace('congestion_sustain = "60s"', 'congestion_sustain = "12s"')
+    quicker = quicker.replace('congestion_hold = "60s"', 'congestion_hold = "12s"')
+    assert quicker.count('"12s"') == 2, "the shipped file's congestion settings moved"
+    config.write_text(quicker, encoding="utf-8")
     log = (directory / "examnet.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "--lab", "--rehearse"],
+        [sys.executable, "-m", "monitor", "run", "--lab", "--rehearse", "--config", str(config)],
         cwd=REPO,
         env=env,
         stdout=log,
