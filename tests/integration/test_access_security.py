@@ -42,7 +42,7 @@ from monitor.model.clock import SystemClock
 from monitor.storage import Store
 from monitor.storage.schema import metadata
 from monitor.web import pages
-from tests.fixtures.api import examnet, make_tokens
+from tests.fixtures.api import examnet, make_tokens, seeded
 from tests.fixtures.inventories import TWO_CARRIER_SITE
 from tests.fixtures.monitor import MonitorProcess
 from tests.integration.test_incident_api import ENV_TOKEN, SEEDED
@@ -171,11 +171,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     config = tmp / "sites.toml"
     config.write_text(TWO_CARRIER_SITE, encoding="utf-8")
     db = tmp / "examnet.db"
-    store = Store(f"sqlite:///{db}", flush_interval=0.01)
-    store.upgrade()
-    for record in SEEDED:
-        store.add(record)
-    assert store.close() == 0
+    seeded(db, SEEDED)
     tokens = make_tokens(db, ("viettel", "vnpt"))
     tokens["admin"] = examnet("token", "create", "--role", "admin", "--name", "An", db=db).strip()
     tokens["expired"] = examnet("token", "create", "--role", "noc", "--name", "gone",

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, insert
 
-from monitor.storage import Store
 from monitor.storage.schema import monitor_runs
-from tests.fixtures.api import Api, examnet
+from tests.fixtures.api import Api, make_tokens, seeded
 from tests.fixtures.inventories import TWO_CARRIER_SITE
 from tests.fixtures.monitor import MonitorProcess
 from tests.integration.test_incident_api import ENV_TOKEN, PAST, SEEDED
@@ -36,19 +35,9 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[s
     config = tmp / "sites.toml"
     config.write_text(TWO_CARRIER_SITE, encoding="utf-8")
     db: Path = tmp / "examnet.db"
-    store = Store(f"sqlite:///{db}", flush_interval=0.01)
-    store.upgrade()
-    for record in SEEDED:
-        store.add(record)
-    assert store.close() == 0
+    seeded(db, SEEDED)
     watched_last_june(db)
-    tokens = {
-        "viettel": examnet("token", "create", "--role", "carrier", "--carrier", "viettel",
-                           "--name", "Viettel NOC", db=db).strip(),
-        "vnpt": examnet("token", "create", "--role", "carrier", "--carrier", "vnpt",
-                        "--name", "VNPT NOC", db=db).strip(),
-        "noc": examnet("token", "create", "--role", "noc", "--name", "Sở NOC", db=db).strip(),
-    }  # fmt: skip
+    tokens = make_tokens(db)
     monitor = MonitorProcess(
         config, db, tmp / "examnet.log", env={"EXAMNET_API_TOKEN": ENV_TOKEN}
     ).start()

@@ -23,7 +23,7 @@ import pytest
 from monitor.model.records import IncidentRecord
 from monitor.storage import Store
 from monitor.storage.history import IncidentQuery
-from tests.fixtures.api import Api, examnet
+from tests.fixtures.api import Api, examnet, make_tokens, seeded
 from tests.fixtures.inventories import TWO_CARRIER_SITE
 from tests.fixtures.monitor import MonitorProcess
 
@@ -84,17 +84,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     config = tmp / "sites.toml"
     config.write_text(TWO_CARRIER_SITE, encoding="utf-8")
     db = tmp / "examnet.db"
-    store = Store(f"sqlite:///{db}", flush_interval=0.01)
-    store.upgrade()
-    for record in SEEDED:
-        store.add(record)
-    assert store.close() == 0
-    tokens = {
-        "viettel": examnet("token", "create", "--role", "carrier", "--carrier", "viettel",
-                           "--name", "Viettel NOC", db=db).strip(),
-        "vnpt": examnet("token", "create", "--role", "carrier", "--carrier", "vnpt",
-                        "--name", "VNPT NOC", db=db).strip(),
-        "noc": examnet("token", "create", "--role", "noc", "--name", "Sở NOC", db=db).strip(),
+    seeded(db, SEEDED)
+    tokens = make_tokens(db) | {
         "admin": examnet("token", "create", "--role", "admin", "--name", "An", db=db).strip(),
         "expired": examnet("token", "create", "--role", "noc", "--name", "gone",
                            "--expires", "1h", db=db).strip(),

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.storage import Store
-from tests.fixtures.api import examnet
+from tests.fixtures.api import examnet, seeded
 from tests.fixtures.inventories import TWO_CARRIER_SITE
 from tests.fixtures.monitor import MonitorProcess
 from tests.integration.test_incident_api import SEEDED
@@ -42,11 +41,7 @@ def site(
     text = TWO_CARRIER_SITE.replace("[probe]", f'[alerting]\nlanguage = "{language}"\n[probe]', 1)
     config.write_text(text, encoding="utf-8")
     db: Path = tmp / "examnet.db"
-    store = Store(f"sqlite:///{db}", flush_interval=0.01)
-    store.upgrade()
-    for record in SEEDED:
-        store.add(record)
-    assert store.close() == 0
+    seeded(db, SEEDED)
     token = examnet("token", "create", "--role", "noc", "--name", "NOC", db=db).strip()
     monitor = MonitorProcess(config, db, tmp / "examnet.log").start()
     try:

@@ -36,12 +36,14 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 from monitor.storage import Store
+from tests.fixtures.api import examnet, make_tokens, seeded
 from tests.fixtures.environment import need_programs, need_root, unavailable
 from tests.fixtures.inventories import TWO_CARRIER_SITE
 from tests.fixtures.monitor import REPO, MonitorProcess, calendar_around, wait_for
-from tests.integration.test_incident_api import ENV_TOKEN, SEEDED, examnet
+from tests.integration.test_incident_api import ENV_TOKEN, SEEDED
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -98,18 +100,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     config.write_text(text.replace('address = "127.0.2.1"', f'address = "{CUT_ADDRESS}"'),
                       encoding="utf-8")  # fmt: skip
     db = tmp / "examnet.db"
-    store = Store(f"sqlite:///{db}", flush_interval=0.01)
-    store.upgrade()
-    for record in SEEDED:
-        store.add(record)
-    assert store.close() == 0
-    tokens = {
-        "viettel": examnet("token", "create", "--role", "carrier", "--carrier", "viettel",
-                           "--name", "Viettel NOC", db=db).strip(),
-        "vnpt": examnet("token", "create", "--role", "carrier", "--carrier", "vnpt",
-                        "--name", "VNPT NOC", db=db).strip(),
-        "noc": examnet("token", "create", "--role", "noc", "--name", "Sở NOC", db=db).strip(),
-    }  # fmt: skip
+    seeded(db, SEEDED)
+    tokens = make_tokens(db)
     _drop_table()
     tokens["env"] = ENV_TOKEN  # EXAMNET_API_TOKEN signs in too: an admin
     monitor = MonitorProcess(
@@ -313,6 +305,12 @@ def test_the_environments_api_token_signs_in_as_an_admin(web: Web, browser: WebD
     assert "EXAMNET_API_TOKEN · admin" in d.find_element(By.CSS_SELECTOR, "header .who").text
 
 
+def _error_shown(d: WebDriver) -> str:
+    """The login page's error, once the page the form posted to has loaded."""
+    return str(WebDriverWait(d, 10).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, "p.error")).text)  # fmt: skip
+
+
 def test_failed_logins_are_limited_as_the_apis_bearer_tokens_are(
     web: Web, browser: WebDriver
 ) -> None:
@@ -325,7 +323,7 @@ def test_failed_logins_are_limited_as_the_apis_bearer_tokens_are(
         field = d.find_element(By.NAME, "token")
         field.send_keys(f"exn_guess-{n}")
         field.submit()
-        statuses.append(d.find_element(By.CSS_SELECTOR, "p.error").text)
+        statuses.append(_error_shown(d))
     assert "Mã truy cập không hợp lệ" in statuses[0]
     assert "Sai quá nhiều lần" in statuses[-1]
     # a good token is refused too while the address is blocked, as by the API
@@ -333,4 +331,4 @@ def test_failed_logins_are_limited_as_the_apis_bearer_tokens_are(
     field.send_keys(web.tokens["noc"])
     field.submit()
     assert d.current_url.endswith("/login")
-    assert "Sai quá nhiều lần" in d.find_element(By.CSS_SELECTOR, "p.error").text
+    assert "Sai quá nhiều lần" in _error_shown(d)
