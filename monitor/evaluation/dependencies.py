@@ -26,7 +26,7 @@ from typing import Final
 from monitor.evaluation.conditions import Raise, cause_of
 from monitor.evaluation.memory import Graph, Memory
 from monitor.evaluation.ping import PingState
-from monitor.model.cadence import interval_at
+from monitor.model.cadence import interval_at, snmp_interval_at
 from monitor.model.inventory import Site, Target
 from monitor.model.vocabulary import ConditionKind, SubjectKind, TargetKind, TargetStatus
 
@@ -117,7 +117,23 @@ def _in_recovery_grace(mem: Memory, parent: str, child: Target, at: datetime) ->
     if mem.watch.failed_since(child.key, back):
         return False
     grace = (child.thresholds.up_after + 1) * interval_at(mem.inventory, at)
+    if _interface_read_before(mem, child, back):
+        grace += snmp_interval_at(mem.inventory, at)  # until a poll after the parent's return
     return (at - back).total_seconds() < grace
+
+
+def _interface_read_before(mem: Memory, child: Target, back: datetime) -> bool:
+    """Its interface was last seen down by a poll taken while the parent was down.
+
+    That reading is stale once the parent is back: the link's echoes may
+    answer rounds before the next poll says the interface is up again.
+    """
+    iface = mem.interfaces.get(child.key)
+    return (
+        iface is not None
+        and iface.oper_up is False
+        and (iface.read_at is None or iface.read_at < back)
+    )
 
 
 def down_cause(mem: Memory, parent: str) -> str | None:

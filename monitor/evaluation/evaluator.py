@@ -109,6 +109,7 @@ class Evaluator:
                 iface,
                 over_since=None if iface.over_since is None else iface.over_since + delta,
                 under_since=None if iface.under_since is None else iface.under_since + delta,
+                read_at=None if iface.read_at is None else iface.read_at + delta,
             )
 
     # --- observations ------------------------------------------------------------

@@ -24,6 +24,7 @@ class InterfaceState:
     over_since: datetime | None = None  # utilisation ≥ warn since
     under_since: datetime | None = None  # below warn since, while congested
     name: str = ""
+    read_at: datetime | None = None  # the poll that said it: a reading has an age
 
 
 def judge_interface(
@@ -36,7 +37,7 @@ def judge_interface(
     """Congested once utilisation ≥ warn has held `congestion_sustain`; clear after
     `congestion_hold` below it. `start`/`end`: the interval the rates cover.
     An interval without a rate is no evidence either way."""
-    new = replace(state, oper_up=rates.oper_up, name=rates.configured)
+    new = replace(state, oper_up=rates.oper_up, name=rates.configured, read_at=end)
     utilisation = rates.utilisation
     if utilisation is None:
         return new

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from monitor.model.calendar import session_at
+from monitor.model.cadence import snmp_interval_at
 from monitor.model.clock import Clock
 from monitor.model.inventory import Device, Inventory
 from monitor.polls import DevicePipeline
@@ -19,9 +19,7 @@ def devices(inventory: Inventory, _moment: datetime | None = None) -> Sequence[D
 
 
 def interval(inventory: Inventory, moment: datetime) -> float:
-    settings = inventory.snmp
-    running = session_at(inventory.calendar, moment) is not None
-    return settings.session_interval if running else settings.interval
+    return snmp_interval_at(inventory, moment)
 
 
 def budget(inventory: Inventory) -> float:
