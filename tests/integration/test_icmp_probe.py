@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from probes import icmpwire
 from probes.icmp import IcmpProber
 from probes.pinger import Pinger, SocketMode
 from tests.fixtures.environment import need_root
-from tests.fixtures.router import Router
+from tests.fixtures.router import Router, wait_operational
 
 pytestmark = pytest.mark.lab
 
@@ -245,15 +243,6 @@ def test_it_paces_requests_at_the_configured_rate(mode: SocketMode) -> None:
     assert sent[-1] - sent[0] >= 0.35
 
 
-def _operational(device: str, namespace: str | None = None) -> bool:
-    where = ["-n", namespace] if namespace else []
-    shown = subprocess.run(
-        ["ip", *where, "-j", "link", "show", "dev", device],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    return json.loads(shown)[0].get("operstate") == "UP"
-
-
 def test_it_sends_nothing_elsewhere_when_its_bound_interface_vanishes(
     mode: SocketMode,
 ) -> None:
@@ -271,13 +260,7 @@ def test_it_sends_nothing_elsewhere_when_its_bound_interface_vanishes(
         ip("link", "set", outside, "up")
         ip("-n", namespace, "addr", "add", "10.124.0.2/30", "dev", inside)
         ip("-n", namespace, "link", "set", inside, "up")
-        # Until the kernel's linkwatch has activated both ends (up to a second
-        # on a busy machine), their queue drops whatever is sent: wait, as the
-        # lab does, so a lost echo is the pinger's and not the new veth's.
-        deadline = time.monotonic() + 5
-        while not (_operational(outside) and _operational(inside, namespace)):
-            assert time.monotonic() < deadline, f"{outside}/{inside} never came up"
-            time.sleep(0.02)
+        wait_operational((outside, None), (inside, namespace))
 
     async def one(pinger: Pinger) -> list:
         return list(await pinger.ping("10.124.0.2", count=1, interval=0.01, timeout=0.5))
