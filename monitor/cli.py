@@ -263,7 +263,7 @@ def _run_status(args: argparse.Namespace) -> int:
     from monitor import status  # noqa: PLC0415 - loaded only for status
 
     try:
-        inventory = config.load_inventory(args.config, environment(args.config))
+        inventory = config.load_inventory(args.config, environment(args.config), need_secrets=False)
     except config.ConfigError as exc:
         return _config_error(exc, args.config)
     try:
@@ -326,7 +326,7 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def _run_report(args: argparse.Namespace) -> int:
     try:
-        inventory = config.load_inventory(args.config, environment(args.config))
+        inventory = config.load_inventory(args.config, environment(args.config), need_secrets=False)
     except config.ConfigError as exc:
         return _config_error(exc, args.config)
     return report_cli.run(args, inventory)

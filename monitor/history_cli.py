@@ -14,13 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.config import load_inventory
-from monitor.console import printable
-from monitor.oncall_cli import EXIT_FAILURE, EXIT_OK, _db_option, _moment, _open
+from monitor.config import ConfigError, load_inventory
+from monitor.console import printable, printable_lines
+from monitor.oncall_cli import EXIT_OK, EXIT_USAGE, _db_option, _moment, _run
 from monitor.storage.history import MAX_LIMIT, SORTS, IncidentQuery
 from monitor.storage.schema import ROLES
 from monitor.storage.store import Store
-from monitor.storage.tokens import TokenStoreError
 from monitor.views import (
     COLUMNS,
     export_csv,
@@ -89,17 +88,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _with_store(args: argparse.Namespace, action: Any) -> int:
-    store: Store = _open(args)
-    try:
-        return int(action(store))
-    except TokenStoreError as exc:
-        print(f"examnet {args.command}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    finally:
-        store.close()
-
-
 def _run_create(args: argparse.Namespace) -> int:
     def act(store: Store) -> int:
         now = _now()
@@ -117,7 +105,7 @@ def _run_create(args: argparse.Namespace) -> int:
         print(token)
         return EXIT_OK
 
-    return _with_store(args, act)
+    return _run(args, act)
 
 
 def _run_list(args: argparse.Namespace) -> int:
@@ -139,7 +127,7 @@ def _run_list(args: argparse.Namespace) -> int:
             print("no tokens")
         return EXIT_OK
 
-    return _with_store(args, act)
+    return _run(args, act, create=False)
 
 
 def _run_revoke(args: argparse.Namespace) -> int:
@@ -148,13 +136,19 @@ def _run_revoke(args: argparse.Namespace) -> int:
         print(printable(f"token {info.id} {info.name!r} revoked"))
         return EXIT_OK
 
-    return _with_store(args, act)
+    return _run(args, act, create=False)
 
 
 def _sites(args: argparse.Namespace) -> list[str] | None:
+    """The sites to look at; a district is looked up in --config, and one it does
+    not name is refused rather than answered with an empty history."""
     if args.district is None:
         return None if args.site is None else [args.site]
-    inventory = load_inventory(args.config)
+    inventory = load_inventory(args.config, need_secrets=False)
+    districts = sorted({s.district for s in inventory.sites if s.district})
+    if args.district not in districts:
+        known = ", ".join(districts) or "none"
+        raise ValueError(f"{args.config} names no district {args.district!r} (it has: {known})")
     return [
         s.id for s in inventory.sites
         if s.district == args.district and args.site in (None, s.id)
@@ -162,9 +156,18 @@ def _sites(args: argparse.Namespace) -> list[str] | None:
 
 
 def _run_incidents(args: argparse.Namespace) -> int:
+    try:
+        sites = _sites(args)
+    except ConfigError as exc:
+        print(printable_lines(str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(printable(f"examnet incidents: {exc}"), file=sys.stderr)
+        return EXIT_USAGE
+
     def act(store: Store) -> int:
         query = IncidentQuery(
-            carrier=args.carrier, sites=_sites(args), kind=args.kind, severity=args.severity,
+            carrier=args.carrier, sites=sites, kind=args.kind, severity=args.severity,
             state=args.state, since=args.since, until=args.until, phase=args.phase,
             session=args.session, text=args.q, sort=args.sort, limit=args.limit,
             offset=args.offset,
@@ -174,7 +177,7 @@ def _run_incidents(args: argparse.Namespace) -> int:
         write_incidents(found, page.total, args.format, sys.stdout)
         return EXIT_OK
 
-    return _with_store(args, act)
+    return _run(args, act, create=False)
 
 
 def write_incidents(found: list[dict[str, Any]], total: int, form: str, out: TextIO) -> None:

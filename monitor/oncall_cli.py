@@ -27,8 +27,9 @@ from monitor.operations import (
     silence_json,
 )
 from monitor.storage import database_url
-from monitor.storage.engine import ENV_VARIABLE
+from monitor.storage.engine import ENV_VARIABLE, NoDatabaseError, no_data, require_sqlite_file
 from monitor.storage.store import Store
+from monitor.storage.tokens import TokenStoreError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -124,8 +125,16 @@ def _duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _open(args: argparse.Namespace) -> Store:
-    store = Store(database_url(args.db, os.environ))
+def _open(args: argparse.Namespace, *, create: bool = True) -> Store:
+    """The database, migrated; `create=False` for commands that only read, which
+    refuse one the monitor never wrote rather than answer from an empty one."""
+    url = database_url(args.db, os.environ)
+    if not create:
+        require_sqlite_file(url)
+    store = Store(url)
+    if not create and store.current_revision() is None:
+        store.close()
+        raise no_data(url)
     store.upgrade()
     return store
 
@@ -134,11 +143,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _run(args: argparse.Namespace, action: Any) -> int:
-    store = _open(args)
+def _run(args: argparse.Namespace, action: Any, *, create: bool = True) -> int:
+    """`action` on the database; its refusals are one line on stderr and exit 1."""
+    try:
+        store = _open(args, create=create)
+    except NoDatabaseError as exc:
+        print(f"examnet {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         return int(action(store))
-    except OperationError as exc:
+    except (OperationError, TokenStoreError) as exc:
         print(f"examnet {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     finally:

@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.rules import incident_fingerprint
@@ -27,7 +25,7 @@ from monitor.model.vocabulary import WORKING, severity_rank
 from monitor.operations import silenced_incidents
 from monitor.storage import Store
 from monitor.storage.alert_rows import StoredIncident
-from monitor.storage.engine import safe_url
+from monitor.storage.engine import NoDatabaseError, no_data, require_sqlite_file, safe_url
 from monitor.storage.store import PollSummary
 
 TROUBLE_WINDOW = timedelta(hours=24)
@@ -236,19 +234,14 @@ def _read(
 ) -> tuple[
     States, dict[str, PollSummary], list[StoredIncident], dict[int, list[str]], Rehearsal | None
 ]:
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
-        raise StatusError(
-            f"{url.database}: no such database: start the monitor (examnet run) "
-            "or point --db / EXAMNET_DB at its database"
-        )
+    try:
+        require_sqlite_file(db_url)
+    except NoDatabaseError as exc:
+        raise StatusError(str(exc)) from None
     store = Store(db_url)
     try:
         if store.current_revision() is None:
-            raise StatusError(
-                f"{safe_url(db_url)} holds no examnet data yet: start the monitor "
-                "(examnet run) or point --db / EXAMNET_DB at its database"
-            )
+            raise StatusError(str(no_data(db_url)))
         return _rows(store, now)
     except SQLAlchemyError as exc:
         raise StatusError(f"cannot read {safe_url(db_url)}: {type(exc).__name__}") from exc

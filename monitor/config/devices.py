@@ -33,7 +33,7 @@ from monitor.model.inventory import (
     SnmpV3,
     WatchedInterface,
 )
-from monitor.model.secrets import Secret
+from monitor.model.secrets import Secret, WithheldSecret
 from monitor.model.vocabulary import AuthProtocol, PrivProtocol
 
 SNMP_VERSIONS: Final = ("2c", "3")
@@ -42,7 +42,9 @@ MIN_SNMP_KEY_LENGTH: Final = 8
 
 
 def check_key_length(r: Reader, key: str, value: Secret | None) -> None:
-    if value is not None and len(value.reveal()) < MIN_SNMP_KEY_LENGTH:
+    if isinstance(value, WithheldSecret) or value is None:
+        return
+    if len(value.reveal()) < MIN_SNMP_KEY_LENGTH:
         r.problem(
             key,
             f"is shorter than {MIN_SNMP_KEY_LENGTH} characters, the minimum of RFC 3414 "

@@ -259,12 +259,16 @@ def build(document: Mapping[str, object], source: Path, ctx: Context) -> Invento
     )
 
 
-def load_inventory(path: Path, env: Mapping[str, str] | None = None) -> Inventory:
+def load_inventory(
+    path: Path, env: Mapping[str, str] | None = None, *, need_secrets: bool = True
+) -> Inventory:
     """Parse and check `path`; raise ConfigError with every problem found.
 
-    `env` supplies ${NAME} values (default: the process environment).
+    `env` supplies ${NAME} values (default: the process environment). With
+    `need_secrets=False` (commands that probe nothing and send nothing), a
+    credential whose variable is unset is withheld instead of a problem.
     """
-    ctx = Context(str(path), os.environ if env is None else env)
+    ctx = Context(str(path), os.environ if env is None else env, need_secrets=need_secrets)
     document = read_document(Path(path), ctx)
     inventory = None if document is None else build(document, Path(path), ctx)
     if inventory is None:

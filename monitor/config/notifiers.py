@@ -38,7 +38,7 @@ from monitor.config.values import (
 )
 from monitor.model.alerting import LANGUAGES, LOG_NOTIFIER_ID, NotifierConfig, log_notifier
 from monitor.model.notifiers import NotifierSettings
-from monitor.model.secrets import Secret
+from monitor.model.secrets import Secret, WithheldSecret
 
 COMMON_KEYS: Final = ("id", "kind", "language")
 CHAT_FLAVOURS: Final = ("slack", "mattermost")
@@ -216,7 +216,8 @@ def check_kind(r: Reader, settings: NotifierSettings) -> NotifierSettings:
     elif isinstance(settings, TelegramSettings):
         check_url(r, "api_url", settings.api_url)
     elif isinstance(settings, ChatSettings):
-        check_url(r, "url", settings.url.reveal())
+        if not isinstance(settings.url, WithheldSecret):
+            check_url(r, "url", settings.url.reveal())
         try:
             choice(CHAT_FLAVOURS)(settings.flavour)
         except BadValueError as exc:

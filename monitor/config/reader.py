@@ -24,7 +24,7 @@ from monitor.config.problems import (
 from monitor.config.secrets import INLINE_CREDENTIAL_WARNING, MissingVariableError, expand
 from monitor.config.values import address, moment_in, nonempty_text
 from monitor.model.inventory import DEFAULT_TIMEZONE
-from monitor.model.secrets import Secret
+from monitor.model.secrets import Secret, WithheldSecret
 
 T = TypeVar("T")
 
@@ -32,9 +32,12 @@ T = TypeVar("T")
 class Context:
     """What every reader of one file shares: the file, env, zone, problems, warnings."""
 
-    def __init__(self, file: str, env: Mapping[str, str]) -> None:
+    def __init__(self, file: str, env: Mapping[str, str], *, need_secrets: bool = True) -> None:
         self.file = file
         self.env = env
+        # False for commands that read no credential: an unset variable in a
+        # secret field is then withheld rather than a problem
+        self.need_secrets = need_secrets
         self.zone: tzinfo = ZoneInfo(DEFAULT_TIMEZONE)
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
@@ -182,6 +185,11 @@ class Reader:
             return None
         try:
             revealed, from_env = expand(value, self.ctx.env)
+        except MissingVariableError as exc:
+            if not self.ctx.need_secrets:
+                return WithheldSecret(exc.name)
+            self.bad(key, exc)
+            return None
         except BadValueError as exc:
             self.bad(key, exc)
             return None

@@ -25,3 +25,18 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+class WithheldSecret(Secret):
+    """A credential whose variable a read-only command (`status`, `report`,
+    `incidents`) did not need: the Department's desk can run them without the
+    SNMP keys. Using it is a bug, so it fails loudly rather than sends ""."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__("")
+        self.name = name
+
+    def reveal(self) -> str:
+        raise RuntimeError(f"${{{self.name}}} was not loaded: this command reads no credential")

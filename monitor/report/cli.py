@@ -20,6 +20,7 @@ from monitor.oncall_cli import EXIT_FAILURE, EXIT_OK, _db_option, _moment, _open
 from monitor.report.build import Scope
 from monitor.report.pdf import PdfError, html_to_pdf
 from monitor.report.produce import FORMATS, Format, read, render
+from monitor.storage.engine import NoDatabaseError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,7 +48,11 @@ def run(args: argparse.Namespace, inventory: Inventory) -> int:
     if problem:
         print(f"examnet report: {problem}", file=sys.stderr)
         return EXIT_FAILURE
-    store = _open(args)
+    try:
+        store = _open(args, create=False)
+    except NoDatabaseError as exc:
+        print(f"examnet report: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         rehearsal = store.rehearsal()
         if rehearsal is not None:

@@ -32,6 +32,25 @@ def database_url(cli_value: str | None, env: Mapping[str, str]) -> str:
     return normalize_url(value)
 
 
+class NoDatabaseError(Exception):
+    """A command that only reads was pointed at a database the monitor never wrote."""
+
+
+WHERE_FROM = "start the monitor (examnet run) or point --db / EXAMNET_DB at its database"
+
+
+def require_sqlite_file(url: str) -> None:
+    """Refuse a SQLite file that does not exist: opening it would create an empty
+    database, and a mistyped --db would then report a quiet history."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+        raise NoDatabaseError(f"{parsed.database}: no such database: {WHERE_FROM}")
+
+
+def no_data(url: str) -> NoDatabaseError:
+    return NoDatabaseError(f"{safe_url(url)} holds no examnet data yet: {WHERE_FROM}")
+
+
 def normalize_url(value: str) -> str:
     """A SQLAlchemy URL as given, or a file path turned into a SQLite URL."""
     if "://" in value:
