@@ -150,7 +150,7 @@ def router(
     _silence_routes(api, store, clock, changed, guards)
     _incident_routes(api, store, clock, changed, guards, districts)
     _report_routes(api, store, clock, guards, inventory, status)
-    _token_routes(api, store, clock, guards)
+    _token_routes(api, store, clock, guards, inventory)
     return api
 
 
@@ -380,7 +380,10 @@ def _report_routes(  # noqa: PLR0917 - one router's parts
         return status(principal.scope)
 
 
-def _token_routes(api: APIRouter, store: AlertingStore, clock: Clock, guards: Guards) -> None:
+def _token_routes(
+    api: APIRouter, store: AlertingStore, clock: Clock, guards: Guards,
+    inventory: Inventories | None,
+) -> None:  # fmt: skip
     admin = Depends(guards.admin)
     history = store.access
 
@@ -396,6 +399,10 @@ def _token_routes(api: APIRouter, store: AlertingStore, clock: Clock, guards: Gu
             expires = None if wanted.expires is None else now + lifetime(wanted.expires)
         except ValueError as exc:
             raise bad(f'"expires": {exc}') from None
+        if inventory is not None and wanted.carrier is not None:
+            known = [c.id for c in inventory().carriers]
+            if wanted.carrier not in known:  # a token that would see nothing
+                raise bad(f'"carrier": the file declares no carrier {wanted.carrier!r}')
         try:
             token, info = history.create_token(
                 name=wanted.name, role=wanted.role, carrier=wanted.carrier, expires_at=expires,

@@ -43,6 +43,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--name", required=True, help="who holds it (audited, shown in lists)")
     p.add_argument("--by", default="examnet token", help="who creates it (audited)")
+    p.add_argument("--config", type=Path, default=Path("sites.toml"), metavar="FILE",
+                   help="where --carrier must be declared (default ./sites.toml)")  # fmt: skip
     _db_option(p)
     p.set_defaults(func=_run_create)
     p = commands.add_parser("list", help="the tokens, without their secrets")
@@ -88,7 +90,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _unknown_carrier(args: argparse.Namespace) -> str | None:
+    """Why --carrier cannot be: a mistyped one would make a token that sees nothing."""
+    if args.carrier is None:
+        return None
+    try:
+        inventory = load_inventory(args.config, need_secrets=False)
+    except ConfigError as exc:
+        return f"cannot check --carrier against {args.config} (give --config FILE):\n{exc}"
+    known = [c.id for c in inventory.carriers]
+    if args.carrier in known:
+        return None
+    return f"{args.config} declares no carrier {args.carrier!r} (it has: {', '.join(known)})"
+
+
 def _run_create(args: argparse.Namespace) -> int:
+    problem = _unknown_carrier(args)
+    if problem is not None:
+        print(printable_lines(f"examnet token: {problem}"), file=sys.stderr)
+        return EXIT_USAGE
+
     def act(store: Store) -> int:
         now = _now()
         expires = None if args.expires is None else now + args.expires

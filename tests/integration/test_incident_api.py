@@ -212,6 +212,10 @@ def test_only_an_admin_manages_tokens_and_no_secret_is_shown_or_logged(desk: Des
                                    "expires": "30d"}
     )  # fmt: skip
     assert status == 201
+    mistyped = {"name": "Orange", "role": "carrier", "carrier": "orange"}
+    status, refused = desk.api.call("/api/tokens", ENV_TOKEN, mistyped)
+    assert status == 400  # a token that would see nothing
+    assert "declares no carrier 'orange'" in refused["error"]
     secrets = [*desk.tokens.values(), made["token"], ENV_TOKEN]
     status, listed = desk.api.call("/api/tokens", ENV_TOKEN)
     shown = json.dumps(listed) + examnet("token", "list", "--json", db=desk.db)

@@ -122,3 +122,16 @@ def test_incidents_of_a_district_the_file_does_not_name_is_an_error_not_an_empty
     err = capsys.readouterr().err
     assert "broken.toml" in err
     assert "Traceback" not in err
+
+
+def test_a_carrier_token_is_made_only_for_a_carrier_the_file_declares(
+    plan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "examnet.db")
+    create = ["token", "create", "--role", "carrier", "--name", "desk", "--db", db]
+    assert main([*create, "--carrier", "vnp", "--config", str(plan)]) == 2
+    assert "declares no carrier 'vnp' (it has: viettel, vnpt, mobifone)" in capsys.readouterr().err
+    assert main([*create, "--carrier", "vnpt", "--config", str(tmp_path / "none.toml")]) == 2
+    assert "cannot check --carrier against" in capsys.readouterr().err
+    assert main([*create, "--carrier", "vnpt", "--config", str(plan)]) == 0
+    assert capsys.readouterr().out.startswith("exn_")
