@@ -79,6 +79,7 @@ def labels_for(record: IncidentRecord, inventory: Inventory, context: Context) -
     if site is not None:
         labels["district"] = site.district
         labels["carrier"] = record.carrier or _lost(site, context, record.updated_at)
+    labels["rehearsal"] = inventory.alerting.rehearsal
     return labels
 
 
@@ -99,6 +100,7 @@ def record_labels(record: IncidentRecord) -> dict[str, str]:
         "site": record.site or "",
         "district": "",
         "carrier": record.carrier or "",
+        "rehearsal": "",
     }
     key = parse_key(record.subject)
     if key is not None and key.kind in (LINK, ENDPOINT, DEVICE):

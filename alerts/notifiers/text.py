@@ -27,6 +27,7 @@ _WORDS = {
         "group": "Nhóm",
         "notification": "Mã thông báo",
         "escalated": "CHUYỂN CẤP",
+        "rehearsal": "DIỄN TẬP",
         "incident": "sự cố",
     },
     "en": {
@@ -37,6 +38,7 @@ _WORDS = {
         "group": "Group",
         "notification": "Notification",
         "escalated": "ESCALATED",
+        "rehearsal": "REHEARSAL",
         "incident": "incident",
     },
 }
@@ -71,10 +73,16 @@ def severity(notification: Notification) -> str:
 
 
 def tag(notification: Notification) -> str:
-    """`[CRITICAL]`, `[RESOLVED]`, `[CRITICAL] [ESCALATED]`: what a subject line starts with."""
+    """`[CRITICAL]`, `[RESOLVED]`, `[CRITICAL] [ESCALATED]`: what a subject line starts with.
+
+    A drill's (`--rehearse`) starts `[REHEARSAL]`: whoever is paged must see
+    at once that no exam site is really cut off.
+    """
     text = f"[{(severity(notification) or 'alert').upper()}]"
     if notification.reason is Reason.ESCALATION:
         text += f" [{words(notification.language)['escalated']}]"
+    if any(a.labels.get("rehearsal") for a in notification.alerts):
+        text = f"[{words(notification.language)['rehearsal']}] {text}"
     return text
 
 

@@ -47,6 +47,7 @@ ALERT_LABELS: Final[tuple[str, ...]] = (
     "link",
     "endpoint",
     "device",  # OWNER/ID
+    "rehearsal",  # the session `examnet run --rehearse` rehearses, "" in earnest
 )
 
 # The built-in receiver: examnet's own log, always there, never declared.
@@ -64,6 +65,9 @@ class AlertingSettings:
     repeat_interval: float = DEFAULT_REPEAT_INTERVAL
     escalate_after: float = DEFAULT_ESCALATE_AFTER
     outbox_expire: float = DEFAULT_OUTBOX_EXPIRE
+    # not in the file: set by `--rehearse` (monitor.model.rehearsal.rehearsed), so
+    # a drill's pages say so and routes can send them elsewhere
+    rehearsal: str = ""
 
 
 @dataclass(frozen=True, slots=True)

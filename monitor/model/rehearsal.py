@@ -58,6 +58,7 @@ def rehearsed(inventory: Inventory, rehearsal: Rehearsal) -> Inventory:
         calendar=_calendar(inventory.calendar, d),
         sites=tuple(_site(s, d) for s in inventory.sites),
         silences=tuple(_silence(s, d) for s in inventory.silences),
+        alerting=replace(inventory.alerting, rehearsal=rehearsal.session),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,9 +32,10 @@ from monitor.model.alerting import (
     log_notifier,
 )
 from monitor.model.inventory import Inventory
-from monitor.model.matchers import Matcher, parse_matcher
+from monitor.model.matchers import Matcher, matches_all, parse_matcher
 from monitor.model.notifiers import LogSettings
 from monitor.model.records import IncidentRecord
+from monitor.model.rehearsal import Rehearsal, rehearsed
 from monitor.model.secrets import Secret
 from tests.unit.test_config import (
     DATA,
@@ -489,6 +490,22 @@ def test_every_label_an_alert_carries_is_one_matchers_may_name(
     labels = labels_for(record, valid(), OneCarrierUp())
 
     assert set(labels) <= set(ALERT_LABELS)
+
+
+def test_a_rehearsals_alerts_carry_its_session_so_a_route_can_take_them_aside() -> None:
+    record = IncidentRecord(
+        subject_kind="target", subject="link:thpt-a/viettel-fibre", kind="down",
+        started_at=at("2027-06-03T08:00:00"), severity="critical", phase="during",
+        reason="test", updated_at=at("2027-06-03T08:00:00"), carrier="viettel", site="thpt-a",
+    )  # fmt: skip
+    inventory = valid()
+    drill = rehearsed(inventory, Rehearsal("Ngữ văn", timedelta(days=-170), at("2026-12-07")))
+    drills = [parse_matcher('rehearsal=~".+"')]
+
+    assert labels_for(record, drill, OneCarrierUp())["rehearsal"] == "Ngữ văn"
+    assert matches_all(drills, labels_for(record, drill, OneCarrierUp()))
+    assert labels_for(record, inventory, OneCarrierUp())["rehearsal"] == ""
+    assert not matches_all(drills, labels_for(record, inventory, OneCarrierUp()))
 
 
 def test_it_documents_every_label_an_alert_carries() -> None:

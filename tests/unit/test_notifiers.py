@@ -260,6 +260,17 @@ def test_it_marks_an_escalation_in_the_subject() -> None:
     assert text.headline(escalated).startswith("[CRITICAL] [CHUYỂN CẤP] 4 cảnh báo")
 
 
+def test_a_drills_notifications_say_so_first_in_every_language() -> None:
+    def labelled(session: str) -> Notification:
+        marked = (replace(a, labels={**a.labels, "rehearsal": session}) for a in FIRING.alerts)
+        return replace(FIRING, alerts=tuple(marked))
+
+    drill = labelled("Ngữ văn")
+    assert text.headline(drill).startswith("[DIỄN TẬP] [CRITICAL] 4 cảnh báo")
+    assert text.headline(replace(drill, language="en")).startswith("[REHEARSAL] [CRITICAL]")
+    assert text.headline(labelled("")).startswith("[CRITICAL] 4 cảnh báo")
+
+
 def test_it_falls_back_to_the_receivers_language_when_the_notification_names_none() -> None:
     unnamed = replace(FIRING, language="")
     telegram = build(TelegramSettings(token=Secret(TOKEN), chat_id="1"), "en").render(unnamed)
