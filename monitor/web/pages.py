@@ -12,17 +12,18 @@ The session cookie holds the token itself (HttpOnly, SameSite=Strict, Secure
 over HTTPS): every page checks it exactly as the API checks a bearer token
 (`Guards.principal`: the failed-login limit, expiry, revocation), so a
 revoked token ends its sessions at once and nothing is kept on the server.
-Forms that write carry a CSRF token, an HMAC of the session's token under a
-key of this process. Scoping is the API's: `Principal.scope` into
-`IncidentQuery.scope` and the figures' query. Jinja2 with autoescape: the
-templates are plain HTML files, and every value is escaped unless marked.
+Forms that write carry a CSRF token, an HMAC keyed by the session's token:
+only that session can make it (its cookie is HttpOnly and SameSite=Strict),
+and a form loaded before the monitor restarted still posts after. Scoping
+is the API's: `Principal.scope` into `IncidentQuery.scope` and the figures'
+query. Jinja2 with autoescape: the templates are plain HTML files, and
+every value is escaped unless marked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import urllib.parse
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -51,6 +52,7 @@ PAGE_SIZE = 50
 FILTERS = ("carrier", "site", "district", "kind", "severity", "state", "since", "until", "phase",
            "session", "q")  # fmt: skip
 MAX_FORM = 8_000  # characters of a form's value (a note, a token)
+CSRF_PURPOSE = b"examnet web form v1"
 
 _templates = Environment(
     loader=PackageLoader("monitor.web", "templates"),
@@ -77,11 +79,10 @@ class _Site:
         self.inventory = inventory
         self.districts = districts
         self.guards = Guards(store, clock)
-        self._key = secrets.token_bytes(32)
 
     def csrf(self, token: str) -> str:
-        """The CSRF token of a session: bound to its token, valid while this process runs."""
-        return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
+        """The CSRF token of a session: derived from its token, so it outlives a restart."""
+        return hmac.new(token.encode(), CSRF_PURPOSE, hashlib.sha256).hexdigest()
 
     def words(self) -> Words:
         return Words(self.inventory().alerting.language)

@@ -490,3 +490,20 @@ def test_an_oversized_form_is_refused_unread(desk: Desk, page: Route) -> None:
                          {"note": "x" * (128 * 1024)})  # fmt: skip
     assert status == 413
     assert _counts(desk.db) == before
+
+
+def test_a_page_opened_before_a_restart_still_writes_after_it(desk: Desk) -> None:
+    """An exam-morning restart must not turn the NOC's open page's buttons into 403s;
+    and a forged token is still refused after it."""
+    token = desk.tokens["noc"]
+    form = {"csrf": _csrf(desk, token), "note": "ghi trước khi khởi động lại", "by": "Lan"}
+    assert desk.monitor.stop() == 0
+    desk.monitor.start()
+    url = f"/incidents/{desk.ids['viettel']}/note"
+    before = _counts(desk.db)["incident_notes"]
+    status, text, location = _page(desk, "POST", url, token, form)
+    assert (status, location) == (303, url.removesuffix("/note")), text[:300]
+    assert _counts(desk.db)["incident_notes"] == before + 1
+    status, _, _ = _page(desk, "POST", url, token, {**form, "csrf": "0" * 64})
+    assert status == 403
+    assert _counts(desk.db)["incident_notes"] == before + 1
