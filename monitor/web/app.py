@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +27,7 @@ from monitor.web.access import Access, reader
 from monitor.web.scrape import BusyError, Scrape
 
 log = logging.getLogger("examnet.http")
+DATABASE_RETRY_AFTER = 5  # seconds a client waits before asking again while the database is down
 
 MAX_BODY = 64 * 1024
 BODYLESS = frozenset({"GET", "HEAD"})
@@ -52,6 +54,7 @@ def web_app(
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_exception_handler(HTTPException, _error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(SQLAlchemyError, _database_down)  # type: ignore[arg-type]
     if scrape is not None:
         _add_metrics(app, scrape)
     if health is not None:
@@ -110,6 +113,19 @@ async def _invalid(_request: Request, exc: RequestValidationError) -> JSONRespon
     where = [".".join(str(p) for p in e["loc"][1:]) for e in exc.errors()]
     messages = [f'"{w}": {e["msg"]}' for w, e in zip(where, exc.errors(), strict=True)]
     return JSONResponse({"error": "; ".join(messages)}, 400)
+
+
+async def _database_down(request: Request, exc: SQLAlchemyError) -> Response:
+    """503 and one log line, not a 500 and a traceback per request: the database
+    is down or locked for a while (the probing loop spools meanwhile), and a
+    client should try again. The error's class only: its text may hold the URL."""
+    log.warning("%s %s: database error (%s): 503", request.method, request.url.path,
+                type(exc).__name__)  # fmt: skip
+    why = f"the database is unavailable ({type(exc).__name__}); try again shortly"
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": why}, 503, headers=headers)
+    return Response(why + "\n", 503, media_type="text/plain; charset=utf-8", headers=headers)
 
 
 class BodyLimit:
