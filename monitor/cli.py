@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -18,11 +19,13 @@ from typing import TYPE_CHECKING
 from monitor import config, labguard
 from monitor.console import printable_lines, quiet_on_broken_pipe
 from monitor.history_cli import add_parsers as add_history_parsers
+from monitor.model.inventory import Inventory
 from monitor.model.rehearsal import RehearsalError, describe, rehearsed
 from monitor.model.rehearsal import plan as plan_rehearsal
 from monitor.oncall_cli import add_parsers as add_oncall_parsers
 from monitor.oncall_cli import api_token
 from monitor.report import cli as report_cli
+from monitor.report.pdf import has_browser
 from monitor.storage import cli as storage_cli
 from monitor.storage import database_url
 from monitor.web import (
@@ -116,11 +119,25 @@ def _config_error(exc: config.ConfigError, path: Path) -> int:
     return EXIT_CONFIG
 
 
+def with_machine_warnings(inventory: Inventory) -> Inventory:
+    """The file's warnings, and what this machine lacks for it (a PDF report's browser)."""
+    if has_browser():
+        return inventory
+    lacking = tuple(
+        f'{inventory.source}: report "{r.name}": field "format": a PDF needs headless '
+        "Chromium, which this machine lacks (install Debian's chromium): it will not be sent"
+        for r in inventory.reports
+        if r.form == "pdf"
+    )
+    return replace(inventory, warnings=inventory.warnings + lacking) if lacking else inventory
+
+
 def _run_check(args: argparse.Namespace) -> int:
     try:
         inventory = config.load_inventory(args.file, environment(args.file))
     except config.ConfigError as exc:
         return _config_error(exc, args.file)
+    inventory = with_machine_warnings(inventory)
     print(printable_lines(config.summarize(inventory)))
     return EXIT_OK
 
@@ -210,7 +227,7 @@ def _run_loaded(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--listen: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    for warning in inventory.warnings:
+    for warning in with_machine_warnings(inventory).warnings:
         log.warning("%s", warning)
     if web.tls is None and not is_loopback(listen[0]):
         log.warning(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from monitor.model.calendar import Calendar, phase_at
 from monitor.model.vocabulary import Phase
 
-REPORT_FORMATS: Final = ("html", "md")
+REPORT_FORMATS: Final = ("html", "md", "pdf")
 DEFAULT_REPORT_DELAY: Final = 300.0  # seconds after a session ends: its last incidents close
 DEFAULT_REPORT_PHASES: Final = (Phase.DURING,)
 CATCH_UP: Final = timedelta(days=1)  # a run missed longer ago than this is not sent late

@@ -45,6 +45,18 @@ def browser() -> str:
     raise PdfError("a PDF needs headless Chromium: install Debian's chromium (or use html)")
 
 
+def has_browser() -> bool:
+    return any(shutil.which(name) for name in CHROMIUM)
+
+
+def pdf_bytes(html: str) -> bytes:
+    """`html` printed to PDF, in memory (a scheduled report's attachment)."""
+    with tempfile.TemporaryDirectory(prefix="examnet-pdf-") as tmp:
+        out = Path(tmp) / "report.pdf"
+        html_to_pdf(html, out)
+        return out.read_bytes()
+
+
 def html_to_pdf(html: str, out: Path) -> None:
     """Print `html` to the PDF file `out` (A4, the page's own margins)."""
     with tempfile.TemporaryDirectory(prefix="examnet-report-") as tmp:

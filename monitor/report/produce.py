@@ -5,6 +5,8 @@ One path for `examnet report` and the scheduled reports of a running monitor.
 
 from __future__ import annotations
 
+import base64
+import unicodedata
 from datetime import datetime
 from typing import Literal
 
@@ -15,6 +17,7 @@ from monitor.report.build import Report, Scope, build
 from monitor.report.formats import clock
 from monitor.report.html import render_html
 from monitor.report.markdown import render_markdown
+from monitor.report.pdf import pdf_bytes
 from monitor.report.words import words
 from monitor.storage.store import Store
 
@@ -40,7 +43,7 @@ def scheduled(
     zone = inventory.plan.timezone
     period = run.session or f"{clock(run.since, zone)} → {clock(run.until, zone)}"
     title = f"{words(inventory.alerting.language)['title']}: {report.name} — {period}"
-    return {
+    made = {
         "name": report.name,
         "title": title,
         "format": form,
@@ -48,6 +51,21 @@ def scheduled(
         "since": run.since.isoformat(),
         "until": run.until.isoformat(),
     }
+    if report.form == "pdf":  # the page printed; JSON and the outbox carry it as base64
+        made |= {
+            "format": "pdf",
+            "content": base64.b64encode(pdf_bytes(text)).decode("ascii"),
+            "encoding": "base64",
+            "filename": f"{_slug(report.name)}-{run.since.astimezone(zone):%Y%m%d-%H%M}.pdf",
+        }
+    return made
+
+
+def _slug(name: str) -> str:
+    """A file name from a report's name: ASCII letters and digits, Vietnamese folded."""
+    folded = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in folded if c.isascii() and (c.isalnum() or c in " -_"))
+    return "-".join(plain.lower().split()) or "report"
 
 
 def render(report: Report, inventory: Inventory, form: Format) -> str:

@@ -14,16 +14,8 @@ from monitor.storage import Store
 from tests.fixtures.environment import need_programs
 from tests.fixtures.inventories import WITH_DEVICES
 from tests.fixtures.monitor import REPO
+from tests.fixtures.pdf import first_page_ink
 from tests.unit.test_report import ROWS, at
-
-
-def _dark_share(pgm: bytes) -> float:
-    """The share of pixels darker than light grey in a binary PGM (P5, 8 bits)."""
-    header, pixels = pgm.split(b"\n", 3)[:3], pgm.split(b"\n", 3)[3]
-    assert header[0] == b"P5", header
-    width, height = (int(v) for v in header[1].split())
-    assert len(pixels) == width * height
-    return sum(1 for p in pixels if p < 200) / len(pixels)
 
 
 def test_the_report_prints_to_a_pdf_whose_first_page_is_not_blank(tmp_path: Path) -> None:
@@ -43,11 +35,5 @@ def test_the_report_prints_to_a_pdf_whose_first_page_is_not_blank(tmp_path: Path
          "--output", str(pdf)],
         check=True, cwd=REPO, timeout=240,
     )  # fmt: skip
-    assert pdf.read_bytes().startswith(b"%PDF-")
-    subprocess.run(
-        ["pdftoppm", "-f", "1", "-l", "1", "-r", "40", "-gray", str(pdf), str(tmp_path / "page")],
-        check=True, timeout=60,
-    )
-    [page] = tmp_path.glob("page*.pgm")
-    share = _dark_share(page.read_bytes())
+    share = first_page_ink(pdf, tmp_path)
     assert 0.01 < share < 0.6, share  # text, tables and the charts; not an empty sheet

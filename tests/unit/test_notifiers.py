@@ -7,6 +7,7 @@ real receivers.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import email
 import email.policy
@@ -293,6 +294,41 @@ def test_it_writes_an_email_that_reads_back_in_vietnamese() -> None:
     content = parsed.get_content()
     assert "THCS Hữu Lũng (Hữu Lũng) mất kết nối Viettel" in content
     assert "    reason: no reply to 5 of 5 echo requests" in content  # details in e-mail only
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "THPT Việt Bắc (Cao Lộc) mất kết nối VNPT (vnpt-fibre) — trong buổi thi Ngữ văn",
+        "Báo cáo bảo đảm thông tin liên lạc: Báo cáo buổi thi — Ngữ văn " * 3,
+        "plain words " * 20,
+    ],
+)
+def test_a_long_vietnamese_subject_keeps_every_space_where_it_is_folded(summary: str) -> None:
+    """Python's folder dropped the space between two encoded words ("mấtkết nối")."""
+    endpoint, *_ = FIRING.alerts
+    one = replace(FIRING, alerts=(replace(endpoint, summary={"vi": summary}),))
+    mail = build(email_settings(), "vi").render(one)
+    wire = mail.as_bytes()
+    parsed = email.message_from_bytes(wire, policy=email.policy.default)
+    assert parsed["Subject"] == text.headline(one)
+    assert max(len(line) for line in wire.split(b"\r\n")) <= 78
+
+
+def test_a_pdf_report_is_attached_to_its_email() -> None:
+    pdf = b"%PDF-1.4 a report"
+    report = {"name": "Báo cáo buổi thi", "title": "Báo cáo buổi thi — Ngữ văn", "format": "pdf",
+              "content": base64.b64encode(pdf).decode(), "encoding": "base64",
+              "filename": "bao-cao-buoi-thi-20270603-0730.pdf",
+              "since": "", "until": ""}  # fmt: skip
+    sent = replace(FIRING, alerts=(), reason=Reason.REPORT, report=report)
+    mail = build(email_settings(), "vi").render(sent)
+    parsed = email.message_from_bytes(mail.as_bytes(), policy=email.policy.default)
+    assert parsed["Subject"] == "Báo cáo buổi thi — Ngữ văn"
+    [attached] = list(parsed.iter_attachments())
+    assert attached.get_content_type() == "application/pdf"
+    assert attached.get_filename() == "bao-cao-buoi-thi-20270603-0730.pdf"
+    assert attached.get_content() == pdf
 
 
 def test_it_keeps_an_email_subject_on_one_line() -> None:

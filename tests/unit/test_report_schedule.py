@@ -136,3 +136,23 @@ def test_receivers_carry_a_report_as_json_html_mail_or_a_log_line() -> None:
     assert "Điểm thi" in html.get_content()
     [line] = LogNotifier(LogSettings(), "vi").render(again)
     assert line.startswith("report 'daily' (html, 30 characters) to noc:")
+
+
+def test_check_and_run_warn_of_a_pdf_report_on_a_machine_without_chromium(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor import cli  # noqa: PLC0415 - the command line's own check
+
+    inventory = inventory_from(province(2) + '''
+[[reports]]
+name = "Báo cáo buổi thi"
+after_sessions = true
+format = "pdf"
+receivers = ["log"]
+''', tmp_path)  # fmt: skip
+    assert inventory.reports[0].form == "pdf"
+    monkeypatch.setattr(cli, "has_browser", lambda: False)
+    [warning] = cli.with_machine_warnings(inventory).warnings[-1:]
+    assert 'report "Báo cáo buổi thi": field "format": a PDF needs headless Chromium' in warning
+    monkeypatch.setattr(cli, "has_browser", lambda: True)
+    assert cli.with_machine_warnings(inventory).warnings == inventory.warnings
