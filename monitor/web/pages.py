@@ -53,6 +53,7 @@ FILTERS = ("carrier", "site", "district", "kind", "severity", "state", "since", 
            "session", "q")  # fmt: skip
 MAX_FORM = 8_000  # characters of a form's value (a note, a token)
 CSRF_PURPOSE = b"examnet web form v1"
+SESSION_IDLE = 8 * 3600  # seconds without a page opened before the browser drops the session
 
 _templates = Environment(
     loader=PackageLoader("monitor.web", "templates"),
@@ -113,7 +114,9 @@ class _Site:
     def page(self, request: Request, name: str, session: tuple[Principal, str],
              status: int = 200, **values: Any) -> HTMLResponse:  # fmt: skip
         principal, token = session
-        return self.show(request, name, status, me=principal, csrf=self.csrf(token), **values)
+        answer = self.show(request, name, status, me=principal, csrf=self.csrf(token), **values)
+        keep_session(answer, request, token)  # each page a person opens slides the idle limit
+        return answer
 
     def query(self, request: Request, scope: str | None, limit: int, offset: int) -> IncidentQuery:
         """The list's filters from the address (400 with why for a bad one)."""
@@ -151,6 +154,13 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[:MAX_FORM] for k, v in urllib.parse.parse_qsl(body)}
 
 
+def keep_session(answer: Response, request: Request, token: str) -> None:
+    """The session cookie, for SESSION_IDLE from now: a browser left alone for a
+    shift forgets it (the token itself lives on until it expires or is revoked)."""
+    answer.set_cookie(COOKIE, token, max_age=SESSION_IDLE, httponly=True, samesite="strict",
+                      path="/", secure=request.url.scheme == "https")  # fmt: skip
+
+
 def _login_routes(pages: APIRouter, site: _Site) -> None:
     @pages.get("/login", response_class=HTMLResponse)
     async def login_page(request: Request) -> Response:
@@ -165,8 +175,7 @@ def _login_routes(pages: APIRouter, site: _Site) -> None:
             why = "too_many" if exc.status_code == 429 else "bad_token"
             return site.show(request, "login.html", exc.status_code, error=site.words()[why])
         answer = RedirectResponse("/", 303)
-        answer.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
-                          secure=request.url.scheme == "https")  # fmt: skip
+        keep_session(answer, request, token)
         return answer
 
     @pages.post("/logout")

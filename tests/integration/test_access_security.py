@@ -507,3 +507,32 @@ def test_a_page_opened_before_a_restart_still_writes_after_it(desk: Desk) -> Non
     status, _, _ = _page(desk, "POST", url, token, {**form, "csrf": "0" * 64})
     assert status == 403
     assert _counts(desk.db)["incident_notes"] == before + 1
+
+
+def _set_cookie(desk: Desk, method: str, url: str, token: str, form: dict[str, str]) -> str:
+    headers = {"Cookie": f"examnet_session={token}"}
+    body = None
+    if method == "POST":
+        body = urllib.parse.urlencode(form).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    conn = http.client.HTTPConnection("127.0.0.1", desk.port, timeout=15,
+                                      source_address=(next(_sources), 0))  # fmt: skip
+    try:
+        conn.request(method, url, body=body, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+        return answer.getheader("Set-Cookie") or ""
+    finally:
+        conn.close()
+
+
+def test_a_session_is_kept_by_the_browser_for_a_shift_after_the_last_page_opened(
+    desk: Desk,
+) -> None:
+    token = desk.tokens["viettel"]
+    for method, url in (("POST", "/login"), ("GET", "/"), ("GET", "/incidents")):
+        cookie = _set_cookie(desk, method, url, token, {"token": token})
+        assert cookie.startswith(f"examnet_session={token};"), (url, cookie)
+        assert "Max-Age=28800" in cookie, (url, cookie)  # 8 h, from this page on
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
