@@ -53,6 +53,7 @@ MAX_LIMIT = 1000
 TIMELINE_MARGIN = timedelta(minutes=10)  # state changes this long before and after an incident
 MAX_EXPORT = 10_000  # incidents in one download (CSV, JSON)
 MAX_FIGURES = 1_500  # probe rounds, and interface samples, in one incident's chart data
+KEYS = ("at", "series", "n")  # a figure row's time, series and position; the rest are figures
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +217,10 @@ class Figures:
     """What was measured around an incident, for its chart.
 
     `every` is 1 when every row is there; k when each series (a target's
-    rounds, an interface's samples) was thinned to every k-th row to stay
-    within `MAX_FIGURES`.
+    rounds, an interface's samples) was cut into runs of k rows to stay
+    within `MAX_FIGURES`, each run one row: its first time and its worst
+    figures (RRD's MAX consolidation), so a lost round or a spike is never
+    thinned away from the chart.
     """
 
     since: datetime
@@ -307,13 +310,17 @@ def _figure_rows(
         partition_by=query.selected_columns.series, order_by=query.selected_columns.at
     )
     numbered = query.add_columns(position.label("n")).subquery()
-    kept = (
-        select(*(c for c in numbered.c if c.name != "n"))
-        .where((numbered.c.n - 1) % every == 0)
-        .order_by(numbered.c.at, numbered.c.series)
-        .limit(2 * MAX_FIGURES)  # a bound even with many series of a few rows
+    if every == 1:
+        kept = select(*(c for c in numbered.c if c.name != "n"))
+    else:  # runs of `every` rows: the first time, the worst of each figure
+        worst = (func.max(c).label(c.name) for c in numbered.c if c.name not in KEYS)
+        kept = select(func.min(numbered.c.at).label("at"), numbered.c.series, *worst).group_by(
+            numbered.c.series, (numbered.c.n - 1) // every
+        )
+    ordered = kept.order_by(literal_column("at"), literal_column("series")).limit(
+        2 * MAX_FIGURES  # a bound even with many series of a few rows
     )
-    return [dict(r._mapping) for r in conn.execute(kept)], every
+    return [dict(r._mapping) for r in conn.execute(ordered)], every
 
 
 def notifications_for(conn: Connection, fingerprint: str, since: datetime) -> list[Any]:

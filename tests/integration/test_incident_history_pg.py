@@ -110,9 +110,12 @@ def measured(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 def test_incident_figures_alike_on_both_databases(
     measured: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The join on `'link:' || interface_samples.link` and the thinning by row_number() % k."""
+    """The join on `'link:' || interface_samples.link` and the thinning by runs of k rows."""
     figures_cases.test_it_charts_a_links_rounds_and_its_interface_from_10_minutes_before_to_10_after(
         measured
     )
     figures_cases.test_a_site_has_its_targets_and_a_carrier_sees_only_its_own(measured)
     figures_cases.test_a_long_incident_is_thinned_evenly_to_the_bound(measured, monkeypatch)
+    figures_cases.test_thinning_keeps_every_lost_round_and_the_worst_rtt_in_the_chart(
+        measured, monkeypatch
+    )

@@ -133,3 +133,21 @@ def test_a_long_incident_is_thinned_evenly_to_the_bound(
     assert figures["every_round"] == 6  # 52 rounds of two targets, to ≤ 10: every 6th
     assert len(rounds) == 10
     assert rounds[0]["at"] == (START - timedelta(minutes=10)).isoformat()
+
+
+def test_thinning_keeps_every_lost_round_and_the_worst_rtt_in_the_chart(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of k rounds is drawn as one point with its worst figures (RRD's MAX):
+    every-k-th-row thinning drew Viettel's outage as one lost round of five."""
+    monkeypatch.setattr(history, "MAX_FIGURES", 10)
+    rounds = detail(store, "thpt-a", None)["rounds"]
+    assert isinstance(rounds, list)
+    viettel = [r for r in rounds if r["target"] == "link:thpt-a/viettel-fibre"]
+    starts = [datetime.fromisoformat(r["at"]) for r in viettel]
+    lost = [START + timedelta(minutes=m) for m in range(5)]  # the outage's rounds, as seeded
+    for moment in lost:  # the point whose run holds the lost round shows it lost
+        [point] = [r for r, at in zip(viettel, starts, strict=True) if at <= moment][-1:]
+        assert point["loss"] == 1.0, (moment, point)
+    assert all(r["rtt_max_ms"] == 3 for r in viettel if r["loss"] == 0.0)
+    assert sum(r["loss"] == 1.0 for r in viettel) == 2  # runs [-4, 1] and [2, 7] of six rounds
