@@ -187,6 +187,16 @@ def _run_incidents(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     def act(store: Store) -> int:
+        for column in ("carrier", "site"):  # a typo must not read as a quiet history
+            wanted = getattr(args, column)
+            known = store.access.names(column)
+            if wanted is not None and wanted not in known:
+                listed = sorted(known)
+                more = f", … {len(listed) - 20} more" if len(listed) > 20 else ""
+                shown = ", ".join(listed[:20]) + more or "none yet"
+                print(printable(f"examnet incidents: no {column} {wanted!r} in the database "
+                                f"(it knows: {shown})"), file=sys.stderr)  # fmt: skip
+                return EXIT_USAGE
         query = IncidentQuery(
             carrier=args.carrier, sites=sites, kind=args.kind, severity=args.severity,
             state=args.state, since=args.since, until=args.until, phase=args.phase,

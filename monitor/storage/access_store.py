@@ -41,6 +41,11 @@ class AccessStore:
         with self._engine.connect() as conn:
             return history.search(conn, query)
 
+    def names(self, column: str) -> set[str]:
+        """Every carrier (or site) the database knows, watched now or in its history."""
+        with self._engine.connect() as conn:
+            return history.names(conn, column)
+
     def incident(self, ident: int, scope: str | None) -> StoredIncident | None:
         with self._engine.connect() as conn:
             return history.find(conn, ident, scope)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union,
 )
 
 from monitor.model.keys import LINK, parse_key, strip_kind
@@ -321,6 +322,17 @@ def _figure_rows(
         2 * MAX_FIGURES  # a bound even with many series of a few rows
     )
     return [dict(r._mapping) for r in conn.execute(ordered)], every
+
+
+def names(conn: Connection, column: str) -> set[str]:
+    """The distinct `carrier` or `site` values of the targets and the incidents."""
+    if column not in ("carrier", "site"):
+        raise ValueError(f"no names of {column!r}")
+    known = union(
+        select(targets.c[column]).where(targets.c[column].is_not(None)),
+        select(incidents.c[column]).where(incidents.c[column].is_not(None)),
+    )
+    return {str(value) for value in conn.execute(known).scalars()}
 
 
 def notifications_for(conn: Connection, fingerprint: str, since: datetime) -> list[Any]:

@@ -196,3 +196,9 @@ def test_the_command_exports_csv_that_a_spreadsheet_opens_in_utf8(
     assert '"total": 4' in capsys.readouterr().out
     assert main(["incidents", "--db", url, "--state", "closed"]) == 0
     assert "1 of 1 incidents" in capsys.readouterr().out
+    # a mistyped carrier or site is an error, not a quiet history
+    assert main(["incidents", "--db", url, "--carrier", "vietel"]) == 2
+    err = capsys.readouterr().err
+    assert "no carrier 'vietel' in the database (it knows: fpt, viettel, vnpt)" in err
+    assert main(["incidents", "--db", url, "--site", "thpt"]) == 2
+    assert "no site 'thpt' in the database" in capsys.readouterr().err
