@@ -276,15 +276,38 @@ def test_it_reports_exactly_the_expected_problems(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
-def test_it_exits_2_and_prints_the_problems_on_stderr(path: Path) -> None:
-    result = run_check(str(path))
+def test_it_exits_2_and_prints_the_problems_on_stderr(
+    path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`examnet check` in this process (its `main`), for speed; the one below runs it
+    as a program, as a person does."""
+    from monitor.cli import main  # noqa: PLC0415 - the command line, in this process
+
+    for name in list(os.environ):
+        if name.startswith(("EXAMNET_TEST_", "EXAMNET_SNMP_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("EXAMNET_TEST_PRIV", SECRETS["EXAMNET_TEST_PRIV"])
+    monkeypatch.chdir(REPO)
+
+    code = main(["check", str(path)])
 
     expected = expected_lines(path)
     count = len(expected)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    header = f"{count} problem{'' if count == 1 else 's'} in {path}:"
+    assert captured.err.splitlines() == [header, *expected]
+
+
+def test_the_check_program_exits_2_and_prints_every_problem_on_stderr() -> None:
+    path = DATA / "invalid" / "invalid-several-mistakes.toml"
+    result = run_check(str(path))
+
+    expected = expected_lines(path)
     assert result.returncode == 2
     assert result.stdout == ""
-    header = f"{count} problem{'' if count == 1 else 's'} in {path}:"
-    assert result.stderr.splitlines() == [header, *expected]
+    assert result.stderr.splitlines() == [f"{len(expected)} problems in {path}:", *expected]
 
 
 def test_it_reports_every_problem_of_a_file_in_one_error() -> None:
