@@ -8,6 +8,7 @@ leaves (`examnet status | head`), as coreutils do.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
@@ -23,6 +24,9 @@ _CONTROL: Final = re.compile(
 )
 _NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 EXIT_BROKEN_PIPE: Final = 128 + signal.SIGPIPE  # what a shell reports for `seq 1e9 | head`
+EXIT_UNWRITABLE: Final = 1
+# where the output goes cannot take it: a full disk or quota, a file too big, an I/O error
+UNWRITABLE: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 def _escape(found: re.Match[str]) -> str:
@@ -51,7 +55,8 @@ def local_time(moment: datetime, zone: tzinfo, *, seconds: bool = False) -> str:
 
 
 def quiet_on_broken_pipe(command: Callable[[], int]) -> int:
-    """Run a command; when stdout's reader has gone, stop without a traceback.
+    """Run a command; when stdout's reader has gone, or its disk is full, stop
+    without a traceback.
 
     Python ignores SIGPIPE and raises BrokenPipeError instead; stdout is
     pointed at /dev/null so the flush at exit cannot raise it again.
@@ -60,7 +65,17 @@ def quiet_on_broken_pipe(command: Callable[[], int]) -> int:
         code = command()
         sys.stdout.flush()
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        _silence_stdout()
+        print(f"examnet: cannot write its output: {exc.strerror}", file=sys.stderr)
+        return EXIT_UNWRITABLE
     return code
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

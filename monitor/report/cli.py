@@ -71,7 +71,11 @@ def run(args: argparse.Namespace, inventory: Inventory) -> int:
     elif args.output is None:
         sys.stdout.write(text)
     else:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"examnet report: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -86,4 +90,7 @@ def _check(
         return f"no carrier {args.carrier!r} in the file"
     if args.session is not None and args.session not in {s.name for s in sessions}:
         return f"no exam session {args.session!r} in the calendar"
+    if args.output is not None and not args.output.parent.is_dir():
+        # before the seconds a report takes, not after
+        return f"cannot write {args.output}: no directory {args.output.parent}"
     return None

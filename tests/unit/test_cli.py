@@ -92,6 +92,18 @@ def test_it_stops_quietly_when_the_reader_of_its_output_has_gone(tmp_path: Path)
         assert result.returncode == 141  # 128 + SIGPIPE, as a shell reports `yes | head`
 
 
+def test_it_says_plainly_when_its_output_cannot_be_written() -> None:
+    """`examnet incidents --format csv > /mnt/full-disk/x.csv`: one line, no traceback."""
+    with open("/dev/full", "w") as full:  # the device, as a shell opens it
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "check", "sites.toml"], stdout=full,
+            stderr=subprocess.PIPE, text=True, env={**os.environ, **SHIPPED_SECRETS}, cwd=REPO,
+            check=False, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == "examnet: cannot write its output: No space left on device\n"
+
+
 # --------------------------------------------------------------------------
 # silences: times in the plan's zone, comments escaped
 

@@ -135,3 +135,14 @@ def test_a_carrier_token_is_made_only_for_a_carrier_the_file_declares(
     assert "cannot check --carrier against" in capsys.readouterr().err
     assert main([*create, "--carrier", "vnpt", "--config", str(plan)]) == 0
     assert capsys.readouterr().out.startswith("exn_")
+
+
+def test_a_report_that_cannot_be_written_says_so_in_one_line(
+    plan: Path, database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["report", "--config", str(plan), "--db", database, *WINDOW]
+    missing = tmp_path / "no-such-directory" / "report.html"
+    assert main([*common, "--output", str(missing)]) == 1
+    assert f"cannot write {missing}: no directory {missing.parent}" in capsys.readouterr().err
+    assert main([*common, "--output", "/dev/full"]) == 1
+    assert "cannot write /dev/full: No space left on device" in capsys.readouterr().err
