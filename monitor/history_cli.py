@@ -189,8 +189,10 @@ def _run_incidents(args: argparse.Namespace) -> int:
     def act(store: Store) -> int:
         for column in ("carrier", "site"):  # a typo must not read as a quiet history
             wanted = getattr(args, column)
+            if wanted is None:
+                continue
             known = store.access.names(column)
-            if wanted is not None and wanted not in known:
+            if wanted not in known:
                 listed = sorted(known)
                 more = f", … {len(listed) - 20} more" if len(listed) > 20 else ""
                 shown = ", ".join(listed[:20]) + more or "none yet"

@@ -100,17 +100,7 @@ kind = "alertmanager"
 url = "{am.url}"
 refresh = "3s"
 
-[[notifiers]]
-id = "noc-mail"
-kind = "email"
-host = "{smtp.host}"
-port = {smtp.port}
-from = "examnet <examnet@example.org>"
-to = ["noc@example.org"]
-username = "{smtp.username}"
-password = "${{EXAMNET_E2E_SMTP_PASSWORD}}"
-ca_file = "{smtp.ca_file}"
-
+{smtp.notifier("noc-mail", "noc@example.org", "EXAMNET_E2E_SMTP_PASSWORD")}
 [[routes]]
 matchers = ['severity="critical"']
 receivers = ["oncall", "am", "noc-mail"]

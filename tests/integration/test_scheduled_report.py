@@ -39,17 +39,7 @@ id = "noc"
 kind = "webhook"
 url = "{hook.url}/reports"
 
-[[notifiers]]
-id = "dept-mail"
-kind = "email"
-host = "{smtp.host}"
-port = {smtp.port}
-from = "examnet <examnet@example.org>"
-to = ["so-gddt@example.org"]
-username = "{smtp.username}"
-password = "${{EXAMNET_REPORT_SMTP_PASSWORD}}"
-ca_file = "{smtp.ca_file}"
-
+{smtp.notifier("dept-mail", "so-gddt@example.org", "EXAMNET_REPORT_SMTP_PASSWORD")}
 [[reports]]
 name = "after each session"
 after_sessions = true

@@ -130,13 +130,21 @@ def test_it_pages_a_dead_device_on_a_working_link_with_its_links_carrier(
     assert group_of(ups) == "site|s0"  # grouped with its site's other troubles
 
 
+VT_CUT = {"endpoint:vt-gw": LOST, "link:s0/vt": LOST, "link:s1/vt": LOST}
+
+
+def _after_a_gateway_cut(inventory: Inventory) -> World:
+    """Two rounds of everything up, then three with Viettel's gateway and both its links lost."""
+    w = World(inventory, BEFORE)
+    w.rounds(2, {}, default=answered())
+    w.rounds(3, VT_CUT, default=answered())
+    return w
+
+
 def test_it_makes_a_child_still_down_after_its_parent_recovers_its_sites_problem_at_once(
     inventory: Inventory,
 ) -> None:
-    w = World(inventory, BEFORE)
-    w.rounds(2, {}, default=answered())
-    cut = {"endpoint:vt-gw": LOST, "link:s0/vt": LOST, "link:s1/vt": LOST}
-    w.rounds(3, cut, default=answered())
+    w = _after_a_gateway_cut(inventory)
     [site] = [i for i in w.incidents(subject="s0", kind="lost_redundancy").values()]
     assert site.cause == "target|endpoint:vt-gw|endpoint_down"
     back = w.now
@@ -205,14 +213,11 @@ def test_children_restored_down_get_their_recovery_grace_after_a_restart(
     """Killed during a gateway outage and restarted: when the gateway comes back,
     its children (restored DOWN, with no time of fall) come back in their K rounds
     as its children, not as ten outages of their own that each page a site."""
-    w = World(inventory, BEFORE)
-    w.rounds(2, {}, default=answered())
-    cut = {"endpoint:vt-gw": LOST, "link:s0/vt": LOST, "link:s1/vt": LOST}
-    w.rounds(3, cut, default=answered())
+    w = _after_a_gateway_cut(inventory)
     states = {(e.subject_kind, e.subject): e.state for e in w.events if isinstance(e, StateChange)}
     again = World(inventory, w.now)
     again.ev = Evaluator(inventory, states, list(w.incidents().values()))
-    again.rounds(2, cut, default=answered())  # still cut after the restart
+    again.rounds(2, VT_CUT, default=answered())  # still cut after the restart
     again.rounds(3, {}, default=answered())  # the gateway and its links answer again
     assert again.ev.status("link:s0/vt") == "up"
     assert not again.incidents(subject="link:s0/vt", kind="down")
@@ -235,10 +240,7 @@ def test_a_childs_interface_read_down_during_its_parents_outage_waits_for_the_ne
 ) -> None:
     """The echoes answer again rounds before SNMP next says the interface is up (the lab's
     exam morning, a flake): that stale reading is still the gateway's, not a page of its own."""
-    w = World(inventory, BEFORE)
-    w.rounds(2, {}, default=answered())
-    cut = {"endpoint:vt-gw": LOST, "link:s0/vt": LOST, "link:s1/vt": LOST}
-    w.rounds(3, cut, default=answered())
+    w = _after_a_gateway_cut(inventory)
     _interface(w, "link:s0/vt", up=False)  # polled while the gateway is down
     w.rounds(5, {}, default=answered())  # back: past up_after + 1 rounds, no poll yet
     assert w.ev.status("endpoint:vt-gw") == "up"
@@ -252,10 +254,7 @@ def test_a_childs_interface_read_down_during_its_parents_outage_waits_for_the_ne
 def test_a_childs_interface_still_down_at_a_poll_after_its_parent_is_back_is_its_own(
     inventory: Inventory,
 ) -> None:
-    w = World(inventory, BEFORE)
-    w.rounds(2, {}, default=answered())
-    cut = {"endpoint:vt-gw": LOST, "link:s0/vt": LOST, "link:s1/vt": LOST}
-    w.rounds(3, cut, default=answered())
+    w = _after_a_gateway_cut(inventory)
     _interface(w, "link:s0/vt", up=False)
     w.rounds(2, {}, default=answered())
     _interface(w, "link:s0/vt", up=False)  # a poll after the gateway's return: fresh evidence
